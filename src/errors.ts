@@ -1,0 +1,57 @@
+/**
+ * One error class for every failure Chorus reports. The `code` is stable and documented in
+ * docs/errors.md; each API surface maps codes to its own HTTP shape in exactly one place.
+ */
+export type ChorusErrorCode =
+  | 'invalid_request'
+  | 'missing_parameter'
+  | 'text_too_long'
+  | 'payload_too_large'
+  | 'unsupported_format'
+  | 'voice_not_found'
+  | 'model_not_found'
+  | 'not_found'
+  | 'unauthorized'
+  | 'engine_unavailable'
+  | 'engine_failed'
+  | 'aborted'
+  | 'internal';
+
+const MARKER = Symbol.for('chorus.error');
+
+export interface ChorusErrorOptions {
+  readonly code: ChorusErrorCode;
+  readonly message: string;
+  /** The request field at fault, in the caller's spelling (`input`, `voice`, `speed`). */
+  readonly param?: string;
+  readonly retryable?: boolean;
+  /** A finer machine-readable reason (`string_above_max_length`), where an API documents one. */
+  readonly detail?: string;
+  readonly cause?: unknown;
+}
+
+export class ChorusError extends Error {
+  readonly [MARKER] = true;
+  readonly code: ChorusErrorCode;
+  readonly param: string | undefined;
+  readonly retryable: boolean;
+  readonly detail: string | undefined;
+
+  constructor(options: ChorusErrorOptions) {
+    super(options.message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ChorusError';
+    this.code = options.code;
+    this.param = options.param;
+    this.retryable = options.retryable ?? false;
+    this.detail = options.detail;
+  }
+
+  /** Survives errors that crossed a worker boundary as plain objects or came from a second copy. */
+  static isInstance(value: unknown): value is ChorusError {
+    return typeof value === 'object' && value !== null && MARKER in value;
+  }
+}
+
+export function invalidRequest(param: string, message: string): ChorusError {
+  return new ChorusError({ code: 'invalid_request', param, message });
+}

@@ -1,0 +1,8 @@
+export type { Span } from './span.js';
+export { normalizeText } from './normalize-text.js';
+export type { NormalizedText, NormalizedTextMap } from './normalize-text.js';
+export { splitSentences } from './split-sentences.js';
+export { chunkText } from './chunk-text.js';
+export type { ChunkOptions } from './chunk-text.js';
+export { findWords, wordIndexAt } from './words.js';
+export { detectScriptLanguage } from './detect-language.js';

@@ -1,0 +1,95 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { findWords, wordIndexAt } from './words.js';
+
+function words(text: string): string[] {
+  const spans = findWords(text);
+  for (const s of spans) assert.equal(s.text, text.slice(s.start, s.end));
+  for (let i = 1; i < spans.length; i++) assert.ok((spans[i]?.start ?? 0) >= (spans[i - 1]?.end ?? 0));
+  return spans.map((s) => s.text);
+}
+
+describe('findWords', () => {
+  it('finds nothing in empty, blank or punctuation-only text', () => {
+    assert.deepEqual(findWords(''), []);
+    assert.deepEqual(findWords('  \n '), []);
+    assert.deepEqual(findWords('?!... — "" () 😀 👍🏽 🇫🇷 ©'), []);
+  });
+
+  it('splits Latin text into words without punctuation', () => {
+    assert.deepEqual(words('Dr. Smith went to Washington. He arrived at 3 p.m. today!'), [
+      'Dr', 'Smith', 'went', 'to', 'Washington', 'He', 'arrived', 'at', '3', 'p', 'm', 'today',
+    ]);
+    const [first] = findWords('  Hello, world');
+    assert.deepEqual(first, { start: 2, end: 7, text: 'Hello' });
+  });
+
+  it('keeps inner apostrophes and hyphens', () => {
+    assert.deepEqual(words("don't e-mail rock'n'roll l’homme well‐known"), [
+      "don't", 'e-mail', "rock'n'roll", 'l’homme', 'well‐known',
+    ]);
+    assert.deepEqual(words("'quoted' dogs' -dash- a - b"), ['quoted', 'dogs', 'dash', 'a', 'b']);
+  });
+
+  it('keeps numbers with decimal and thousands separators whole', () => {
+    assert.deepEqual(words('3.14 and 1,000,000 or 12:30, end. 5.'), ['3.14', 'and', '1,000,000', 'or', '12', '30', 'end', '5']);
+    assert.deepEqual(words('a.b one,two'), ['a', 'b', 'one', 'two']);
+  });
+
+  it('keeps combining marks and accented letters inside words', () => {
+    assert.deepEqual(words('Café cafe\u0301 naïve नमस्ते'), ['Café', 'cafe\u0301', 'naïve', 'नमस्ते']);
+  });
+
+  it('treats each CJK character as a word', () => {
+    assert.deepEqual(words('你好。今天！'), ['你', '好', '今', '天']);
+    assert.deepEqual(words('ラーメンを食べる'), ['ラ', 'ー', 'メ', 'ン', 'を', '食', 'べ', 'る']);
+    assert.deepEqual(words('か\u3099'), ['か\u3099']);
+  });
+
+  it('handles mixed scripts', () => {
+    assert.deepEqual(words('Hello 世界。Next 2024年 sentence.'), ['Hello', '世', '界', 'Next', '2024', '年', 'sentence']);
+    assert.deepEqual(words('안녕하세요 세계 Привет мир'), ['안녕하세요', '세계', 'Привет', 'мир']);
+  });
+
+  it('handles surrogate pairs', () => {
+    const text = '𝒳yz 𠀀𠀁 a😀b';
+    const spans = findWords(text);
+    assert.deepEqual(spans.map((s) => s.text), ['𝒳yz', '𠀀', '𠀁', 'a', 'b']);
+    assert.deepEqual(spans[1], { start: 5, end: 7, text: '𠀀' });
+  });
+});
+
+describe('wordIndexAt', () => {
+  const text = 'Hi, there  world';
+  const spans = findWords(text); // Hi [0,2) there [4,9) world [11,16)
+
+  it('finds the word containing an offset', () => {
+    assert.equal(wordIndexAt(spans, 0), 0);
+    assert.equal(wordIndexAt(spans, 1), 0);
+    assert.equal(wordIndexAt(spans, 4), 1);
+    assert.equal(wordIndexAt(spans, 8), 1);
+    assert.equal(wordIndexAt(spans, 15), 2);
+  });
+
+  it('returns the next word for offsets between words', () => {
+    assert.equal(wordIndexAt(spans, 2), 1);
+    assert.equal(wordIndexAt(spans, 3), 1);
+    assert.equal(wordIndexAt(spans, 10), 2);
+    assert.equal(wordIndexAt(spans, -5), 0);
+  });
+
+  it('returns -1 past the last word or with no words', () => {
+    assert.equal(wordIndexAt(spans, 16), -1);
+    assert.equal(wordIndexAt(spans, 100), -1);
+    assert.equal(wordIndexAt([], 0), -1);
+  });
+
+  it('agrees with a linear scan', () => {
+    const big = 'Hello, 世界! One two-three 3.14. '.repeat(50);
+    const ws = findWords(big);
+    for (let o = -1; o <= big.length + 1; o++) {
+      const expected = ws.findIndex((w) => w.end > o);
+      assert.equal(wordIndexAt(ws, o), expected, `offset ${o}`);
+    }
+  });
+});

@@ -1,0 +1,74 @@
+/**
+ * The contract every speech engine implements. Dependency-free on purpose: an engine is a small
+ * object that declares what it can do and turns text into mono float PCM plus word-timing events.
+ * Everything else (chunking, speed, pitch, resampling, loudness, encoding) is the pipeline's job.
+ */
+
+export type Gender = 'male' | 'female' | 'neutral';
+
+export interface EngineVoice {
+  /** Stable id used in requests (`Aaron`, `default`). Case-insensitive lookup is the registry's job. */
+  readonly id: string;
+  readonly name: string;
+  readonly gender: Gender;
+  /** Language the voice speaks when the request names none (an eSpeak code such as `en-us`). */
+  readonly language: string;
+  readonly description: string;
+}
+
+export interface EngineCapabilities {
+  /** Languages the engine can speak (eSpeak codes / BCP-47-like tags). */
+  readonly languages: readonly string[];
+  /** The rate of the PCM the engine emits, Hz. */
+  readonly sampleRate: number;
+  /** How soon audio comes out: per sentence chunk, incrementally inside a chunk, or all at once. */
+  readonly streaming: 'none' | 'sentence' | 'incremental';
+  /** True when the engine reports word timings from its own synthesis (no aligner needed). */
+  readonly wordTimings: boolean;
+  /** `matching` approximates a reference voice with built-in voices; `neural` clones timbre. */
+  readonly cloning: 'none' | 'matching' | 'neural';
+  /**
+   * Speaking-rate factors the engine applies itself (better than time-stretching afterwards);
+   * the pipeline stretches whatever lies outside this range. Absent: no native speed control.
+   */
+  readonly nativeSpeedRange?: readonly [min: number, max: number];
+}
+
+export interface EngineSynthesisRequest {
+  readonly text: string;
+  readonly voiceId: string;
+  /** Overrides the voice's own language. */
+  readonly language?: string;
+  /** Speaking-rate factor for engines with `nativeControls.speed`; 1 = the voice's own rate. */
+  readonly speed?: number;
+}
+
+export type EngineWarning = { readonly setting: string; readonly message: string };
+
+export type EnginePart =
+  | { readonly type: 'audio'; readonly samples: Float32Array; readonly sampleRate: number }
+  /**
+   * A spoken word. Offsets are UTF-16 indices into `request.text`; times are ms from the start of
+   * this request's audio. An engine may report one text word as several events (numbers).
+   */
+  | {
+      readonly type: 'word';
+      readonly textStart: number;
+      readonly textEnd: number;
+      readonly startMs: number;
+      readonly endMs: number;
+    }
+  | { readonly type: 'warning'; readonly warning: EngineWarning };
+
+export interface SpeechEngine {
+  readonly id: string;
+  /** Version of the model or synthesizer, part of cache keys. */
+  readonly version: string;
+  readonly capabilities: EngineCapabilities;
+  listVoices(): readonly EngineVoice[];
+  /**
+   * Streams the audio of `request.text`. Stops promptly, without throwing, once `signal` aborts.
+   * Throws ChorusError (`voice_not_found`, `invalid_request`, `engine_failed`) for bad requests.
+   */
+  synthesize(request: EngineSynthesisRequest, signal: AbortSignal): AsyncIterable<EnginePart>;
+}

@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import type { EnginePart, SpeechEngine } from '../../engine/speech-engine.js';
+import { ChorusError } from '../../errors.js';
+import { createEspeakEngine } from './espeak-engine.js';
+
+async function collect(engine: SpeechEngine, request: Parameters<SpeechEngine['synthesize']>[0], signal = new AbortController().signal) {
+  const parts: EnginePart[] = [];
+  for await (const part of engine.synthesize(request, signal)) parts.push(part);
+  const audio = parts.flatMap((part) => (part.type === 'audio' ? [part.samples] : []));
+  const samples = audio.reduce((sum, chunk) => sum + chunk.length, 0);
+  let energy = 0;
+  for (const chunk of audio) for (const sample of chunk) energy += sample * sample;
+  return { parts, samples, rms: Math.sqrt(energy / Math.max(1, samples)), words: parts.filter((part) => part.type === 'word') };
+}
+
+describe('eSpeak NG engine', () => {
+  let engine: SpeechEngine;
+  before(async () => {
+    engine = await createEspeakEngine();
+  });
+
+  it('declares its capabilities', () => {
+    assert.equal(engine.capabilities.sampleRate, 22050);
+    assert.equal(engine.capabilities.wordTimings, true);
+    assert.ok(engine.capabilities.languages.includes('en-us'));
+    assert.ok(engine.capabilities.languages.includes('cmn'));
+    assert.ok(engine.capabilities.languages.length > 100);
+  });
+
+  it('has 37 named voices (21 male, 16 female) plus default, each sounding different', async () => {
+    const voices = engine.listVoices();
+    assert.equal(voices.length, 38);
+    assert.equal(voices.filter((voice) => voice.gender === 'male' && voice.id !== 'default').length, 21);
+    assert.equal(voices.filter((voice) => voice.gender === 'female').length, 16);
+    const fingerprints = new Set<string>();
+    for (const voice of voices) {
+      const { samples, rms } = await collect(engine, { text: 'The quick brown fox jumps over the lazy dog.', voiceId: voice.id });
+      assert.ok(rms > 0.02, `${voice.id} is audible`);
+      fingerprints.add(`${samples}:${rms.toFixed(5)}`);
+    }
+    assert.equal(fingerprints.size, voices.length, 'every voice renders differently');
+  });
+
+  it('reports word events with offsets into the text and times inside the audio', async () => {
+    const text = 'Hello world, how are you?';
+    const { words, samples } = await collect(engine, { text, voiceId: 'Aaron' });
+    const durationMs = (samples / 22050) * 1000;
+    assert.deepEqual(
+      words.map((word) => (word.type === 'word' ? text.slice(word.textStart, word.textEnd) : '')),
+      ['Hello', 'world', 'how', 'are', 'you'],
+    );
+    for (const word of words) if (word.type === 'word') assert.ok(word.startMs <= word.endMs && word.endMs <= durationMs + 1);
+  });
+
+  it('speaks Mandarin and other languages', async () => {
+    const mandarin = await collect(engine, { text: '我们今天去公园。', voiceId: 'default', language: 'cmn' });
+    assert.ok(mandarin.samples > 22050 && mandarin.rms > 0.02);
+    for (const [language, text] of [['de', 'Guten Tag.'], ['fr', 'Bonjour.'], ['ru', 'Привет.'], ['ja', 'こんにちは。']] as const) {
+      assert.ok((await collect(engine, { text, voiceId: 'Amy', language })).rms > 0.02, language);
+    }
+  });
+
+  it('rate follows the speed factor', async () => {
+    const normal = await collect(engine, { text: 'A sentence of moderate length for timing.', voiceId: 'default' });
+    const fast = await collect(engine, { text: 'A sentence of moderate length for timing.', voiceId: 'default', speed: 2 });
+    assert.ok(fast.samples < normal.samples * 0.65);
+  });
+
+  it('rejects unknown voices and languages with ChorusError', async () => {
+    await assert.rejects(collect(engine, { text: 'x', voiceId: 'nobody' }), (error) => ChorusError.isInstance(error) && error.code === 'voice_not_found');
+    await assert.rejects(collect(engine, { text: 'x', voiceId: 'Amy', language: 'xx-nowhere' }), (error) => ChorusError.isInstance(error) && error.param === 'language');
+  });
+
+  it('stops without output once the signal is aborted', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const { samples } = await collect(engine, { text: 'Never spoken.', voiceId: 'default' }, controller.signal);
+    assert.equal(samples, 0);
+  });
+});

@@ -1,0 +1,164 @@
+import createEspeakModule, {
+  type ESpeakNGWorker,
+  type EspeakEvent,
+} from '@echogarden/espeak-ng-emscripten';
+import { ChorusError } from '../../errors.js';
+import type {
+  EngineCapabilities,
+  EnginePart,
+  EngineSynthesisRequest,
+  EngineVoice,
+  SpeechEngine,
+} from '../../engine/speech-engine.js';
+import { ESPEAK_VOICES, toEngineVoice, type EspeakVoiceDefinition } from './espeak-voices.js';
+
+export const ESPEAK_ENGINE_ID = 'espeak';
+/** Echogarden's eSpeak NG 1.52-dev build, package version 0.3.5. */
+const ESPEAK_VERSION = 'espeak-ng-1.52-dev+echogarden-0.3.5';
+// eSpeak accepts 80..450 words per minute; beyond that the pipeline time-stretches.
+const MIN_RATE_WPM = 80;
+const MAX_RATE_WPM = 450;
+
+/**
+ * eSpeak NG compiled to JavaScript (wasm2js). Synthesis is synchronous and blocks its thread, so
+ * the server runs this engine inside worker threads; one instance serves one thread.
+ */
+export async function createEspeakEngine(): Promise<SpeechEngine> {
+  const module = await createEspeakModule();
+  const synth = new module.eSpeakNGWorker();
+  const sampleRate = synth.get_samplerate();
+  const languages = collectLanguages(synth);
+  const voicesById = new Map<string, EspeakVoiceDefinition>();
+  for (const voice of ESPEAK_VOICES) voicesById.set(voice.name.toLowerCase(), voice);
+  const engineVoices = ESPEAK_VOICES.map(toEngineVoice);
+
+  const capabilities: EngineCapabilities = {
+    languages: [...languages.keys()].sort(),
+    sampleRate,
+    streaming: 'sentence',
+    wordTimings: true,
+    cloning: 'none',
+    nativeSpeedRange: [0.5, 2.5],
+  };
+
+  function selectVoice(voice: EspeakVoiceDefinition, language: string | undefined): void {
+    const base = languages.get((language ?? voice.base).toLowerCase());
+    if (base === undefined) {
+      throw new ChorusError({
+        code: 'invalid_request',
+        param: 'language',
+        message: `Unknown language '${language}'. eSpeak NG speaks: ${[...languages.keys()].sort().join(', ')}.`,
+      });
+    }
+    const name = voice.variant === '' ? base : `${base}+${voice.variant}`;
+    const status = synth.set_voice(name);
+    if (status !== 0) {
+      throw new ChorusError({ code: 'engine_failed', message: `eSpeak NG could not load voice '${name}' (status ${status}).` });
+    }
+  }
+
+  // Note: eSpeak carries some synthesis state from one utterance to the next (pitch-flutter phase,
+  // echo buffer), so repeating a request gives the same words and timings but waveforms that can
+  // differ by a few samples. The wrapper offers no reset short of a new module instance.
+
+  // The first syntheses compile the hot paths; pay that at start-up, not on a user request.
+  for (const warmup of ESPEAK_VOICES.slice(0, 8)) {
+    selectVoice(warmup, undefined);
+    synth.synthesize('Warming up, with 12 words and a clause.', () => false);
+  }
+
+  async function* synthesize(request: EngineSynthesisRequest, signal: AbortSignal): AsyncGenerator<EnginePart> {
+    const voice = voicesById.get(request.voiceId.toLowerCase());
+    if (voice === undefined) {
+      throw new ChorusError({ code: 'voice_not_found', param: 'voice', message: `Voice '${request.voiceId}' does not exist.` });
+    }
+    if (signal.aborted) return;
+    selectVoice(voice, request.language);
+    const speed = request.speed ?? 1;
+    synth.set_rate(Math.round(Math.min(MAX_RATE_WPM, Math.max(MIN_RATE_WPM, voice.rate * speed))));
+    synth.set_pitch(voice.pitch);
+    synth.set_range(voice.range);
+
+    const chunks: Int16Array[] = [];
+    const events: EspeakEvent[] = [];
+    synth.synthesize(request.text, (samples, chunkEvents) => {
+      if (samples.length > 0) chunks.push(samples);
+      for (const event of chunkEvents) {
+        if (event.type === 'word' || event.type === 'end' || event.type === 'sentence') events.push(event);
+      }
+      // Returning true tells eSpeak to stop; lets an in-thread abort cut a long chunk short.
+      return signal.aborted;
+    });
+    if (signal.aborted) return;
+
+    let totalSamples = 0;
+    for (const chunk of chunks) totalSamples += chunk.length;
+    const durationMs = (totalSamples / sampleRate) * 1000;
+    yield* wordParts(request.text, events, durationMs);
+    for (const chunk of chunks) {
+      const samples = new Float32Array(chunk.length);
+      for (let i = 0; i < chunk.length; i++) samples[i] = chunk[i]! / 32768;
+      yield { type: 'audio', samples, sampleRate };
+    }
+  }
+
+  return {
+    id: ESPEAK_ENGINE_ID,
+    version: ESPEAK_VERSION,
+    capabilities,
+    listVoices: (): readonly EngineVoice[] => engineVoices,
+    synthesize,
+  };
+}
+
+/** Maps language codes (`en-us`, `cmn`, `de`) to the eSpeak voice that speaks them. */
+function collectLanguages(synth: ESpeakNGWorker): Map<string, string> {
+  const languages = new Map<string, string>();
+  for (const voice of synth.list_voices()) {
+    const identifier = voice.identifier;
+    for (const language of voice.languages) {
+      const code = language.name.toLowerCase();
+      if (!languages.has(code)) languages.set(code, identifier);
+    }
+    const own = (identifier.split('/').pop() ?? identifier).toLowerCase();
+    if (!languages.has(own)) languages.set(own, identifier);
+  }
+  return languages;
+}
+
+/**
+ * eSpeak reports word starts as 1-based code-point positions into the text it was given. Convert
+ * them to UTF-16 offsets, and end each word where the next word or clause begins.
+ */
+function* wordParts(text: string, events: readonly EspeakEvent[], durationMs: number): Generator<EnginePart> {
+  const codePointToUtf16: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    codePointToUtf16.push(i);
+    const code = text.charCodeAt(i);
+    if (code >= 0xd800 && code <= 0xdbff) i++;
+  }
+  codePointToUtf16.push(text.length);
+  const toUtf16 = (position: number): number =>
+    codePointToUtf16[Math.min(Math.max(position, 0), codePointToUtf16.length - 1)]!;
+
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i]!;
+    if (event.type !== 'word') continue;
+    let endMs = durationMs;
+    for (let j = i + 1; j < events.length; j++) {
+      const next = events[j]!;
+      if (next.audio_position > event.audio_position || next.type === 'word') {
+        endMs = Math.max(event.audio_position, next.audio_position);
+        break;
+      }
+    }
+    const start = event.text_position - 1;
+    yield {
+      type: 'word',
+      textStart: toUtf16(start),
+      textEnd: toUtf16(start + Math.max(1, event.word_length)),
+      startMs: event.audio_position,
+      endMs: Math.min(endMs, durationMs),
+    };
+  }
+}

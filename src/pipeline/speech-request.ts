@@ -1,0 +1,63 @@
+import type { AudioFormat } from '../audio/encoders/audio-encoder.js';
+import type { EngineWarning } from '../engine/speech-engine.js';
+
+export type LoudnessNormalization = 'none' | 'peak' | 'rms';
+
+/** Everything the pipeline needs to turn text into an encoded audio stream. Already validated. */
+export interface SpeechRequest {
+  /** The text exactly as the user sent it; word timings point into it. */
+  readonly text: string;
+  /** An engine voice id (`Aaron`, `default`). */
+  readonly voiceId: string;
+  /** eSpeak language code; when absent the voice's own, or the one the text's script implies. */
+  readonly language?: string;
+  /** 0.25..4, 1 = the voice's natural rate. */
+  readonly speed: number;
+  /** -12..12 semitones, tempo unchanged. */
+  readonly pitchSemitones: number;
+  /** Requested output rate, 8000..48000; containers with fixed rate sets use the nearest. */
+  readonly sampleRate: number;
+  readonly format: AudioFormat;
+  readonly bitrateKbps?: number;
+  /** Seconds of silence between sentences; absent = the engine's own pauses. */
+  readonly sentenceGapSec?: number;
+  readonly normalization: LoudnessNormalization;
+  /** Longest text handed to the engine at once. */
+  readonly maxChunkChars: number;
+  /**
+   * `stream`: bytes leave as soon as each chunk is encoded, headers leave lengths open.
+   * `buffered`: the whole file is produced first, with exact lengths and whole-file loudness.
+   */
+  readonly delivery: 'stream' | 'buffered';
+}
+
+export interface WordTiming {
+  /** The word as it appears in the original text. */
+  readonly word: string;
+  /** Seconds from the start of the output audio. */
+  readonly start: number;
+  readonly end: number;
+  /** UTF-16 offsets into the original text. */
+  readonly charStart: number;
+  readonly charEnd: number;
+}
+
+export type SpeechPart =
+  | {
+      readonly type: 'start';
+      readonly format: AudioFormat;
+      readonly mimeType: string;
+      /** The rate the PCM was encoded at. */
+      readonly sampleRate: number;
+      /** The rate a decoder reports (differs for opus, always 48 kHz). */
+      readonly decodedSampleRate: number;
+      readonly warnings: readonly EngineWarning[];
+    }
+  | { readonly type: 'audio'; readonly bytes: Uint8Array }
+  | { readonly type: 'words'; readonly words: readonly WordTiming[] }
+  | {
+      readonly type: 'end';
+      readonly durationSec: number;
+      readonly chunkCount: number;
+      readonly characterCount: number;
+    };

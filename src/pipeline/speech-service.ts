@@ -1,0 +1,32 @@
+import type { AudioFormat } from '../audio/encoders/audio-encoder.js';
+import { availableFormats } from '../audio/encoders/index.js';
+import type { ChorusConfig } from '../config/config.js';
+import { EnginePool, type EnginePoolStats } from '../workers/engine-pool.js';
+import type { EngineDescription } from '../workers/protocol.js';
+import { VoiceCatalog } from '../voices/voice-catalog.js';
+import type { SpeechPart, SpeechRequest } from './speech-request.js';
+
+/** What the API surfaces need from the speech side; the engine pool is behind it. */
+export interface SpeechService {
+  readonly engine: EngineDescription;
+  readonly voices: VoiceCatalog;
+  readonly maxCharsPerChunk: number;
+  availableFormats(): Promise<readonly AudioFormat[]>;
+  synthesize(request: SpeechRequest, signal: AbortSignal): AsyncIterable<SpeechPart>;
+  stats(): EnginePoolStats;
+  close(): Promise<void>;
+}
+
+export async function createSpeechService(config: ChorusConfig): Promise<SpeechService> {
+  const pool = await EnginePool.start({ engineId: config.engine, size: config.workers, ffmpegPath: config.ffmpegPath });
+  const voices = new VoiceCatalog(pool.description.voices);
+  return {
+    engine: pool.description,
+    voices,
+    maxCharsPerChunk: config.maxCharsPerChunk,
+    availableFormats: () => availableFormats({ ffmpegPath: config.ffmpegPath }),
+    synthesize: (request, signal) => pool.synthesize(request, signal),
+    stats: () => pool.stats(),
+    close: () => pool.close(),
+  };
+}

@@ -1,0 +1,284 @@
+import type { AudioEncoder } from '../audio/encoders/audio-encoder.js';
+import { createEncoder, getFormatInfo } from '../audio/encoders/index.js';
+import {
+  createLoudnessNormalizer,
+  createResampler,
+  createTempoPitchTransform,
+  initDsp,
+  normalizePeak,
+  normalizeRms,
+  silence,
+} from '../audio/dsp/index.js';
+import { concatFloat32, type PcmTransform } from '../audio/pcm.js';
+import type { EngineWarning, SpeechEngine } from '../engine/speech-engine.js';
+import { ChorusError } from '../errors.js';
+import {
+  chunkText,
+  detectScriptLanguage,
+  findWords,
+  normalizeText,
+  splitSentences,
+  wordIndexAt,
+  type Span,
+} from '../text/index.js';
+import type { SpeechPart, SpeechRequest, WordTiming } from './speech-request.js';
+
+export interface PipelineContext {
+  readonly engine: SpeechEngine;
+  /** ffmpeg binary for formats no in-process encoder covers (aac). */
+  readonly ffmpegPath: string;
+}
+
+/** First chunk of a stream is kept short so the first audio leaves quickly. */
+const FIRST_STREAM_CHUNK_CHARS = 120;
+const PEAK_TARGET_DBFS = -1;
+const RMS_TARGET_DBFS = -20;
+/** eSpeak speaks at about -21 dBFS RMS; the streaming normaliser starts from there. */
+const TYPICAL_ENGINE_LEVEL_DBFS = -21;
+const EDGE_SILENCE_THRESHOLD = 0.004;
+
+/**
+ * Text in, encoded audio out, as a stream of parts: the single place where chunking, engine calls,
+ * time-stretch, pitch shift, sentence gaps, resampling, loudness and encoding meet. It runs in an
+ * engine worker thread or in-process (CLI, benchmarks); it does not know which.
+ */
+export async function* synthesizeSpeech(
+  context: PipelineContext,
+  request: SpeechRequest,
+  signal: AbortSignal,
+): AsyncGenerator<SpeechPart> {
+  await initDsp();
+  const { engine } = context;
+  const capabilities = engine.capabilities;
+  const normalized = normalizeText(request.text);
+  if (normalized.text.length === 0) {
+    throw new ChorusError({ code: 'invalid_request', param: 'input', message: 'The text contains nothing that can be spoken.' });
+  }
+  const language = request.language ?? detectScriptLanguage(normalized.text);
+  const spans = planChunks(normalized.text, request);
+  const originalWords = findWords(request.text);
+
+  const [minNative, maxNative] = capabilities.nativeSpeedRange ?? [1, 1];
+  const nativeSpeed = Math.min(maxNative, Math.max(minNative, request.speed));
+  const stretch = request.speed / nativeSpeed;
+
+  const formatInfo = getFormatInfo(request.format);
+  const encoderRate = formatInfo.resolveSampleRate(request.sampleRate);
+  const warnings: EngineWarning[] = [];
+  if (encoderRate !== request.sampleRate) {
+    warnings.push({
+      setting: 'sample_rate',
+      message: `${request.format} cannot carry ${request.sampleRate} Hz; encoded at ${encoderRate} Hz.`,
+    });
+  }
+
+  const engineRate = capabilities.sampleRate;
+  const transforms: PcmTransform[] = [
+    createTempoPitchTransform({ sampleRate: engineRate, speed: stretch, pitchSemitones: request.pitchSemitones }),
+    createResampler({ inputRate: engineRate, outputRate: encoderRate }),
+  ];
+  const buffered = request.delivery === 'buffered';
+  if (!buffered && request.normalization !== 'none') {
+    transforms.push(
+      createLoudnessNormalizer({
+        mode: request.normalization,
+        sampleRate: encoderRate,
+        targetDbfs: request.normalization === 'peak' ? PEAK_TARGET_DBFS : RMS_TARGET_DBFS,
+        initialGainDb: (request.normalization === 'peak' ? -6 : RMS_TARGET_DBFS) - TYPICAL_ENGINE_LEVEL_DBFS,
+      }),
+    );
+  }
+  let encoder: AudioEncoder | undefined;
+  const collected: Float32Array[] = [];
+
+  try {
+    if (!buffered) {
+      encoder = createEncoder(request.format, encoderOptions(request, encoderRate), { ffmpegPath: context.ffmpegPath });
+    }
+    yield {
+      type: 'start',
+      format: request.format,
+      mimeType: formatInfo.mimeType,
+      sampleRate: encoderRate,
+      decodedSampleRate: formatInfo.decodedSampleRate(encoderRate),
+      warnings,
+    };
+
+    let emittedSamples = 0;
+    // Output time of everything fed so far; transforms hold some samples back, but not time.
+    let fedSec = 0;
+    const process = (samples: Float32Array): Float32Array => {
+      fedSec += samples.length / engineRate / stretch;
+      let out = samples;
+      for (const transform of transforms) out = transform.process(out);
+      return out;
+    };
+    const flush = (): Float32Array => {
+      let out: Float32Array = new Float32Array(0);
+      for (const transform of transforms) out = concatFloat32([transform.process(out), transform.flush()]);
+      return out;
+    };
+    async function* emit(samples: Float32Array): AsyncGenerator<SpeechPart> {
+      if (samples.length === 0) return;
+      emittedSamples += samples.length;
+      if (buffered) {
+        collected.push(samples);
+        return;
+      }
+      const bytes = await encoder!.write(samples);
+      if (bytes.length > 0) yield { type: 'audio', bytes };
+    }
+
+    const gapSec = request.sentenceGapSec;
+    for (let index = 0; index < spans.length; index++) {
+      // Engines and encoders here resolve at once, so without this the whole text would run as one
+      // microtask chain: an abort message (a macrotask) could not land until the end, and other
+      // jobs on this thread would wait. One turn of the event loop per chunk costs microseconds.
+      if (index > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (signal.aborted) return;
+      const span = spans[index]!;
+      if (gapSec !== undefined && index > 0 && gapSec > 0) {
+        // Fed before the time-stretch, so it is pre-compensated to come out exactly gapSec long.
+        yield* emit(process(silence(gapSec * stretch, engineRate)));
+      }
+      const chunkStartSec = fedSec;
+      const engineAudio: Float32Array[] = [];
+      const engineWords: { textStart: number; textEnd: number; startMs: number; endMs: number }[] = [];
+      for await (const part of engine.synthesize(
+        { text: span.text, voiceId: request.voiceId, speed: nativeSpeed, ...(language === undefined ? {} : { language }) },
+        signal,
+      )) {
+        if (part.type === 'audio') {
+          if (gapSec === undefined) yield* emit(process(part.samples));
+          else engineAudio.push(part.samples);
+        } else if (part.type === 'word') {
+          engineWords.push(part);
+        } else {
+          warnings.push(part.warning);
+        }
+      }
+      if (signal.aborted) return;
+      let leadingTrimMs = 0;
+      if (gapSec !== undefined) {
+        const audio = concatFloat32(engineAudio);
+        const [start, end] = speechBounds(audio);
+        leadingTrimMs = (start / engineRate) * 1000;
+        yield* emit(process(audio.subarray(start, end)));
+      }
+      const words = mapWords(engineWords, span, normalized.toOriginal, request.text, originalWords, {
+        offsetSec: chunkStartSec,
+        leadingTrimMs,
+        stretch,
+      });
+      if (words.length > 0) yield { type: 'words', words };
+    }
+    yield* emit(flush());
+
+    if (buffered) {
+      const pcm = concatFloat32(collected);
+      if (request.normalization === 'peak') normalizePeak(pcm, PEAK_TARGET_DBFS);
+      else if (request.normalization === 'rms') normalizeRms(pcm, RMS_TARGET_DBFS, PEAK_TARGET_DBFS, encoderRate);
+      encoder = createEncoder(request.format, encoderOptions(request, encoderRate, pcm.length), {
+        ffmpegPath: context.ffmpegPath,
+      });
+      const head = await encoder.write(pcm);
+      if (head.length > 0) yield { type: 'audio', bytes: head };
+    }
+    if (encoder === undefined) throw new Error('unreachable: no encoder');
+    const tail = await encoder.end();
+    if (tail.length > 0) yield { type: 'audio', bytes: tail };
+    yield {
+      type: 'end',
+      durationSec: emittedSamples / encoderRate,
+      chunkCount: spans.length,
+      characterCount: request.text.length,
+    };
+  } finally {
+    for (const transform of transforms) transform.dispose();
+    encoder?.dispose();
+  }
+}
+
+function encoderOptions(request: SpeechRequest, sampleRate: number, totalSamples?: number) {
+  return {
+    sampleRate,
+    ...(request.bitrateKbps === undefined ? {} : { bitrateKbps: request.bitrateKbps }),
+    ...(totalSamples === undefined ? {} : { totalSamples }),
+  };
+}
+
+/** Sentence gaps need one sentence per engine call; otherwise chunks as large as allowed. */
+function planChunks(text: string, request: SpeechRequest): Span[] {
+  if (request.sentenceGapSec === undefined) {
+    return chunkText(text, {
+      maxChars: request.maxChunkChars,
+      ...(request.delivery === 'stream'
+        ? { firstChunkMaxChars: Math.min(FIRST_STREAM_CHUNK_CHARS, request.maxChunkChars) }
+        : {}),
+    });
+  }
+  return splitSentences(text).flatMap((sentence) =>
+    chunkText(sentence.text, { maxChars: request.maxChunkChars }).map((piece) => ({
+      start: sentence.start + piece.start,
+      end: sentence.start + piece.end,
+      text: piece.text,
+    })),
+  );
+}
+
+/** First and last sample index above the silence threshold (the whole range if all silent). */
+function speechBounds(samples: Float32Array): [number, number] {
+  let start = 0;
+  while (start < samples.length && Math.abs(samples[start]!) < EDGE_SILENCE_THRESHOLD) start++;
+  let end = samples.length;
+  while (end > start && Math.abs(samples[end - 1]!) < EDGE_SILENCE_THRESHOLD) end--;
+  if (start >= end) return [0, samples.length];
+  // Keep a few milliseconds so consonant onsets and releases are not clipped.
+  const pad = 220;
+  return [Math.max(0, start - pad), Math.min(samples.length, end + pad)];
+}
+
+/**
+ * Engine word events point into the chunk's normalised text. Map them to the user's original text:
+ * events that land in one original word merge (eSpeak says "42" as two words), and an event covers
+ * every original word up to the next event's, so an engine that reads "你好" as one word yields one
+ * timing for both characters.
+ */
+function mapWords(
+  events: readonly { textStart: number; textEnd: number; startMs: number; endMs: number }[],
+  span: Span,
+  toOriginal: (offset: number) => number,
+  original: string,
+  originalWords: readonly Span[],
+  timing: { offsetSec: number; leadingTrimMs: number; stretch: number },
+): WordTiming[] {
+  const toSec = (ms: number) => timing.offsetSec + Math.max(0, ms - timing.leadingTrimMs) / 1000 / timing.stretch;
+  const groups: { index: number; start: number; end: number }[] = [];
+  for (const event of events) {
+    const index = wordIndexAt(originalWords, toOriginal(span.start + event.textStart));
+    if (index < 0) continue;
+    const start = toSec(event.startMs);
+    const end = Math.max(start, toSec(event.endMs));
+    const last = groups[groups.length - 1];
+    if (last !== undefined && index <= last.index) {
+      last.end = Math.max(last.end, end);
+      continue;
+    }
+    groups.push({ index, start, end });
+  }
+  const spanEnd = toOriginal(span.end);
+  return groups.map((group, i) => {
+    let lastIndex = group.index;
+    const nextIndex = groups[i + 1]?.index ?? originalWords.length;
+    while (lastIndex + 1 < nextIndex && originalWords[lastIndex + 1]!.start < spanEnd) lastIndex++;
+    const first = originalWords[group.index]!;
+    const lastWord = originalWords[lastIndex]!;
+    return {
+      word: original.slice(first.start, lastWord.end),
+      start: group.start,
+      end: group.end,
+      charStart: first.start,
+      charEnd: lastWord.end,
+    };
+  });
+}

@@ -1,0 +1,186 @@
+import { Worker } from 'node:worker_threads';
+import { ChorusError } from '../errors.js';
+import type { SpeechPart, SpeechRequest } from '../pipeline/speech-request.js';
+import { AsyncQueue } from '../util/async-queue.js';
+import type { EngineDescription, FromWorker, ToWorker, WorkerSettings } from './protocol.js';
+
+export interface EnginePoolOptions extends WorkerSettings {
+  /** Number of worker threads; one engine instance each. */
+  readonly size: number;
+}
+
+export interface EnginePoolStats {
+  readonly workers: number;
+  readonly readyWorkers: number;
+  readonly activeJobs: number;
+  readonly completedJobs: number;
+  /** Jobs stopped by their abort signal (cancel, client gone) before they finished. */
+  readonly abortedJobs: number;
+}
+
+interface PoolWorker {
+  thread: Worker;
+  ready: boolean;
+  jobs: Map<number, AsyncQueue<SpeechPart>>;
+}
+
+// In a build the worker is the compiled .js next to this file. Under tsx (tests, `npm run dev`)
+// it is the .ts source, and the worker thread must register tsx itself before importing it.
+const RUNNING_FROM_SOURCE = import.meta.url.endsWith('.ts');
+const WORKER_URL = new URL(RUNNING_FROM_SOURCE ? './engine-worker.ts' : './engine-worker.js', import.meta.url);
+
+function createWorkerThread(workerData: WorkerSettings): Worker {
+  if (!RUNNING_FROM_SOURCE) return new Worker(WORKER_URL, { workerData });
+  const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
+  return new Worker(bootstrap, { eval: true, workerData });
+}
+
+/**
+ * Runs the speech pipeline on a pool of worker threads so synthesis never blocks the event loop and
+ * concurrent requests use every core. Each job is pinned to one worker; its parts come back in order.
+ */
+export class EnginePool {
+  readonly description: EngineDescription;
+  readonly #options: EnginePoolOptions;
+  readonly #workers: PoolWorker[] = [];
+  #nextJobId = 1;
+  #completedJobs = 0;
+  #abortedJobs = 0;
+  #closed = false;
+
+  private constructor(options: EnginePoolOptions, description: EngineDescription, workers: PoolWorker[]) {
+    this.#options = options;
+    this.description = description;
+    this.#workers = workers;
+  }
+
+  static async start(options: EnginePoolOptions): Promise<EnginePool> {
+    const size = Math.max(1, Math.floor(options.size));
+    const started = await Promise.all(Array.from({ length: size }, () => spawnWorker(options)));
+    const description = started[0]!.description;
+    const pool = new EnginePool(options, description, []);
+    for (const { worker } of started) pool.#adopt(worker);
+    return pool;
+  }
+
+  stats(): EnginePoolStats {
+    let activeJobs = 0;
+    for (const worker of this.#workers) activeJobs += worker.jobs.size;
+    return {
+      workers: this.#workers.length,
+      readyWorkers: this.#workers.filter((worker) => worker.ready).length,
+      activeJobs,
+      completedJobs: this.#completedJobs,
+      abortedJobs: this.#abortedJobs,
+    };
+  }
+
+  /** Streams the parts of one synthesis. Aborting `signal` or leaving the loop early stops the work. */
+  async *synthesize(request: SpeechRequest, signal: AbortSignal): AsyncGenerator<SpeechPart> {
+    if (this.#closed) throw new ChorusError({ code: 'engine_unavailable', message: 'The engine pool is shut down.', retryable: true });
+    if (signal.aborted) return;
+    const worker = this.#leastBusy();
+    const jobId = this.#nextJobId++;
+    const queue = new AsyncQueue<SpeechPart>();
+    worker.jobs.set(jobId, queue);
+    const post = (message: ToWorker): void => worker.thread.postMessage(message);
+    const abort = (): void => {
+      post({ type: 'abort', jobId });
+      queue.end();
+    };
+    signal.addEventListener('abort', abort, { once: true });
+    post({ type: 'synthesize', jobId, request });
+    let finished = false;
+    try {
+      for await (const part of queue) yield part;
+      finished = true;
+    } finally {
+      signal.removeEventListener('abort', abort);
+      if (!finished && worker.jobs.has(jobId)) post({ type: 'abort', jobId });
+      worker.jobs.delete(jobId);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const workers = this.#workers.splice(0);
+    for (const worker of workers) {
+      for (const queue of worker.jobs.values()) {
+        queue.fail(new ChorusError({ code: 'engine_unavailable', message: 'The server is shutting down.', retryable: true }));
+      }
+    }
+    await Promise.all(workers.map((worker) => worker.thread.terminate()));
+  }
+
+  #leastBusy(): PoolWorker {
+    let best = this.#workers[0]!;
+    for (const worker of this.#workers) {
+      if (!best.ready || (worker.ready && worker.jobs.size < best.jobs.size)) best = worker;
+    }
+    return best;
+  }
+
+  #adopt(thread: Worker): void {
+    const worker: PoolWorker = { thread, ready: true, jobs: new Map() };
+    this.#workers.push(worker);
+    thread.on('message', (message: FromWorker) => {
+      if (message.type === 'ready') return;
+      if (message.type === 'done') {
+        if (message.aborted) this.#abortedJobs++;
+        else this.#completedJobs++;
+      }
+      const queue = worker.jobs.get(message.jobId);
+      if (queue === undefined) return;
+      if (message.type === 'part') queue.push(message.part);
+      else if (message.type === 'done') {
+        worker.jobs.delete(message.jobId);
+        queue.end();
+      } else {
+        worker.jobs.delete(message.jobId);
+        queue.fail(new ChorusError(message.error));
+      }
+    });
+    const replace = (reason: string): void => {
+      if (!worker.ready) return;
+      worker.ready = false;
+      for (const queue of worker.jobs.values()) {
+        queue.fail(new ChorusError({ code: 'engine_failed', message: `The engine worker stopped (${reason}).`, retryable: true }));
+      }
+      worker.jobs.clear();
+      const index = this.#workers.indexOf(worker);
+      if (index >= 0) this.#workers.splice(index, 1);
+      if (this.#closed) return;
+      // A crashed worker is replaced so capacity comes back; its jobs already failed above.
+      spawnWorker(this.#options).then(
+        ({ worker: fresh }) => (this.#closed ? void fresh.terminate() : this.#adopt(fresh)),
+        () => undefined,
+      );
+    };
+    thread.on('error', (error) => replace(error.message));
+    thread.on('exit', (code) => replace(`exit code ${code}`));
+  }
+}
+
+function spawnWorker(settings: WorkerSettings): Promise<{ worker: Worker; description: EngineDescription }> {
+  return new Promise((resolve, reject) => {
+    const worker = createWorkerThread({ engineId: settings.engineId, ffmpegPath: settings.ffmpegPath });
+    const onMessage = (message: FromWorker): void => {
+      if (message.type !== 'ready') return;
+      cleanup();
+      resolve({ worker, description: message.description });
+    };
+    const onError = (error: Error): void => {
+      cleanup();
+      reject(new ChorusError({ code: 'engine_unavailable', message: `Engine worker failed to start: ${error.message}`, cause: error }));
+    };
+    const onExit = (code: number): void => onError(new Error(`exit code ${code}`));
+    const cleanup = (): void => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+  });
+}

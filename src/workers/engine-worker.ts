@@ -1,0 +1,73 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { initDsp } from '../audio/dsp/index.js';
+import { createEngine } from '../engines/registry.js';
+import { ChorusError } from '../errors.js';
+import { synthesizeSpeech } from '../pipeline/synthesize-speech.js';
+import type { FromWorker, SerializedError, ToWorker, WorkerSettings } from './protocol.js';
+
+/**
+ * An engine worker thread: owns one engine instance and runs the whole pipeline (engine, DSP,
+ * encoder) for the jobs the pool gives it, so the main thread only moves bytes. Jobs on one
+ * worker interleave at chunk boundaries.
+ */
+const port = parentPort;
+if (port === null) throw new Error('engine-worker must run in a worker thread');
+const settings = workerData as WorkerSettings;
+const engine = await createEngine(settings.engineId);
+await initDsp();
+const running = new Map<number, AbortController>();
+
+const send = (message: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer);
+
+send({
+  type: 'ready',
+  description: {
+    id: engine.id,
+    version: engine.version,
+    capabilities: engine.capabilities,
+    voices: engine.listVoices(),
+  },
+});
+
+port.on('message', (message: ToWorker) => {
+  if (message.type === 'abort') running.get(message.jobId)?.abort();
+  else void run(message.jobId, message.request);
+});
+
+async function run(jobId: number, request: Extract<ToWorker, { type: 'synthesize' }>['request']): Promise<void> {
+  const controller = new AbortController();
+  running.set(jobId, controller);
+  try {
+    const context = { engine, ffmpegPath: settings.ffmpegPath };
+    for await (const part of synthesizeSpeech(context, request, controller.signal)) {
+      if (part.type === 'audio') {
+        // Move the bytes instead of copying them; a view into a larger buffer is copied first.
+        const bytes =
+          part.bytes.byteOffset === 0 && part.bytes.byteLength === part.bytes.buffer.byteLength
+            ? part.bytes
+            : part.bytes.slice();
+        send({ type: 'part', jobId, part: { type: 'audio', bytes } }, [bytes.buffer as ArrayBuffer]);
+      } else {
+        send({ type: 'part', jobId, part });
+      }
+    }
+    send({ type: 'done', jobId, aborted: controller.signal.aborted });
+  } catch (error) {
+    send({ type: 'error', jobId, error: serializeError(error) });
+  } finally {
+    running.delete(jobId);
+  }
+}
+
+function serializeError(error: unknown): SerializedError {
+  if (ChorusError.isInstance(error)) {
+    return {
+      code: error.code,
+      message: error.message,
+      retryable: error.retryable,
+      ...(error.param === undefined ? {} : { param: error.param }),
+    };
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return { code: 'engine_failed', message: `Synthesis failed: ${message}`, retryable: false };
+}

@@ -1,0 +1,33 @@
+import type { EngineCapabilities, EngineVoice } from '../engine/speech-engine.js';
+import type { ChorusErrorCode } from '../errors.js';
+import type { SpeechPart, SpeechRequest } from '../pipeline/speech-request.js';
+
+/** What the main thread knows about the engine the workers run, reported by each worker at start. */
+export interface EngineDescription {
+  readonly id: string;
+  readonly version: string;
+  readonly capabilities: EngineCapabilities;
+  readonly voices: readonly EngineVoice[];
+}
+
+export interface WorkerSettings {
+  readonly engineId: string;
+  readonly ffmpegPath: string;
+}
+
+export type ToWorker =
+  | { readonly type: 'synthesize'; readonly jobId: number; readonly request: SpeechRequest }
+  | { readonly type: 'abort'; readonly jobId: number };
+
+export interface SerializedError {
+  readonly code: ChorusErrorCode;
+  readonly message: string;
+  readonly param?: string;
+  readonly retryable: boolean;
+}
+
+export type FromWorker =
+  | { readonly type: 'ready'; readonly description: EngineDescription }
+  | { readonly type: 'part'; readonly jobId: number; readonly part: SpeechPart }
+  | { readonly type: 'done'; readonly jobId: number; readonly aborted: boolean }
+  | { readonly type: 'error'; readonly jobId: number; readonly error: SerializedError };

@@ -1,0 +1,206 @@
+import { Hono } from 'hono';
+import type { EngineWarning } from '../../engine/speech-engine.js';
+import { ChorusError } from '../../errors.js';
+import type { SpeechPart, SpeechRequest } from '../../pipeline/speech-request.js';
+import type { SpeechService } from '../../pipeline/speech-service.js';
+import { audioHeaders, byteStream, collectAudio, openSpeechStream } from '../../server/audio-response.js';
+import { parseJsonBody, validate } from '../validation.js';
+import { toOpenAIError } from './openai-errors.js';
+import {
+  extendedSpeechRequestSchema,
+  isKnownModel,
+  SPEECH_MODELS,
+  speechRequestSchema,
+  type ExtendedSpeechRequestBody,
+} from './speech-schema.js';
+
+const DEFAULT_SAMPLE_RATE = 24_000;
+const SAMPLING_KNOBS = ['temperature', 'top_p', 'repetition_penalty', 'max_new_tokens', 'seed'] as const;
+
+/** The OpenAI-compatible surface: /v1/audio/speech, /v1/audio/speech/extended, /v1/voices, /v1/models. */
+export function createOpenAIRoutes(speech: SpeechService): Hono {
+  const app = new Hono();
+  app.onError((error, c) => {
+    const { status, body, headers } = toOpenAIError(error);
+    return c.json(body, status as 400, headers);
+  });
+  app.notFound((c) => c.json(toOpenAIError(new ChorusError({ code: 'not_found', message: `No route ${c.req.method} ${c.req.path}.` })).body, 404));
+
+  app.post('/audio/speech', async (c) => {
+    const body = validate(speechRequestSchema, parseJsonBody(await c.req.text()));
+    return speak(speech, body, c.req.raw.signal, false);
+  });
+
+  app.post('/audio/speech/extended', async (c) => {
+    const body = validate(extendedSpeechRequestSchema, parseJsonBody(await c.req.text()));
+    return speak(speech, body, c.req.raw.signal, true);
+  });
+
+  app.get('/voices', (c) =>
+    c.json({
+      voices: speech.voices.voices.map((voice) => ({
+        voice_id: voice.id,
+        name: voice.name,
+        description: voice.description,
+        gender: voice.gender,
+        language: voice.language,
+        engine: speech.engine.id,
+        type: 'built-in',
+      })),
+      languages: speech.engine.capabilities.languages,
+    }),
+  );
+
+  app.get('/models', (c) =>
+    c.json({
+      object: 'list',
+      data: SPEECH_MODELS.map((id) => ({ id, object: 'model', created: 0, owned_by: 'chorus', engine: speech.engine.id })),
+    }),
+  );
+  return app;
+}
+
+async function speak(
+  speech: SpeechService,
+  body: ExtendedSpeechRequestBody,
+  requestSignal: AbortSignal,
+  extended: boolean,
+): Promise<Response> {
+  const model = body.model ?? 's1-mini';
+  if (!isKnownModel(model)) {
+    throw new ChorusError({
+      code: 'model_not_found',
+      param: 'model',
+      message: `Model '${model}' is not served here. Available models: ${SPEECH_MODELS.join(', ')}.`,
+    });
+  }
+  const voiceName = body.voice === undefined ? 'default' : typeof body.voice === 'string' ? body.voice : body.voice.id;
+  const voice = speech.voices.resolve(voiceName, 'voice');
+  const format = body.response_format ?? 'mp3';
+  const formats = await speech.availableFormats();
+  if (!formats.includes(format)) {
+    throw new ChorusError({
+      code: 'unsupported_format',
+      param: 'response_format',
+      message: `'${format}' needs ffmpeg, which this server does not have. Available formats: ${formats.join(', ')}.`,
+    });
+  }
+  if (body.language !== undefined && !speech.engine.capabilities.languages.includes(body.language.toLowerCase())) {
+    throw new ChorusError({
+      code: 'invalid_request',
+      param: 'language',
+      message: `Unknown language '${body.language}'. Available: ${speech.engine.capabilities.languages.join(', ')}.`,
+    });
+  }
+
+  const warnings: EngineWarning[] = [];
+  if (body.instructions !== undefined) {
+    warnings.push({ setting: 'instructions', message: `the ${speech.engine.id} engine has no style control; instructions were ignored` });
+  }
+  for (const knob of SAMPLING_KNOBS) {
+    if (body[knob] !== undefined) warnings.push({ setting: knob, message: `not used by the ${speech.engine.id} engine (deterministic synthesis)` });
+  }
+  const sse = body.stream_format === 'sse';
+  const streaming = body.stream === true || sse;
+  const request: SpeechRequest = {
+    text: body.input,
+    voiceId: voice.id,
+    speed: body.speed ?? 1,
+    pitchSemitones: body.pitch_shift ?? 0,
+    sampleRate: body.sample_rate ?? DEFAULT_SAMPLE_RATE,
+    format,
+    normalization: body.normalization ?? 'none',
+    maxChunkChars: body.chunk_length ?? speech.maxCharsPerChunk,
+    delivery: streaming ? 'stream' : 'buffered',
+    ...(body.language === undefined ? {} : { language: body.language.toLowerCase() }),
+    ...(body.multi_sentence_gap === undefined ? {} : { sentenceGapSec: body.multi_sentence_gap }),
+  };
+
+  // One controller per request: the client hanging up or the stream being cancelled aborts it.
+  const controller = new AbortController();
+  const abort = (): void => controller.abort();
+  requestSignal.addEventListener('abort', abort, { once: true });
+  const { start, rest } = await openSpeechStream(speech.synthesize(request, controller.signal));
+  const headers = audioHeaders({ ...start, warnings: [...warnings, ...start.warnings] }, speech.engine.id);
+
+  if (extended && body.timestamps === true) return timestampsResponse(start, rest, headers, streaming, abort);
+  if (sse) {
+    const encoder = new TextEncoder();
+    const stream = byteStream(rest, (part) => encoder.encode(renderSse(part, body.input.length)), abort);
+    return new Response(stream, { headers: { ...headers, 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } });
+  }
+  if (streaming) {
+    const stream = byteStream(rest, (part) => (part.type === 'audio' ? part.bytes : undefined), abort);
+    return new Response(stream, { headers });
+  }
+  const { audio } = await collectAudio(rest);
+  requestSignal.removeEventListener('abort', abort);
+  return new Response(audio, {
+    headers: {
+      ...headers,
+      'content-length': String(audio.byteLength),
+      'content-disposition': `attachment; filename="speech.${format}"`,
+    },
+  });
+}
+
+/**
+ * OpenAI's SSE shape. `usage` counts input characters as input tokens and output audio in 10 ms
+ * frames as output tokens: this engine has no tokens, and the SDK types require integers.
+ */
+function renderSse(part: SpeechPart, inputChars: number): string | undefined {
+  if (part.type === 'audio') {
+    return `data: ${JSON.stringify({ type: 'speech.audio.delta', audio: Buffer.from(part.bytes).toString('base64') })}\n\n`;
+  }
+  if (part.type === 'end') {
+    const outputTokens = Math.round(part.durationSec * 100);
+    return `data: ${JSON.stringify({
+      type: 'speech.audio.done',
+      usage: { input_tokens: inputChars, output_tokens: outputTokens, total_tokens: inputChars + outputTokens },
+    })}\n\n`;
+  }
+  return undefined;
+}
+
+async function timestampsResponse(
+  start: Extract<SpeechPart, { type: 'start' }>,
+  rest: AsyncIterator<SpeechPart>,
+  headers: Record<string, string>,
+  streaming: boolean,
+  abort: () => void,
+): Promise<Response> {
+  const jsonHeaders = { ...headers, 'content-type': 'application/json', 'x-audio-content-type': start.mimeType };
+  if (streaming) {
+    const encoder = new TextEncoder();
+    const line = (value: unknown): Uint8Array => encoder.encode(`${JSON.stringify(value)}\n`);
+    const stream = byteStream(
+      rest,
+      (part) => {
+        if (part.type === 'audio') return line({ type: 'audio', audio: Buffer.from(part.bytes).toString('base64') });
+        if (part.type === 'words') return line({ type: 'words', words: part.words.map(publicWord) });
+        if (part.type === 'end') return line({ type: 'done', duration: part.durationSec });
+        return undefined;
+      },
+      abort,
+    );
+    return new Response(stream, { headers: { ...jsonHeaders, 'content-type': 'application/x-ndjson' } });
+  }
+  const { audio, end, words } = await collectAudio(rest);
+  return new Response(
+    JSON.stringify({
+      audio: Buffer.from(audio).toString('base64'),
+      format: start.format,
+      content_type: start.mimeType,
+      sample_rate: start.decodedSampleRate,
+      duration: end?.durationSec ?? 0,
+      word_timings: words.map(publicWord),
+      warnings: start.warnings,
+    }),
+    { headers: jsonHeaders },
+  );
+}
+
+function publicWord(word: { word: string; start: number; end: number; charStart: number; charEnd: number }) {
+  const round = (value: number) => Math.round(value * 1000) / 1000;
+  return { word: word.word, start: round(word.start), end: round(word.end), char_start: word.charStart, char_end: word.charEnd };
+}

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { AUDIO_FORMATS } from '../../audio/encoders/audio-encoder.js';
+import { numberInRange } from '../validation.js';
+
+export const MAX_INPUT_CHARS = 4096;
+
+/** Models this server answers to: its own id plus the names OpenAI and Fish Speech clients send. */
+export const SPEECH_MODELS = ['chorus-espeak', 'tts-1', 'tts-1-hd', 'gpt-4o-mini-tts', 's1-mini'] as const;
+
+export function isKnownModel(model: string): boolean {
+  return (SPEECH_MODELS as readonly string[]).includes(model) || model.startsWith('gpt-4o-mini-tts-');
+}
+
+const voiceSchema = z.union([z.string().min(1), z.object({ id: z.string().min(1) })]);
+
+/** OpenAI's CreateSpeechRequest plus Chorus's pipeline controls. Unknown fields are ignored. */
+const speechFields = {
+  model: z.string().min(1),
+  input: z.string().min(1).max(MAX_INPUT_CHARS),
+  voice: voiceSchema,
+  response_format: z.enum(AUDIO_FORMATS).optional(),
+  speed: numberInRange('speed', 0.25, 4).optional(),
+  instructions: z.string().max(MAX_INPUT_CHARS).optional(),
+  stream: z.boolean().optional(),
+  stream_format: z.enum(['audio', 'sse']).optional(),
+  sample_rate: numberInRange('sample_rate', 8000, 48000, { integer: true }).optional(),
+  language: z.string().min(1).optional(),
+  pitch_shift: numberInRange('pitch_shift', -12, 12).optional(),
+  normalization: z.enum(['none', 'peak', 'rms']).optional(),
+};
+
+export const speechRequestSchema = z.object(speechFields);
+
+/** Fish Speech's extended endpoint: sampling knobs (validated, reported as unsupported) and more. */
+export const extendedSpeechRequestSchema = z.object({
+  ...speechFields,
+  model: z.string().min(1).optional(),
+  voice: voiceSchema.optional(),
+  temperature: numberInRange('temperature', 0.1, 1).optional(),
+  top_p: numberInRange('top_p', 0.1, 1).optional(),
+  repetition_penalty: numberInRange('repetition_penalty', 0.9, 2).optional(),
+  max_new_tokens: numberInRange('max_new_tokens', 100, 4096, { integer: true }).optional(),
+  chunk_length: numberInRange('chunk_length', 100, 300, { integer: true }).optional(),
+  seed: z.number().int().optional(),
+  multi_sentence_gap: numberInRange('multi_sentence_gap', 0, 5).optional(),
+  timestamps: z.boolean().optional(),
+});
+
+export type SpeechRequestBody = z.infer<typeof speechRequestSchema>;
+export type ExtendedSpeechRequestBody = z.infer<typeof extendedSpeechRequestSchema>;

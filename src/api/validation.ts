@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import { ChorusError } from '../errors.js';
+
+/** A number field with its range spelled out in every error message. */
+export function numberInRange(field: string, min: number, max: number, options: { integer?: boolean } = {}) {
+  const what = options.integer ? 'an integer' : 'a number';
+  const message = `'${field}' must be ${what} from ${min} to ${max}`;
+  const base = options.integer ? z.number().int(message) : z.number();
+  return base.min(min, message).max(max, message);
+}
+
+/** Parses a JSON body text, answering malformed JSON with a 400 that says so. */
+export function parseJsonBody(text: string): unknown {
+  if (text.trim() === '') {
+    throw new ChorusError({ code: 'invalid_request', message: 'The request body is empty; send a JSON object.', detail: 'invalid_json' });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ChorusError({
+      code: 'invalid_request',
+      message: `The request body is not valid JSON: ${(error as Error).message}`,
+      detail: 'invalid_json',
+    });
+  }
+}
+
+/**
+ * Validates `input` against `schema`. The first problem becomes a ChorusError naming the field,
+ * what is allowed and what was sent.
+ */
+export function validate<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ChorusError({ code: 'invalid_request', message: 'The request body must be a JSON object.', detail: 'invalid_json' });
+  }
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const param = issue.path.map(String).join('.');
+  const received = lookup(input, issue.path);
+  throw new ChorusError({ code: 'invalid_request', param, ...describeIssue(issue, param, received) });
+}
+
+function describeIssue(issue: z.core.$ZodIssue, param: string, received: unknown): { message: string; detail: string } {
+  if (received === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_union')) {
+    return { message: `Missing required parameter: '${param}'.`, detail: 'missing_required_parameter' };
+  }
+  switch (issue.code) {
+    case 'too_big':
+      if (issue.origin === 'string') {
+        return {
+          message: `'${param}' must be at most ${issue.maximum} characters, but got ${String(received).length}.`,
+          detail: 'string_above_max_length',
+        };
+      }
+      return { message: `${issue.message}, got ${JSON.stringify(received)}.`, detail: 'invalid_value' };
+    case 'too_small':
+      if (issue.origin === 'string') {
+        return { message: `'${param}' must be at least ${issue.minimum} character(s) long.`, detail: 'string_below_min_length' };
+      }
+      return { message: `${issue.message}, got ${JSON.stringify(received)}.`, detail: 'invalid_value' };
+    case 'invalid_value':
+      return {
+        message: `'${param}' must be one of ${issue.values.map(String).join(', ')}; got ${JSON.stringify(received)}.`,
+        detail: 'invalid_value',
+      };
+    case 'invalid_type':
+      return { message: `'${param}' must be ${article(issue.expected)}, got ${typeName(received)}.`, detail: 'invalid_type' };
+    case 'invalid_union':
+      return { message: `'${param}' has the wrong type: ${issue.message === 'Invalid input' ? 'see the API documentation' : issue.message}; got ${typeName(received)}.`, detail: 'invalid_type' };
+    default:
+      return { message: `Invalid '${param}': ${issue.message}.`, detail: 'invalid_value' };
+  }
+}
+
+function article(expected: string): string {
+  return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+function lookup(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value: unknown = input;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}

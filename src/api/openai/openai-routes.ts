@@ -74,8 +74,10 @@ async function speak(
       message: `Model '${model}' is not served here. Available models: ${SPEECH_MODELS.join(', ')}.`,
     });
   }
-  const voiceName = body.voice === undefined ? 'default' : typeof body.voice === 'string' ? body.voice : body.voice.id;
-  const voice = speech.voices.resolve(voiceName, 'voice');
+  const voice =
+    body.voice === undefined
+      ? speech.voices.defaultFor(body.speaker_gender)
+      : speech.voices.resolve(typeof body.voice === 'string' ? body.voice : body.voice.id, 'voice');
   const format = body.response_format ?? 'mp3';
   const formats = await speech.availableFormats();
   if (!formats.includes(format)) {

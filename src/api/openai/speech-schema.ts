@@ -43,6 +43,8 @@ export const extendedSpeechRequestSchema = z.object({
   chunk_length: numberInRange('chunk_length', 100, 300, { integer: true }).optional(),
   seed: z.number().int().optional(),
   multi_sentence_gap: numberInRange('multi_sentence_gap', 0, 5).optional(),
+  /** Picks the male or female default voice when `voice` is absent. */
+  speaker_gender: z.enum(['male', 'female']).optional(),
   timestamps: z.boolean().optional(),
 });
 

@@ -38,7 +38,7 @@ export async function createEspeakEngine(): Promise<SpeechEngine> {
     streaming: 'sentence',
     wordTimings: true,
     cloning: 'none',
-    nativeSpeedRange: [0.5, 2.5],
+    nativeSpeedRange: [0.5, 2],
   };
 
   function selectVoice(voice: EspeakVoiceDefinition, language: string | undefined): void {

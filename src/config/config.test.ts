@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from './config.js';
+
+describe('loadConfig', () => {
+  it('has the documented defaults', () => {
+    const config = loadConfig({});
+    assert.equal(config.port, 8080);
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.dataDir, resolve('./data'));
+    assert.deepEqual(config.apiKeys, []);
+    assert.equal(config.maxCharsPerChunk, 500);
+    assert.ok(config.workers >= 1);
+  });
+
+  it('reads the environment, and a config file fills what the environment leaves open', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'chorus-config-')), 'chorus.json');
+    writeFileSync(file, JSON.stringify({ port: 9000, apiKeys: ['a', 'b'], maxCharsPerChunk: 300 }));
+    const config = loadConfig({ CHORUS_CONFIG: file, PORT: '9100', CHORUS_API_KEYS: ' k1 , k2 ,' });
+    assert.equal(config.port, 9100);
+    assert.deepEqual(config.apiKeys, ['k1', 'k2']);
+    assert.equal(config.maxCharsPerChunk, 300);
+  });
+
+  it('rejects invalid values naming the variable and what it accepts', () => {
+    assert.throws(() => loadConfig({ PORT: 'eighty' }), (error: unknown) => error instanceof ConfigError && /PORT.*integer from 0 to 65535/.test(error.message));
+    assert.throws(() => loadConfig({ MAX_CHARS_PER_CHUNK: '5' }), /MAX_CHARS_PER_CHUNK/);
+    assert.throws(() => loadConfig({ CHORUS_LOG_LEVEL: 'loud' }), /one of debug, info/);
+    assert.throws(() => loadConfig({ CHORUS_CONFIG: '/nonexistent/chorus.json' }), /Cannot read config file/);
+  });
+});

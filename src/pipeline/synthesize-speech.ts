@@ -75,7 +75,9 @@ export async function* synthesizeSpeech(
   const engineRate = capabilities.sampleRate;
   const transforms: PcmTransform[] = [
     createTempoPitchTransform({ sampleRate: engineRate, speed: stretch, pitchSemitones: request.pitchSemitones }),
-    createResampler({ inputRate: engineRate, outputRate: encoderRate }),
+    // Speex quality 3 still rejects aliases by about 90 dB and costs half of quality 5; resampling
+    // is otherwise the largest cost after the engine itself (docs/benchmarks.md).
+    createResampler({ inputRate: engineRate, outputRate: encoderRate, quality: 3 }),
   ];
   const buffered = request.delivery === 'buffered';
   if (!buffered && request.normalization !== 'none') {

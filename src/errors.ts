@@ -11,6 +11,8 @@ export type ChorusErrorCode =
   | 'voice_not_found'
   | 'model_not_found'
   | 'not_found'
+  | 'queue_full'
+  | 'rate_limited'
   | 'unauthorized'
   | 'engine_unavailable'
   | 'engine_failed'

@@ -18,6 +18,19 @@ export interface ChorusConfig {
   /** Largest accepted request body, bytes. */
   readonly maxRequestBytes: number;
   readonly logLevel: LogLevel;
+  /**
+   * Job-API endpoint ids and the profile each serves (`chatterbox=chatterbox,tts=spark-tts`);
+   * empty means every profile under its own name.
+   */
+  readonly endpoints: Readonly<Record<string, string>>;
+  /** Jobs allowed to wait in the queue at once; beyond it /run answers 429. */
+  readonly maxQueuedJobs: number;
+  /** How long results stay readable after /run and after /runsync, ms. */
+  readonly runRetentionMs: number;
+  readonly runsyncRetentionMs: number;
+  /** Largest /run and /runsync bodies, bytes. */
+  readonly maxRunBytes: number;
+  readonly maxRunsyncBytes: number;
 }
 
 /** Every setting: environment variable, config-file key, default, and how to read it. */
@@ -32,6 +45,17 @@ const SETTINGS = {
   ffmpegPath: { env: 'CHORUS_FFMPEG_PATH', parse: text, default: 'ffmpeg' },
   maxRequestBytes: { env: 'CHORUS_MAX_REQUEST_BYTES', parse: integer(1024, 1 << 30), default: 1 << 20 },
   logLevel: { env: 'CHORUS_LOG_LEVEL', parse: oneOf(['debug', 'info', 'warn', 'error', 'silent'] as const), default: 'info' as LogLevel },
+  endpoints: {
+    env: 'CHORUS_ENDPOINTS',
+    parse: pairs,
+    // Empty: every profile is served under its own name (spark-tts, chatterbox, chatterbox-v2, …).
+    default: {} as Record<string, string>,
+  },
+  maxQueuedJobs: { env: 'CHORUS_MAX_QUEUED_JOBS', parse: integer(1, 10_000_000), default: 1000 },
+  runRetentionMs: { env: 'CHORUS_RUN_RETENTION_MS', parse: integer(0, 7 * 24 * 3600 * 1000), default: 30 * 60 * 1000 },
+  runsyncRetentionMs: { env: 'CHORUS_RUNSYNC_RETENTION_MS', parse: integer(0, 7 * 24 * 3600 * 1000), default: 60 * 1000 },
+  maxRunBytes: { env: 'CHORUS_MAX_RUN_BYTES', parse: integer(1024, 1 << 30), default: 10 * 1024 * 1024 },
+  maxRunsyncBytes: { env: 'CHORUS_MAX_RUNSYNC_BYTES', parse: integer(1024, 1 << 30), default: 20 * 1024 * 1024 },
 } as const;
 
 export class ConfigError extends Error {
@@ -74,6 +98,20 @@ function text(value: unknown): string {
 function list(value: unknown): string[] {
   const items = Array.isArray(value) ? value : String(value).split(',');
   return items.map((item) => String(item).trim()).filter((item) => item.length > 0);
+}
+
+/** `a=b,c=d` (or a JSON object in the config file). */
+function pairs(value: unknown): Record<string, string> {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, text(v)]));
+  }
+  const result: Record<string, string> = {};
+  for (const item of list(value)) {
+    const [key, kind, ...rest] = item.split('=').map((part) => part.trim());
+    if (!key || !kind || rest.length > 0) throw new Error(`expected id=profile pairs separated by commas, got '${item}'`);
+    result[key] = kind;
+  }
+  return result;
 }
 
 function integer(min: number, max: number) {

@@ -2,6 +2,8 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { createOpenAIRoutes } from '../api/openai/openai-routes.js';
 import { toOpenAIError } from '../api/openai/openai-errors.js';
+import { createRunpodRoutes } from '../api/runpod/runpod-routes.js';
+import type { JobService } from '../jobs/job-service.js';
 import type { ChorusConfig } from '../config/config.js';
 import { ChorusError } from '../errors.js';
 import type { SpeechService } from '../pipeline/speech-service.js';
@@ -11,13 +13,17 @@ import { ApiKeyVerifier } from './auth.js';
 export interface AppDependencies {
   readonly config: ChorusConfig;
   readonly speech: SpeechService;
+  readonly jobs: JobService;
   readonly logger: Logger;
   readonly version: string;
 }
 
 /** The whole HTTP surface, without listening: tests call `app.request()` or serve it on a port. */
-export function createApp({ config, speech, logger, version }: AppDependencies): Hono {
-  const app = new Hono();
+/** Per-request values: the owner (API key digest) that the job API scopes jobs by. */
+export type AppEnv = { Variables: { owner: string } };
+
+export function createApp({ config, speech, jobs, logger, version }: AppDependencies): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
   const keys = new ApiKeyVerifier(config.apiKeys);
 
   app.use('*', async (c, next) => {
@@ -80,6 +86,27 @@ export function createApp({ config, speech, logger, version }: AppDependencies):
   );
 
   app.route('/v1', createOpenAIRoutes(speech));
+
+  // The job API accepts RunPod's two header forms; each key sees only its own jobs.
+  app.use('/v2/*', async (c, next) => {
+    if (!keys.enabled) {
+      c.set('owner', '');
+      return next();
+    }
+    const owner = keys.verify(c.req.header('authorization'), { allowBareKey: true });
+    if (owner === undefined) return c.json({ error: 'Unauthorized' }, 401);
+    c.set('owner', owner);
+    return next();
+  });
+  app.route(
+    '/v2',
+    createRunpodRoutes({
+      jobs,
+      ownerOf: (c) => (c.get('owner') as string | undefined) ?? '',
+      maxRunBytes: config.maxRunBytes,
+      maxRunsyncBytes: config.maxRunsyncBytes,
+    }),
+  );
 
   app.notFound((c) => c.json({ error: { message: `No route ${c.req.method} ${c.req.path}.`, type: 'invalid_request_error', param: null, code: 'not_found' } }, 404));
   app.onError((error, c) => {

@@ -15,11 +15,16 @@ export class ApiKeyVerifier {
     return this.#digests.length > 0;
   }
 
-  /** Returns the matching key's digest prefix (a stable, non-secret owner id), or undefined. */
-  verify(authorization: string | undefined): string | undefined {
-    const match = /^Bearer\s+(.+)$/i.exec(authorization?.trim() ?? '');
-    if (match === null) return undefined;
-    const candidate = digest(match[1]!.trim());
+  /**
+   * Returns the matching key's digest prefix (a stable, non-secret owner id), or undefined.
+   * `allowBareKey` also accepts `Authorization: <key>`, as RunPod's own examples send it.
+   */
+  verify(authorization: string | undefined, options: { allowBareKey?: boolean } = {}): string | undefined {
+    const header = authorization?.trim() ?? '';
+    const match = /^Bearer\s+(.+)$/i.exec(header);
+    const key = match !== null ? match[1]!.trim() : options.allowBareKey ? header : '';
+    if (key === '') return undefined;
+    const candidate = digest(key);
     let owner: string | undefined;
     for (const known of this.#digests) {
       if (timingSafeEqual(known, candidate)) owner = known.toString('hex').slice(0, 16);

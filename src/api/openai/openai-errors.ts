@@ -15,6 +15,8 @@ const STATUS: Record<ChorusErrorCode, number> = {
   payload_too_large: 413,
   unauthorized: 401,
   not_found: 404,
+  queue_full: 429,
+  rate_limited: 429,
   engine_unavailable: 503,
   engine_failed: 500,
   aborted: 499,

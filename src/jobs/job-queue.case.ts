@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { ChorusError } from '../errors.js';
+import type { NewJob } from './job.js';
+import type { JobQueue } from './job-queue.js';
+
+export interface QueueFixture {
+  readonly queue: JobQueue;
+  /** Moves the queue's clock (for TTL and retention). */
+  advance(ms: number): void;
+  /** Closes the queue and opens it again on the same storage, as after a crash. */
+  reopen(): Promise<JobQueue>;
+  close(): Promise<void>;
+}
+
+export const newJob = (overrides: Partial<NewJob> = {}): NewJob => ({
+  endpointId: 'chatterbox',
+  owner: 'owner-a',
+  input: { text: 'hello' },
+  policy: { executionTimeoutMs: 600_000, ttlMs: 86_400_000, lowPriority: false },
+  sync: false,
+  retentionMs: 1_800_000,
+  ...overrides,
+});
+
+/**
+ * The behaviour every JobQueue backend must have. Each backend's test file calls this with a
+ * factory; the same cases then run against SQLite and Redis.
+ */
+export function runJobQueueCases(name: string, createFixture: (maxQueuedJobs: number) => Promise<QueueFixture>): void {
+  describe(`JobQueue conformance: ${name}`, () => {
+    let fixture: QueueFixture;
+    let queue: JobQueue;
+    beforeEach(async () => {
+      fixture = await createFixture(5);
+      queue = fixture.queue;
+    });
+    afterEach(() => fixture.close());
+
+    it('adds a queued job that get() returns with its input', async () => {
+      const job = await queue.add(newJob({ input: { text: 'hi', n: 1 } }));
+      assert.match(job.id, /^[0-9a-f-]{36}-u1$/);
+      assert.equal(job.state, 'queued');
+      const read = await queue.get(job.id);
+      assert.deepEqual(read?.input, { text: 'hi', n: 1 });
+      assert.equal(await queue.get('no-such-job'), undefined);
+    });
+
+    it('claims normal jobs before low-priority ones, oldest first, and marks them running', async () => {
+      const low = await queue.add(newJob({ policy: { executionTimeoutMs: 1000, ttlMs: 60_000, lowPriority: true } }));
+      const first = await queue.add(newJob());
+      const second = await queue.add(newJob());
+      const claims = [await queue.claim('w1'), await queue.claim('w2'), await queue.claim('w1')];
+      assert.deepEqual(claims.map((job) => job?.id), [first.id, second.id, low.id]);
+      assert.equal(claims[0]!.state, 'running');
+      assert.equal(claims[0]!.workerId, 'w1');
+      assert.ok(claims[0]!.startedAt! >= claims[0]!.createdAt);
+      assert.equal(await queue.claim('w1'), undefined);
+    });
+
+    it('finishes a job with output, and keeps progress and stream chunks in order', async () => {
+      const job = await queue.add(newJob());
+      await queue.claim('w1');
+      await queue.progress(job.id, { percent: 50 });
+      assert.deepEqual((await queue.get(job.id))?.output, { percent: 50 });
+      await queue.appendStream(job.id, { chunk: 1 });
+      await queue.appendStream(job.id, { chunk: 2 });
+      assert.deepEqual((await queue.takeStream(job.id)).map((c) => c.output), [{ chunk: 1 }, { chunk: 2 }]);
+      await queue.appendStream(job.id, { chunk: 3 });
+      assert.deepEqual((await queue.takeStream(job.id)).map((c) => c.output), [{ chunk: 3 }], 'only undelivered chunks');
+      assert.deepEqual(await queue.takeStream(job.id), []);
+      const done = await queue.finish(job.id, { state: 'completed', output: { audio: 'x' } });
+      assert.equal(done?.state, 'completed');
+      assert.deepEqual(done?.output, { audio: 'x' });
+      assert.ok(done!.finishedAt! >= done!.startedAt!);
+    });
+
+    it('cancels queued and running jobs, fires onCancel for running ones, and leaves terminal jobs alone', async () => {
+      const cancelled: string[] = [];
+      const stop = queue.onCancel((id) => cancelled.push(id));
+      const running = await queue.add(newJob());
+      const waiting = await queue.add(newJob());
+      await queue.claim('w1');
+      assert.equal((await queue.cancel(waiting.id))?.state, 'cancelled');
+      assert.equal((await queue.cancel(running.id))?.state, 'cancelled');
+      assert.deepEqual(cancelled, [running.id]);
+      const finished = await queue.finish(running.id, { state: 'completed', output: 1 });
+      assert.equal(finished?.state, 'cancelled', 'a cancelled job stays cancelled when its handler returns');
+      assert.equal(await queue.claim('w1'), undefined);
+      stop();
+    });
+
+    it('retries failed and timed-out jobs with the same id and input, and refuses others', async () => {
+      const job = await queue.add(newJob({ input: { text: 'again' } }));
+      await queue.claim('w1');
+      await queue.finish(job.id, { state: 'failed', error: 'boom' });
+      const retried = await queue.retry(job.id);
+      assert.equal(retried?.state, 'queued');
+      assert.equal(retried?.error, undefined);
+      assert.equal(retried?.retries, 1);
+      assert.deepEqual(retried?.input, { text: 'again' });
+      await assert.rejects(queue.retry(job.id), (error) => ChorusError.isInstance(error) && error.code === 'invalid_request');
+      assert.equal(await queue.retry('no-such-job'), undefined);
+      assert.equal((await queue.counts('chatterbox')).retried, 1);
+    });
+
+    it('purges only queued jobs of one endpoint and owner', async () => {
+      const running = await queue.add(newJob());
+      await queue.claim('w1');
+      await queue.add(newJob());
+      await queue.add(newJob());
+      const other = await queue.add(newJob({ owner: 'owner-b' }));
+      const otherEndpoint = await queue.add(newJob({ endpointId: 'spark-tts' }));
+      assert.equal(await queue.purge('chatterbox', 'owner-a'), 2);
+      assert.equal((await queue.get(running.id))?.state, 'running');
+      assert.equal((await queue.get(other.id))?.state, 'queued');
+      assert.equal((await queue.get(otherEndpoint.id))?.state, 'queued');
+    });
+
+    it('counts jobs by state per endpoint', async () => {
+      const a = await queue.add(newJob());
+      await queue.add(newJob());
+      await queue.add(newJob({ endpointId: 'spark-tts' }));
+      await queue.claim('w1');
+      await queue.finish(a.id, { state: 'completed', output: null });
+      const counts = await queue.counts('chatterbox');
+      assert.equal(counts.queued, 1);
+      assert.equal(counts.running, 0);
+      assert.equal(counts.completed, 1);
+      assert.equal((await queue.counts()).queued, 2);
+    });
+
+    it('refuses new jobs with queue_full when the queue is at capacity', async () => {
+      for (let i = 0; i < 5; i++) await queue.add(newJob());
+      await assert.rejects(queue.add(newJob()), (error) => ChorusError.isInstance(error) && error.code === 'queue_full');
+      await queue.claim('w1');
+      await queue.add(newJob());
+    });
+
+    it('forgets jobs after their TTL, and finished jobs after their retention', async () => {
+      const short = await queue.add(newJob({ policy: { executionTimeoutMs: 1000, ttlMs: 10_000, lowPriority: false } }));
+      const sync = await queue.add(newJob({ sync: true, retentionMs: 60_000 }));
+      await queue.claim('w1');
+      await queue.claim('w1');
+      await queue.finish(sync.id, { state: 'completed', output: 1 });
+      fixture.advance(10_001);
+      assert.equal(await queue.get(short.id), undefined, 'past its TTL');
+      assert.ok(await queue.get(sync.id));
+      fixture.advance(60_000);
+      assert.equal(await queue.get(sync.id), undefined, 'past its retention');
+      assert.ok((await queue.sweep()) >= 2);
+    });
+
+    it('waitForChange resolves on a change and on timeout', async () => {
+      const job = await queue.add(newJob());
+      const started = Date.now();
+      const waiting = queue.waitForChange(job.id, 5000);
+      setTimeout(() => void queue.claim('w1'), 20);
+      await waiting;
+      assert.ok(Date.now() - started < 2000);
+      const t = Date.now();
+      await queue.waitForChange(job.id, 50);
+      assert.ok(Date.now() - t >= 40);
+    });
+
+    it('onQueued fires when a job becomes claimable', async () => {
+      let calls = 0;
+      const stop = queue.onQueued(() => calls++);
+      await queue.add(newJob());
+      assert.equal(calls, 1);
+      stop();
+    });
+
+    it('survives a crash: queued and running jobs come back queued, finished results stay readable', async () => {
+      const done = await queue.add(newJob());
+      const running = await queue.add(newJob());
+      const waiting = await queue.add(newJob());
+      await queue.claim('w1');
+      await queue.finish(done.id, { state: 'completed', output: { ok: true } });
+      await queue.claim('w1');
+      await queue.appendStream(running.id, { partial: 1 });
+      queue = await fixture.reopen();
+      assert.deepEqual((await queue.get(done.id))?.output, { ok: true });
+      const back = await queue.get(running.id);
+      assert.equal(back?.state, 'queued');
+      assert.equal(back?.retries, 1);
+      assert.deepEqual(await queue.takeStream(running.id), [], 'partial stream of the interrupted run is dropped');
+      assert.equal((await queue.get(waiting.id))?.state, 'queued');
+      const order = [await queue.claim('w2'), await queue.claim('w2')].map((job) => job?.id);
+      assert.deepEqual(order, [running.id, waiting.id]);
+    });
+  });
+}

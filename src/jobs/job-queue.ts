@@ -1,0 +1,56 @@
+import type { JobRecord, JobState, NewJob, StreamChunk } from './job.js';
+
+export interface JobCounts {
+  readonly queued: number;
+  readonly running: number;
+  readonly completed: number;
+  readonly failed: number;
+  readonly cancelled: number;
+  readonly timedOut: number;
+  /** Lifetime count of retried jobs. */
+  readonly retried: number;
+}
+
+export interface TerminalUpdate {
+  readonly state: Extract<JobState, 'completed' | 'failed' | 'cancelled' | 'timed-out'>;
+  readonly output?: unknown;
+  readonly error?: string;
+}
+
+/**
+ * Where jobs live between submission and expiry. The API side adds, reads, cancels and retries;
+ * the runner side claims and finishes. An embedded SQLite implementation ships first; a Redis one
+ * follows. Both must pass `job-queue.case.ts`.
+ */
+export interface JobQueue {
+  /** Throws ChorusError `queue_full` when the queue is at capacity. */
+  add(job: NewJob, options?: { idPrefix?: string }): Promise<JobRecord>;
+  get(id: string): Promise<JobRecord | undefined>;
+  /** Queued or running → cancelled (the runner's abort signal fires); terminal jobs are unchanged. */
+  cancel(id: string): Promise<JobRecord | undefined>;
+  /** Failed or timed-out → queued again with the same id and input; anything else throws. */
+  retry(id: string): Promise<JobRecord | undefined>;
+  /** Removes queued jobs of one endpoint and owner; returns how many. */
+  purge(endpointId: string, owner: string): Promise<number>;
+  counts(endpointId?: string): Promise<JobCounts>;
+
+  /** Takes the next queued job (normal priority first, then by age) and marks it running. */
+  claim(workerId: string): Promise<JobRecord | undefined>;
+  /** Sets the progress output of a running job. */
+  progress(id: string, output: unknown): Promise<void>;
+  appendStream(id: string, output: unknown): Promise<void>;
+  /** Chunks not yet handed out by `takeStream`; marks them delivered (RunPod's /stream is destructive). */
+  takeStream(id: string): Promise<StreamChunk[]>;
+  /** Finishes a running job. A job cancelled meanwhile stays cancelled; returns the final record. */
+  finish(id: string, update: TerminalUpdate): Promise<JobRecord | undefined>;
+
+  /** Resolves when the job changes (state, progress, stream) or after `timeoutMs`. */
+  waitForChange(id: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /** Calls `listener` when a running job is cancelled, so its handler can be aborted. */
+  onCancel(listener: (id: string) => void): () => void;
+  /** Calls `listener` when a job becomes claimable. */
+  onQueued(listener: () => void): () => void;
+  /** Deletes jobs past their TTL or retention; returns how many. */
+  sweep(now?: number): Promise<number>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,164 @@
+import { z } from 'zod';
+import { numberInRange, validate } from '../api/validation.js';
+import { ChorusError } from '../errors.js';
+import type { EndpointProfile } from '../operations/endpoint-profile.js';
+import type { SpeechService } from '../pipeline/speech-service.js';
+import { isTerminal, type JobRecord, type StreamChunk } from './job.js';
+import type { JobCounts, JobQueue } from './job-queue.js';
+import type { JobRunner } from './job-runner.js';
+
+export interface JobServiceSettings {
+  readonly defaultExecutionTimeoutMs: number;
+  readonly defaultTtlMs: number;
+  /** Result retention after /run and after /runsync, ms. */
+  readonly runRetentionMs: number;
+  readonly runsyncRetentionMs: number;
+}
+
+const MIN_TIMEOUT_MS = 5_000;
+const MAX_POLICY_MS = 7 * 24 * 3600 * 1000;
+
+/** RunPod's request envelope; `input` goes to the profile, the rest is queue policy. */
+const submissionSchema = z.object({
+  input: z.record(z.string(), z.unknown()),
+  webhook: z.string().url().optional(),
+  webhookV2: z.string().optional(),
+  policy: z
+    .object({
+      executionTimeout: numberInRange('policy.executionTimeout', MIN_TIMEOUT_MS, MAX_POLICY_MS, { integer: true }).optional(),
+      ttl: numberInRange('policy.ttl', 10_000, MAX_POLICY_MS, { integer: true }).optional(),
+      lowPriority: z.boolean().optional(),
+    })
+    .optional(),
+  s3Config: z.record(z.string(), z.unknown()).optional(),
+});
+
+/**
+ * The job API's logic, independent of HTTP: submission with validation, owner scoping (another
+ * key's job does not exist), long-polling, cancel, retry, purge and health.
+ */
+export class JobService {
+  readonly #queue: JobQueue;
+  readonly #runner: JobRunner;
+  readonly #profiles: ReadonlyMap<string, EndpointProfile>;
+  readonly #speech: SpeechService;
+  readonly #settings: JobServiceSettings;
+
+  constructor(options: {
+    queue: JobQueue;
+    runner: JobRunner;
+    profiles: ReadonlyMap<string, EndpointProfile>;
+    speech: SpeechService;
+    settings: JobServiceSettings;
+  }) {
+    this.#queue = options.queue;
+    this.#runner = options.runner;
+    this.#profiles = options.profiles;
+    this.#speech = options.speech;
+    this.#settings = options.settings;
+  }
+
+  get endpointIds(): string[] {
+    return [...this.#profiles.keys()];
+  }
+
+  profile(endpointId: string): EndpointProfile {
+    const profile = this.#profiles.get(endpointId);
+    if (profile === undefined) {
+      throw new ChorusError({
+        code: 'not_found',
+        param: 'endpoint_id',
+        message: `Endpoint '${endpointId}' not found. Endpoints on this server: ${this.endpointIds.join(', ')}.`,
+      });
+    }
+    return profile;
+  }
+
+  async submit(endpointId: string, owner: string, body: unknown, sync: boolean): Promise<JobRecord> {
+    const profile = this.profile(endpointId);
+    if (typeof body === 'object' && body !== null && !Array.isArray(body) && !('input' in body)) {
+      throw new ChorusError({ code: 'invalid_request', param: 'input', message: "Missing required field 'input': send {\"input\": {...}}." });
+    }
+    const submission = validate(submissionSchema, body);
+    profile.validate(submission.input, { speech: this.#speech });
+    return this.#queue.add(
+      {
+        endpointId,
+        owner,
+        input: submission.input,
+        sync,
+        retentionMs: sync ? this.#settings.runsyncRetentionMs : this.#settings.runRetentionMs,
+        policy: {
+          executionTimeoutMs: submission.policy?.executionTimeout ?? this.#settings.defaultExecutionTimeoutMs,
+          ttlMs: submission.policy?.ttl ?? this.#settings.defaultTtlMs,
+          lowPriority: submission.policy?.lowPriority ?? false,
+        },
+        ...(submission.webhook === undefined ? {} : { webhook: submission.webhook }),
+      },
+      sync ? { idPrefix: 'sync-' } : {},
+    );
+  }
+
+  /** The job, if it exists for this endpoint and owner; otherwise `not_found` (never "forbidden"). */
+  async get(endpointId: string, owner: string, jobId: string): Promise<JobRecord> {
+    this.profile(endpointId);
+    const job = await this.#queue.get(jobId);
+    if (job === undefined || job.owner !== owner || job.endpointId !== endpointId) {
+      throw new ChorusError({ code: 'not_found', param: 'job_id', message: `Job '${jobId}' not found (unknown, expired, or not yours).` });
+    }
+    return job;
+  }
+
+  /** Waits until the job is terminal or `waitMs` passes; returns the job as it is then. */
+  async waitForTerminal(endpointId: string, owner: string, jobId: string, waitMs: number, signal: AbortSignal): Promise<JobRecord> {
+    const deadline = Date.now() + waitMs;
+    let job = await this.get(endpointId, owner, jobId);
+    while (!isTerminal(job.state) && Date.now() < deadline && !signal.aborted) {
+      await this.#queue.waitForChange(jobId, deadline - Date.now(), signal);
+      job = await this.get(endpointId, owner, jobId);
+    }
+    return job;
+  }
+
+  /** Chunks not yet delivered; waits up to `waitMs` for at least one, or for the end. */
+  async stream(endpointId: string, owner: string, jobId: string, waitMs: number, signal: AbortSignal): Promise<{ job: JobRecord; chunks: StreamChunk[] }> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const job = await this.get(endpointId, owner, jobId);
+      const chunks = await this.#queue.takeStream(jobId);
+      if (chunks.length > 0 || isTerminal(job.state) || Date.now() >= deadline || signal.aborted) {
+        // A job that finished after we read its state may have left chunks; read its final state.
+        return { job: chunks.length > 0 ? job : await this.get(endpointId, owner, jobId), chunks };
+      }
+      await this.#queue.waitForChange(jobId, deadline - Date.now(), signal);
+    }
+  }
+
+  async cancel(endpointId: string, owner: string, jobId: string): Promise<JobRecord> {
+    await this.get(endpointId, owner, jobId);
+    const job = await this.#queue.cancel(jobId);
+    if (job === undefined) throw new ChorusError({ code: 'not_found', param: 'job_id', message: `Job '${jobId}' not found.` });
+    return job;
+  }
+
+  async retry(endpointId: string, owner: string, jobId: string): Promise<JobRecord> {
+    await this.get(endpointId, owner, jobId);
+    const job = await this.#queue.retry(jobId);
+    if (job === undefined) throw new ChorusError({ code: 'not_found', param: 'job_id', message: `Job '${jobId}' not found.` });
+    return job;
+  }
+
+  async purge(endpointId: string, owner: string): Promise<number> {
+    this.profile(endpointId);
+    return this.#queue.purge(endpointId, owner);
+  }
+
+  async counts(endpointId: string): Promise<JobCounts> {
+    this.profile(endpointId);
+    return this.#queue.counts(endpointId);
+  }
+
+  workers(): { slots: number; running: number } {
+    return this.#runner.stats();
+  }
+}

@@ -1,0 +1,362 @@
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import sqlite from 'node-sqlite3-wasm';
+import { ChorusError } from '../errors.js';
+import { isTerminal, type JobRecord, type JobState, type NewJob, type StreamChunk } from './job.js';
+import type { JobCounts, JobQueue, TerminalUpdate } from './job-queue.js';
+
+type Row = Record<string, number | bigint | string | Uint8Array | null>;
+
+export interface SqliteJobQueueOptions {
+  /** Database file; created with its folder if missing. */
+  readonly path: string;
+  /** Queued jobs allowed at once (all endpoints); `add` answers `queue_full` beyond it. */
+  readonly maxQueuedJobs: number;
+  readonly now?: () => number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS jobs (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  endpoint_id TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  state TEXT NOT NULL,
+  input TEXT NOT NULL,
+  webhook TEXT,
+  policy TEXT NOT NULL,
+  sync INTEGER NOT NULL,
+  retention_ms INTEGER NOT NULL,
+  priority INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  worker_id TEXT,
+  output TEXT,
+  error TEXT,
+  retries INTEGER NOT NULL DEFAULT 0,
+  stream_next INTEGER NOT NULL DEFAULT 0,
+  stream_taken INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_claim ON jobs (state, priority, seq);
+CREATE TABLE IF NOT EXISTS job_stream (
+  job_id TEXT NOT NULL,
+  idx INTEGER NOT NULL,
+  output TEXT NOT NULL,
+  PRIMARY KEY (job_id, idx)
+);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+`;
+
+/**
+ * The embedded job queue: one SQLite file under the data directory (SQLite compiled to wasm, so
+ * nothing is compiled at install time). Every change is committed before the call returns, so a
+ * `kill -9` loses nothing: on open, jobs that were running go back to the queue.
+ */
+export class SqliteJobQueue implements JobQueue {
+  readonly #db: InstanceType<typeof sqlite.Database>;
+  readonly #events = new EventEmitter();
+  readonly #maxQueued: number;
+  readonly #now: () => number;
+
+  constructor(options: SqliteJobQueueOptions) {
+    mkdirSync(dirname(options.path), { recursive: true });
+    this.#db = new sqlite.Database(options.path);
+    this.#db.exec('PRAGMA journal_mode = TRUNCATE; PRAGMA synchronous = NORMAL;');
+    this.#db.exec(SCHEMA);
+    this.#maxQueued = options.maxQueuedJobs;
+    this.#now = options.now ?? Date.now;
+    this.#events.setMaxListeners(0);
+    this.#recoverInterrupted();
+  }
+
+  /** Jobs that were running when the process died run again from the start. */
+  #recoverInterrupted(): void {
+    const interrupted = this.#db.all(`SELECT id, endpoint_id FROM jobs WHERE state = 'running'`) as Row[];
+    if (interrupted.length === 0) return;
+    this.#transaction(() => {
+      for (const row of interrupted) {
+        this.#db.run('DELETE FROM job_stream WHERE job_id = ?', [row['id'] as string]);
+      }
+      this.#db.run(
+        `UPDATE jobs SET state = 'queued', started_at = NULL, worker_id = NULL, output = NULL,
+           retries = retries + 1, stream_next = 0, stream_taken = 0 WHERE state = 'running'`,
+      );
+    });
+  }
+
+  async add(job: NewJob, options: { idPrefix?: string } = {}): Promise<JobRecord> {
+    const queued = (this.#db.get(`SELECT COUNT(*) AS n FROM jobs WHERE state = 'queued'`) as Row)['n'] as number;
+    if (queued >= this.#maxQueued) {
+      throw new ChorusError({
+        code: 'queue_full',
+        retryable: true,
+        message: `The queue is full (${this.#maxQueued} jobs waiting); retry shortly.`,
+      });
+    }
+    const id = `${options.idPrefix ?? ''}${randomUUID()}-u1`;
+    const now = this.#now();
+    this.#db.run(
+      `INSERT INTO jobs (id, endpoint_id, owner, state, input, webhook, policy, sync, retention_ms, priority, created_at, expires_at)
+       VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        id,
+        job.endpointId,
+        job.owner,
+        JSON.stringify(job.input ?? null),
+        job.webhook ?? null,
+        JSON.stringify(job.policy),
+        job.sync ? 1 : 0,
+        job.retentionMs,
+        job.policy.lowPriority ? 1 : 0,
+        now,
+        now + job.policy.ttlMs,
+      ],
+    );
+    const record = (await this.get(id))!;
+    this.#events.emit('queued');
+    return record;
+  }
+
+  async get(id: string): Promise<JobRecord | undefined> {
+    const row = this.#db.get('SELECT * FROM jobs WHERE id = ?', [id]) as Row | null;
+    if (row === null) return undefined;
+    const record = toRecord(row);
+    return this.#expired(record, this.#now()) ? undefined : record;
+  }
+
+  async cancel(id: string): Promise<JobRecord | undefined> {
+    const record = await this.get(id);
+    if (record === undefined || isTerminal(record.state)) return record;
+    this.#db.run(`UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE id = ? AND state IN ('queued', 'running')`, [
+      this.#now(),
+      id,
+    ]);
+    this.#bump(record.endpointId, 'cancelled');
+    if (record.state === 'running') this.#events.emit('cancel', id);
+    this.#changed(id);
+    return this.get(id);
+  }
+
+  async retry(id: string): Promise<JobRecord | undefined> {
+    const record = await this.get(id);
+    if (record === undefined) return undefined;
+    if (record.state !== 'failed' && record.state !== 'timed-out') {
+      throw new ChorusError({
+        code: 'invalid_request',
+        param: 'job_id',
+        message: `Only FAILED or TIMED_OUT jobs can be retried; this job is ${record.state.toUpperCase().replace('-', '_')}.`,
+      });
+    }
+    this.#transaction(() => {
+      this.#db.run('DELETE FROM job_stream WHERE job_id = ?', [id]);
+      this.#db.run(
+        `UPDATE jobs SET state = 'queued', output = NULL, error = NULL, started_at = NULL, finished_at = NULL,
+           worker_id = NULL, retries = retries + 1, stream_next = 0, stream_taken = 0 WHERE id = ?`,
+        [id],
+      );
+    });
+    this.#bump(record.endpointId, 'retried');
+    this.#events.emit('queued');
+    this.#changed(id);
+    return this.get(id);
+  }
+
+  async purge(endpointId: string, owner: string): Promise<number> {
+    const result = this.#db.run(`DELETE FROM jobs WHERE state = 'queued' AND endpoint_id = ? AND owner = ?`, [endpointId, owner]);
+    return Number(result.changes);
+  }
+
+  async counts(endpointId?: string): Promise<JobCounts> {
+    const where = endpointId === undefined ? '' : 'WHERE endpoint_id = ?';
+    const rows = this.#db.all(`SELECT state, COUNT(*) AS n FROM jobs ${where} GROUP BY state`, endpointId === undefined ? [] : [endpointId]) as Row[];
+    const live: Partial<Record<JobState, number>> = {};
+    for (const row of rows) live[row['state'] as JobState] = Number(row['n']);
+    const counter = (name: string) => {
+      const prefix = endpointId === undefined ? '%' : endpointId;
+      const row = this.#db.get(`SELECT SUM(value) AS n FROM counters WHERE name LIKE ?`, [`${prefix}:${name}`]) as Row;
+      return Number(row['n'] ?? 0);
+    };
+    return {
+      queued: live.queued ?? 0,
+      running: live.running ?? 0,
+      completed: counter('completed'),
+      failed: counter('failed'),
+      cancelled: counter('cancelled'),
+      timedOut: counter('timed-out'),
+      retried: counter('retried'),
+    };
+  }
+
+  async claim(workerId: string): Promise<JobRecord | undefined> {
+    const now = this.#now();
+    let claimed: string | undefined;
+    this.#transaction(() => {
+      const row = this.#db.get(
+        `SELECT id FROM jobs WHERE state = 'queued' AND expires_at > ? ORDER BY priority, seq LIMIT 1`,
+        [now],
+      ) as Row | null;
+      if (row === null) return;
+      claimed = row['id'] as string;
+      this.#db.run(`UPDATE jobs SET state = 'running', started_at = ?, worker_id = ? WHERE id = ?`, [now, workerId, claimed]);
+    });
+    if (claimed === undefined) return undefined;
+    this.#changed(claimed);
+    return this.get(claimed);
+  }
+
+  async progress(id: string, output: unknown): Promise<void> {
+    this.#db.run(`UPDATE jobs SET output = ? WHERE id = ? AND state = 'running'`, [JSON.stringify(output ?? null), id]);
+    this.#changed(id);
+  }
+
+  async appendStream(id: string, output: unknown): Promise<void> {
+    this.#transaction(() => {
+      const row = this.#db.get(`SELECT stream_next FROM jobs WHERE id = ? AND state = 'running'`, [id]) as Row | null;
+      if (row === null) return;
+      const index = Number(row['stream_next']);
+      this.#db.run('INSERT INTO job_stream (job_id, idx, output) VALUES (?, ?, ?)', [id, index, JSON.stringify(output ?? null)]);
+      this.#db.run('UPDATE jobs SET stream_next = ? WHERE id = ?', [index + 1, id]);
+    });
+    this.#changed(id);
+  }
+
+  async takeStream(id: string): Promise<StreamChunk[]> {
+    let chunks: StreamChunk[] = [];
+    this.#transaction(() => {
+      const row = this.#db.get('SELECT stream_taken, stream_next FROM jobs WHERE id = ?', [id]) as Row | null;
+      if (row === null) return;
+      const from = Number(row['stream_taken']);
+      const to = Number(row['stream_next']);
+      if (to <= from) return;
+      const rows = this.#db.all('SELECT idx, output FROM job_stream WHERE job_id = ? AND idx >= ? AND idx < ? ORDER BY idx', [id, from, to]) as Row[];
+      chunks = rows.map((r) => ({ index: Number(r['idx']), output: JSON.parse(r['output'] as string) as unknown }));
+      this.#db.run('UPDATE jobs SET stream_taken = ? WHERE id = ?', [to, id]);
+      // Delivered chunks are not needed again; the final output carries the complete result.
+      this.#db.run('DELETE FROM job_stream WHERE job_id = ? AND idx < ?', [id, to]);
+    });
+    return chunks;
+  }
+
+  async finish(id: string, update: TerminalUpdate): Promise<JobRecord | undefined> {
+    const record = await this.get(id);
+    if (record === undefined) return undefined;
+    if (record.state !== 'running') return record;
+    this.#db.run(`UPDATE jobs SET state = ?, output = ?, error = ?, finished_at = ? WHERE id = ? AND state = 'running'`, [
+      update.state,
+      update.output === undefined ? null : JSON.stringify(update.output),
+      update.error ?? null,
+      this.#now(),
+      id,
+    ]);
+    this.#bump(record.endpointId, update.state);
+    this.#changed(id);
+    return this.get(id);
+  }
+
+  waitForChange(id: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#events.off(`change:${id}`, done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, timeoutMs));
+      this.#events.on(`change:${id}`, done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  onCancel(listener: (id: string) => void): () => void {
+    this.#events.on('cancel', listener);
+    return () => this.#events.off('cancel', listener);
+  }
+
+  onQueued(listener: () => void): () => void {
+    this.#events.on('queued', listener);
+    return () => this.#events.off('queued', listener);
+  }
+
+  async sweep(now = this.#now()): Promise<number> {
+    let removed = 0;
+    this.#transaction(() => {
+      const rows = this.#db.all(
+        `SELECT id FROM jobs WHERE expires_at <= ? OR (finished_at IS NOT NULL AND finished_at + retention_ms <= ?)`,
+        [now, now],
+      ) as Row[];
+      for (const row of rows) this.#db.run('DELETE FROM job_stream WHERE job_id = ?', [row['id'] as string]);
+      removed = Number(
+        this.#db.run(`DELETE FROM jobs WHERE expires_at <= ? OR (finished_at IS NOT NULL AND finished_at + retention_ms <= ?)`, [now, now])
+          .changes,
+      );
+    });
+    return removed;
+  }
+
+  async close(): Promise<void> {
+    this.#events.removeAllListeners();
+    this.#db.close();
+  }
+
+  #expired(record: JobRecord, now: number): boolean {
+    if (now >= record.createdAt + record.policy.ttlMs) return true;
+    return record.finishedAt !== undefined && now >= record.finishedAt + record.retentionMs;
+  }
+
+  #bump(endpointId: string, name: string): void {
+    this.#db.run(
+      `INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1`,
+      [`${endpointId}:${name}`],
+    );
+  }
+
+  #changed(id: string): void {
+    this.#events.emit(`change:${id}`);
+  }
+
+  #transaction(work: () => void): void {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      work();
+      this.#db.exec('COMMIT');
+    } catch (error) {
+      this.#db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+}
+
+function toRecord(row: Row): JobRecord {
+  const optional = <T>(key: string, map: (value: NonNullable<Row[string]>) => T): T | undefined => {
+    const value = row[key];
+    return value === null || value === undefined ? undefined : map(value);
+  };
+  const output = optional('output', (v) => JSON.parse(v as string) as unknown);
+  const webhook = optional('webhook', String);
+  const startedAt = optional('started_at', Number);
+  const finishedAt = optional('finished_at', Number);
+  const workerId = optional('worker_id', String);
+  const error = optional('error', String);
+  return {
+    id: row['id'] as string,
+    endpointId: row['endpoint_id'] as string,
+    owner: row['owner'] as string,
+    state: row['state'] as JobState,
+    input: JSON.parse(row['input'] as string) as unknown,
+    policy: JSON.parse(row['policy'] as string) as JobRecord['policy'],
+    sync: Number(row['sync']) === 1,
+    retentionMs: Number(row['retention_ms']),
+    createdAt: Number(row['created_at']),
+    retries: Number(row['retries']),
+    ...(webhook === undefined ? {} : { webhook }),
+    ...(startedAt === undefined ? {} : { startedAt }),
+    ...(finishedAt === undefined ? {} : { finishedAt }),
+    ...(workerId === undefined ? {} : { workerId }),
+    ...(output === undefined ? {} : { output }),
+    ...(error === undefined ? {} : { error }),
+  };
+}

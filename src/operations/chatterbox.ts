@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { numberInRange, validate } from '../api/validation.js';
+import { normalizeText } from '../text/index.js';
+import type { EndpointProfile } from './endpoint-profile.js';
+import { renderSpeech } from './render-speech.js';
+import { languageFor, requestDigest } from './speech-options.js';
+
+/** The first Chatterbox worker (001): plain text in, base64 audio out, any length of text. */
+const inputSchema = z.object({
+  text: z.string().min(1),
+  format: z.enum(['mp3', 'wav']).optional(),
+  speed: numberInRange('speed', 0.5, 2).optional(),
+  voice: z.string().min(1).optional(),
+  language: z.string().min(1).optional(),
+  seed: z.number().int().optional(),
+});
+
+type ChatterboxInput = z.infer<typeof inputSchema>;
+
+export function createChatterboxProfile(options: { maxCharsPerChunk: number }): EndpointProfile {
+  const parse = (input: unknown): ChatterboxInput => validate(inputSchema, input);
+  return {
+    name: 'chatterbox',
+    description: 'Chatterbox TTS worker: text of any length to mp3 or wav as base64',
+    validate(input, { speech }) {
+      const parsed = parse(input);
+      const voice = speech.voices.resolve(parsed.voice ?? 'default', 'voice');
+      languageFor(voice, parsed.language, speech);
+    },
+    async run(input, context) {
+      const started = performance.now();
+      const parsed = parse(input);
+      const { speech } = context;
+      const voice = speech.voices.resolve(parsed.voice ?? 'default', 'voice');
+      const language = languageFor(voice, parsed.language, speech);
+      const format = parsed.format ?? 'mp3';
+      const speed = parsed.speed ?? 1;
+      // `seed` is part of the key: the same seed gives the same (cached) audio, as documented.
+      const cacheKey = requestDigest(
+        { text: normalizeText(parsed.text).text, format, speed, voice: voice.id, language, seed: parsed.seed },
+        speech,
+      );
+      const result = await renderSpeech(
+        speech,
+        {
+          text: parsed.text,
+          voiceId: voice.id,
+          speed,
+          pitchSemitones: 0,
+          sampleRate: 24_000,
+          format,
+          normalization: 'none',
+          maxChunkChars: options.maxCharsPerChunk,
+          delivery: 'buffered',
+          ...(language === undefined ? {} : { language }),
+        },
+        context.signal,
+      );
+      return {
+        audio_base64: Buffer.from(result.audio).toString('base64'),
+        mimetype: format === 'mp3' ? 'audio/mpeg' : 'audio/wav',
+        duration_ms: Math.round(result.durationSec * 1000),
+        cache_hit: false,
+        cache_key: cacheKey,
+        chunks_processed: result.chunkCount,
+        generation_time_ms: Math.round(performance.now() - started),
+      };
+    },
+  };
+}

@@ -1,0 +1,22 @@
+import type { JobContext } from '../jobs/job-runner.js';
+import type { SpeechService } from '../pipeline/speech-service.js';
+
+/** What an operation can use while it runs inside a job. */
+export interface OperationContext extends JobContext {
+  readonly jobId: string;
+  /** Digest of the API key that submitted the job ('' without keys). */
+  readonly owner: string;
+  readonly speech: SpeechService;
+}
+
+/**
+ * The handler of one worker document (Spark-TTS, Chatterbox, …). An endpoint id is bound to one
+ * profile by configuration. `validate` runs at submission so bad input is a 400 that names the
+ * field; `run` runs inside the job and its errors become the job's `error` string.
+ */
+export interface EndpointProfile {
+  readonly name: string;
+  readonly description: string;
+  validate(input: unknown, context: { readonly speech: SpeechService }): void;
+  run(input: unknown, context: OperationContext): Promise<unknown>;
+}

@@ -1,0 +1,52 @@
+import { concatBytes } from '../audio/pcm.js';
+import { ChorusError } from '../errors.js';
+import type { SpeechPart, SpeechRequest, WordTiming } from '../pipeline/speech-request.js';
+import type { SpeechService } from '../pipeline/speech-service.js';
+
+export interface RenderedSpeech {
+  readonly audio: Uint8Array;
+  readonly mimeType: string;
+  /** The rate a decoder reports. */
+  readonly sampleRate: number;
+  readonly durationSec: number;
+  readonly chunkCount: number;
+  readonly words: readonly WordTiming[];
+  readonly warnings: readonly { setting: string; message: string }[];
+}
+
+/**
+ * Runs a synthesis to the end and gathers its parts. `onAudio` sees each encoded piece as it is
+ * made (for streaming job modes); the returned audio is always the complete file.
+ */
+export async function renderSpeech(
+  speech: SpeechService,
+  request: SpeechRequest,
+  signal: AbortSignal,
+  onAudio?: (bytes: Uint8Array) => Promise<void>,
+): Promise<RenderedSpeech> {
+  const chunks: Uint8Array[] = [];
+  const words: WordTiming[] = [];
+  let start: Extract<SpeechPart, { type: 'start' }> | undefined;
+  let end: Extract<SpeechPart, { type: 'end' }> | undefined;
+  for await (const part of speech.synthesize(request, signal)) {
+    if (part.type === 'start') start = part;
+    else if (part.type === 'audio') {
+      chunks.push(part.bytes);
+      if (onAudio) await onAudio(part.bytes);
+    } else if (part.type === 'words') words.push(...part.words);
+    else end = part;
+  }
+  if (signal.aborted) throw new ChorusError({ code: 'aborted', message: 'The job was stopped.' });
+  if (start === undefined || end === undefined) {
+    throw new ChorusError({ code: 'engine_failed', message: 'The engine ended without producing audio.' });
+  }
+  return {
+    audio: concatBytes(chunks),
+    mimeType: start.mimeType,
+    sampleRate: start.decodedSampleRate,
+    durationSec: end.durationSec,
+    chunkCount: end.chunkCount,
+    words,
+    warnings: start.warnings,
+  };
+}

@@ -1,0 +1,32 @@
+import { createHash } from 'node:crypto';
+import type { EngineVoice } from '../engine/speech-engine.js';
+import { ChorusError } from '../errors.js';
+import type { SpeechService } from '../pipeline/speech-service.js';
+
+/**
+ * The language to ask the engine for, or undefined to let the voice speak its own. A request for
+ * the voice's own language family ('en' for an en-us voice) keeps the voice's accent.
+ */
+export function languageFor(voice: EngineVoice, requested: string | undefined, speech: SpeechService, param = 'language'): string | undefined {
+  if (requested === undefined) return undefined;
+  const language = requested.trim().toLowerCase();
+  if (voice.language === language || voice.language.startsWith(`${language}-`)) return undefined;
+  if (!speech.engine.capabilities.languages.includes(language)) {
+    throw new ChorusError({
+      code: 'invalid_request',
+      param,
+      message: `Unknown language '${requested}'. Available: ${speech.engine.capabilities.languages.join(', ')}.`,
+    });
+  }
+  return language;
+}
+
+/** A stable sha256 over a request and the engine that would serve it (for cache keys). */
+export function requestDigest(parts: Record<string, unknown>, speech: SpeechService): string {
+  const canonical = JSON.stringify({ engine: speech.engine.id, version: speech.engine.version, ...sortKeys(parts) });
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+function sortKeys(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => a.localeCompare(b)));
+}

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import runpodSdk from 'runpod-sdk';
+import { probeAudio } from './support/ffprobe.js';
+import { startTestServer, type TestServer } from './support/server.js';
+
+describe('RunPod job API with the official runpod-sdk client (chatterbox profile)', () => {
+  let server: TestServer;
+  let endpoint: NonNullable<ReturnType<ReturnType<typeof runpodSdk>['endpoint']>>;
+  const KEY = 'job-key-1';
+
+  before(async () => {
+    server = await startTestServer({ CHORUS_API_KEYS: `${KEY},job-key-2` });
+    endpoint = runpodSdk(KEY, { baseUrl: `${server.url}/v2` }).endpoint('chatterbox')!;
+  });
+  after(() => server.close());
+
+  const post = (path: string, body: unknown, key: string | null = KEY) =>
+    fetch(`${server.url}/v2/chatterbox${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(key === null ? {} : { authorization: key }) },
+      body: JSON.stringify(body),
+    });
+
+  it('run + status: the job completes with the documented output fields', async () => {
+    const submitted = await endpoint.run({ input: { text: 'Hello! This is a test of the Chatterbox TTS service.', format: 'mp3' } });
+    assert.equal(submitted.status, 'IN_QUEUE');
+    let status = await endpoint.status(submitted.id);
+    for (let i = 0; i < 100 && !['COMPLETED', 'FAILED'].includes(status.status); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      status = await endpoint.status(submitted.id);
+    }
+    assert.equal(status.status, 'COMPLETED');
+    const output = (status as { output: Record<string, unknown> }).output;
+    assert.equal(output['mimetype'], 'audio/mpeg');
+    assert.equal(output['cache_hit'], false);
+    assert.match(String(output['cache_key']), /^[0-9a-f]{64}$/);
+    assert.equal(output['chunks_processed'], 1);
+    assert.ok(Number(output['generation_time_ms']) >= 0);
+    const audio = Buffer.from(String(output['audio_base64']), 'base64');
+    const probe = probeAudio(audio, 'mp3');
+    assert.equal(probe.codec, 'mp3');
+    assert.ok(Math.abs(probe.decodedDuration * 1000 - Number(output['duration_ms'])) < 100);
+    const raw = (await (await fetch(`${server.url}/v2/chatterbox/status/${submitted.id}`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as Record<string, unknown>;
+    for (const field of ['delayTime', 'executionTime', 'workerId']) assert.ok(field in raw, `status has ${field}`);
+  });
+
+  it('runSync returns the finished job, text of any length is chunked', async () => {
+    const text = Array.from({ length: 30 }, (_, i) => `Sentence ${i + 1} of a long text.`).join(' ');
+    const result = (await endpoint.runSync({ input: { text, format: 'wav', speed: 1.5, voice: 'Amy' } })) as { status: string; output: Record<string, unknown>; id: string };
+    assert.equal(result.status, 'COMPLETED');
+    assert.match(result.id, /^sync-/);
+    assert.ok(Number(result.output['chunks_processed']) > 1);
+    assert.equal(probeAudio(Buffer.from(String(result.output['audio_base64']), 'base64'), 'wav').codec, 'pcm_s16le');
+  });
+
+  it('runsync with a short wait answers 200 with the job still in flight, then status-sync finishes it', async () => {
+    const text = 'A long text keeps the engine busy. '.repeat(80);
+    const response = await post('/runsync?wait=1000', { input: { text, format: 'mp3' } });
+    assert.equal(response.status, 200);
+    const job = (await response.json()) as { id: string; status: string };
+    if (job.status !== 'COMPLETED') {
+      assert.ok(['IN_QUEUE', 'IN_PROGRESS'].includes(job.status));
+      const done = (await (await fetch(`${server.url}/v2/chatterbox/status-sync/${job.id}?wait=60000`, { headers: { authorization: KEY } })).json()) as { status: string };
+      assert.equal(done.status, 'COMPLETED');
+    }
+  });
+
+  it('cancel stops a queued job; health counts jobs and workers', async () => {
+    const jobs = await Promise.all(Array.from({ length: 8 }, () => endpoint.run({ input: { text: 'Queue filler text. '.repeat(100) } })));
+    const last = jobs.at(-1)!;
+    const cancelled = await endpoint.cancel(last.id);
+    assert.equal(cancelled.status, 'CANCELLED');
+    assert.equal((await endpoint.status(last.id)).status, 'CANCELLED');
+    const health = await endpoint.health();
+    assert.ok(health.workers.ready >= 1);
+    assert.ok(health.jobs.inQueue + health.jobs.inProgress >= 1);
+    const purged = await endpoint.purgeQueue();
+    assert.equal(purged.status, 'completed');
+    assert.ok(purged.removed >= 0);
+  });
+
+  it('each key sees only its own jobs; a bare key works; a wrong key is 401', async () => {
+    const mine = await endpoint.run({ input: { text: 'Private.' } });
+    const other = await fetch(`${server.url}/v2/chatterbox/status/${mine.id}`, { headers: { authorization: 'Bearer job-key-2' } });
+    assert.equal(other.status, 404);
+    const bare = await fetch(`${server.url}/v2/chatterbox/status/${mine.id}`, { headers: { authorization: KEY } });
+    assert.equal(bare.status, 200);
+    assert.equal((await post('/run', { input: { text: 'x' } }, 'nope')).status, 401);
+    assert.equal((await post('/run', { input: { text: 'x' } }, null)).status, 401);
+  });
+
+  it('bad input answers 400 naming the field; unknown jobs and endpoints 404', async () => {
+    const cases: [unknown, RegExp][] = [
+      [{}, /input/],
+      [{ input: {} }, /'text'/],
+      [{ input: { text: 'hi', speed: 3 } }, /speed.*0\.5 to 2/],
+      [{ input: { text: 'hi', format: 'ogg' } }, /format.*mp3, wav/],
+      [{ input: { text: 'hi', voice: 'Nobody' } }, /Voice 'Nobody' not found/],
+      [{ input: { text: 'hi' }, policy: { executionTimeout: 10 } }, /policy\.executionTimeout/],
+      [{ input: 'text' }, /input/],
+    ];
+    for (const [body, message] of cases) {
+      const response = await post('/run', body);
+      assert.equal(response.status, 400, JSON.stringify(body));
+      assert.match(((await response.json()) as { error: string }).error, message);
+    }
+    const malformed = await fetch(`${server.url}/v2/chatterbox/run`, { method: 'POST', headers: { authorization: KEY }, body: '{"input": ' });
+    assert.equal(malformed.status, 400);
+    assert.equal((await fetch(`${server.url}/v2/chatterbox/status/nope-u1`, { headers: { authorization: KEY } })).status, 404);
+    assert.equal((await fetch(`${server.url}/v2/nowhere/run`, { method: 'POST', headers: { authorization: KEY }, body: '{"input":{}}' })).status, 404);
+    const badWait = await post('/runsync?wait=5', { input: { text: 'hi' } });
+    assert.equal(badWait.status, 400);
+  });
+
+  it('retry requeues a failed job with the same id; other states are refused', async () => {
+    const done = (await endpoint.runSync({ input: { text: 'Done already.' } })) as { id: string };
+    const refused = await post(`/retry/${done.id}`, {});
+    assert.equal(refused.status, 400);
+  });
+
+  it('GET /v2/{endpoint} reports activeWorkers and jobsInQueue', async () => {
+    const body = (await (await fetch(`${server.url}/v2/chatterbox`, { headers: { authorization: KEY } })).json()) as Record<string, unknown>;
+    assert.equal(typeof body['activeWorkers'], 'number');
+    assert.equal(typeof body['jobsInQueue'], 'number');
+  });
+});

@@ -113,10 +113,27 @@ describe('RunPod job API with the official runpod-sdk client (chatterbox profile
     assert.equal(badWait.status, 400);
   });
 
-  it('retry requeues a failed job with the same id; other states are refused', async () => {
+  it('a job over its executionTimeout is TIMED_OUT (its synthesis stopped); retry requeues it with the same id', async () => {
+    const text = 'This text is far too long to finish within five seconds of synthesis time. '.repeat(1200);
+    const aborted = async () => ((await (await fetch(`${server.url}/health`)).json()) as { jobs: { aborted: number } }).jobs.aborted;
+    const abortedBefore = await aborted();
+    const submitted = await endpoint.run({ input: { text, format: 'mp3' }, policy: { executionTimeout: 5000 } });
+    const timedOut = (await (await fetch(`${server.url}/v2/chatterbox/status-sync/${submitted.id}?wait=60000`, { headers: { authorization: KEY } })).json()) as Record<string, unknown>;
+    assert.equal(timedOut['status'], 'TIMED_OUT');
+    assert.equal(timedOut['error'], 'execution timeout exceeded');
+    assert.ok(Number(timedOut['executionTime']) >= 5000 && Number(timedOut['executionTime']) < 8000, `stopped near the limit: ${timedOut['executionTime']} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(await aborted(), abortedBefore + 1, 'the engine work was aborted, not left running');
+    const retried = await post(`/retry/${submitted.id}`, {});
+    assert.equal(retried.status, 200);
+    assert.deepEqual(await retried.json(), { id: submitted.id, status: 'IN_QUEUE' });
+    const again = await endpoint.status(submitted.id);
+    assert.ok(['IN_QUEUE', 'IN_PROGRESS'].includes(again.status));
+    assert.equal((await endpoint.cancel(submitted.id)).status, 'CANCELLED');
     const done = (await endpoint.runSync({ input: { text: 'Done already.' } })) as { id: string };
     const refused = await post(`/retry/${done.id}`, {});
     assert.equal(refused.status, 400);
+    assert.match(((await refused.json()) as { error: string }).error, /Only FAILED or TIMED_OUT/);
   });
 
   it('GET /v2/{endpoint} reports activeWorkers and jobsInQueue', async () => {

@@ -163,11 +163,20 @@ export function runJobQueueCases(name: string, createFixture: (maxQueuedJobs: nu
       assert.ok(Date.now() - t >= 40);
     });
 
-    it('onQueued fires when a job becomes claimable', async () => {
+    it('onQueued fires when a job becomes claimable; add and retry report the job as queued even if claimed at once', async () => {
       let calls = 0;
-      const stop = queue.onQueued(() => calls++);
-      await queue.add(newJob());
+      const stop = queue.onQueued(() => {
+        calls++;
+        void queue.claim('eager-worker');
+      });
+      const job = await queue.add(newJob());
+      assert.equal(job.state, 'queued');
       assert.equal(calls, 1);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await queue.finish(job.id, { state: 'failed', error: 'x' });
+      const retried = await queue.retry(job.id);
+      assert.equal(retried?.state, 'queued');
+      assert.equal(calls, 2);
       stop();
     });
 

@@ -160,9 +160,10 @@ export class SqliteJobQueue implements JobQueue {
       );
     });
     this.#bump(record.endpointId, 'retried');
-    this.#events.emit('queued');
+    const requeued = await this.get(id);
     this.#changed(id);
-    return this.get(id);
+    this.#events.emit('queued');
+    return requeued;
   }
 
   async purge(endpointId: string, owner: string): Promise<number> {

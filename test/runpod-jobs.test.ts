@@ -67,7 +67,8 @@ describe('RunPod job API with the official runpod-sdk client (chatterbox profile
   });
 
   it('cancel stops a queued job; health counts jobs and workers', async () => {
-    const jobs = await Promise.all(Array.from({ length: 8 }, () => endpoint.run({ input: { text: 'Queue filler text. '.repeat(100) } })));
+    // Distinct texts: identical ones would share one synthesis through the result cache.
+    const jobs = await Promise.all(Array.from({ length: 8 }, (_, i) => endpoint.run({ input: { text: `Queue filler text number ${i}. `.repeat(100) } })));
     const last = jobs.at(-1)!;
     const cancelled = await endpoint.cancel(last.id);
     assert.equal(cancelled.status, 'CANCELLED');

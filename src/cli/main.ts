@@ -7,6 +7,7 @@ import { createEngine } from '../engines/registry.js';
 import { ChorusError } from '../errors.js';
 import { synthesizeSpeech } from '../pipeline/synthesize-speech.js';
 import { startServer } from '../server/server.js';
+import { loadWebhookSecret } from '../jobs/webhook-sender.js';
 import { VoiceCatalog } from '../voices/voice-catalog.js';
 
 const USAGE = `Usage:
@@ -22,6 +23,7 @@ const USAGE = `Usage:
           --gap SECONDS       silence between sentences
           --timings           print word timings as JSON lines on stderr
   chorus voices [--json]                    list the built-in voices
+  chorus webhook-secret                     print the secret that signs webhooks (generated on first use)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -33,6 +35,11 @@ async function main(argv: string[]): Promise<number> {
       return sayCommand(rest);
     case 'voices':
       return voicesCommand(rest);
+    case 'webhook-secret': {
+      const config = loadConfig();
+      process.stdout.write(`${loadWebhookSecret(config.webhookSecret, config.dataDir).secret}\n`);
+      return 0;
+    }
     case undefined:
     case 'help':
     case '--help':

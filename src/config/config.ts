@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { LogLevel } from '../util/logger.js';
 
 /** Server settings. Environment variables win; an optional JSON file (CHORUS_CONFIG) fills the rest. */
@@ -31,6 +31,38 @@ export interface ChorusConfig {
   /** Largest /run and /runsync bodies, bytes. */
   readonly maxRunBytes: number;
   readonly maxRunsyncBytes: number;
+  /** Result cache of the first Chatterbox profile: on/off, directory (default `<dataDir>/cache`), size limit in bytes. */
+  readonly cacheEnabled: boolean;
+  readonly cacheDir: string;
+  readonly cacheMaxBytes: number;
+  /** Where job outputs (audio files, subtitles) are kept: the data directory or an S3 bucket. */
+  readonly storage: 'local' | 's3';
+  /** Base URL of links Chorus hands out for local files; default: the server's own http://host:port. */
+  readonly publicUrl: string | undefined;
+  /** HMAC key of local file links; default: a random key kept in the data directory. */
+  readonly urlSigningSecret: string | undefined;
+  /** Lifetime of the links to stored files, seconds. */
+  readonly urlTtlSeconds: number;
+  readonly s3Bucket: string | undefined;
+  /** S3-protocol endpoint (MinIO, R2, …); default: AWS for the region. */
+  readonly s3Endpoint: string | undefined;
+  readonly s3Region: string;
+  readonly s3AccessKeyId: string | undefined;
+  readonly s3SecretAccessKey: string | undefined;
+  /** Lets user-supplied URLs (prompt audio) reach private and loopback addresses and use plain http. */
+  readonly allowPrivateUrls: boolean;
+  /** Largest reference audio fetched from a user-supplied URL, bytes. */
+  readonly maxPromptAudioBytes: number;
+  /** Standard Webhooks signing secret (`whsec_<base64>`); default: generated once and kept in the data directory. */
+  readonly webhookSecret: string | undefined;
+  /** Wait before each of the two webhook retries, ms. */
+  readonly webhookRetryDelayMs: number;
+  /** Per-attempt webhook timeout, ms. */
+  readonly webhookTimeoutMs: number;
+  /** API requests per second per key (per client address without keys); 0 turns rate limiting off. */
+  readonly rateLimitRps: number;
+  /** Requests a key may make at once after a quiet spell; 0 turns rate limiting off. */
+  readonly rateLimitBurst: number;
 }
 
 /** Every setting: environment variable, config-file key, default, and how to read it. */
@@ -56,6 +88,26 @@ const SETTINGS = {
   runsyncRetentionMs: { env: 'CHORUS_RUNSYNC_RETENTION_MS', parse: integer(0, 7 * 24 * 3600 * 1000), default: 60 * 1000 },
   maxRunBytes: { env: 'CHORUS_MAX_RUN_BYTES', parse: integer(1024, 1 << 30), default: 10 * 1024 * 1024 },
   maxRunsyncBytes: { env: 'CHORUS_MAX_RUNSYNC_BYTES', parse: integer(1024, 1 << 30), default: 20 * 1024 * 1024 },
+  cacheEnabled: { env: 'CACHE_ENABLED', parse: yesNo, default: true },
+  // '' = `<dataDir>/cache`, resolved in loadConfig.
+  cacheDir: { env: 'CACHE_DIR', parse: text, default: '' },
+  cacheMaxBytes: { env: 'CACHE_MAX_BYTES', parse: integer(0, Number.MAX_SAFE_INTEGER), default: 512 * 1024 * 1024 },
+  storage: { env: 'CHORUS_STORAGE', parse: oneOf(['local', 's3'] as const), default: 'local' as 'local' | 's3' },
+  publicUrl: { env: 'CHORUS_PUBLIC_URL', parse: httpUrl, default: undefined as string | undefined },
+  urlSigningSecret: { env: 'CHORUS_URL_SIGNING_SECRET', parse: text, default: undefined as string | undefined },
+  urlTtlSeconds: { env: 'CHORUS_URL_TTL_SECONDS', parse: integer(1, 7 * 24 * 3600), default: 3600 },
+  s3Bucket: { env: 'CHORUS_S3_BUCKET', parse: text, default: undefined as string | undefined },
+  s3Endpoint: { env: 'CHORUS_S3_ENDPOINT', parse: httpUrl, default: undefined as string | undefined },
+  s3Region: { env: 'CHORUS_S3_REGION', parse: text, default: 'us-east-1' },
+  s3AccessKeyId: { env: 'CHORUS_S3_ACCESS_KEY_ID', parse: text, default: undefined as string | undefined },
+  s3SecretAccessKey: { env: 'CHORUS_S3_SECRET_ACCESS_KEY', parse: text, default: undefined as string | undefined },
+  allowPrivateUrls: { env: 'CHORUS_ALLOW_PRIVATE_URLS', parse: yesNo, default: false },
+  maxPromptAudioBytes: { env: 'CHORUS_MAX_PROMPT_AUDIO_BYTES', parse: integer(1024, 1 << 30), default: 20 * 1024 * 1024 },
+  webhookSecret: { env: 'CHORUS_WEBHOOK_SECRET', parse: webhookSecret, default: undefined as string | undefined },
+  webhookRetryDelayMs: { env: 'CHORUS_WEBHOOK_RETRY_DELAY_MS', parse: integer(0, 3_600_000), default: 10_000 },
+  webhookTimeoutMs: { env: 'CHORUS_WEBHOOK_TIMEOUT_MS', parse: integer(100, 300_000), default: 10_000 },
+  rateLimitRps: { env: 'CHORUS_RATE_LIMIT_RPS', parse: decimal(0, 1_000_000), default: 10 },
+  rateLimitBurst: { env: 'CHORUS_RATE_LIMIT_BURST', parse: integer(0, 1_000_000), default: 50 },
 } as const;
 
 export class ConfigError extends Error {
@@ -77,7 +129,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     }
   }
   const config = { ...values, ...overrides } as ChorusConfig;
-  return { ...config, dataDir: resolve(config.dataDir) };
+  const dataDir = resolve(config.dataDir);
+  return { ...config, dataDir, cacheDir: config.cacheDir === '' ? join(dataDir, 'cache') : resolve(config.cacheDir) };
 }
 
 function readConfigFile(path: string): Record<string, unknown> {
@@ -93,6 +146,28 @@ function readConfigFile(path: string): Record<string, unknown> {
 function text(value: unknown): string {
   if (typeof value !== 'string' || value.trim() === '') throw new Error('expected a non-empty string');
   return value.trim();
+}
+
+/** An http(s) URL without a trailing slash. */
+function httpUrl(value: unknown): string {
+  const raw = text(value);
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`expected an http:// or https:// URL, got '${raw}'`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`expected an http:// or https:// URL, got '${raw}'`);
+  return raw.replace(/\/+$/, '');
+}
+
+/** true/false, 1/0, yes/no, on/off (or a JSON boolean in the config file). */
+function yesNo(value: unknown): boolean {
+  if (typeof value === 'boolean') return value;
+  const word = String(value).trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(word)) return true;
+  if (['false', '0', 'no', 'off'].includes(word)) return false;
+  throw new Error(`expected true or false, got '${String(value)}'`);
 }
 
 function list(value: unknown): string[] {
@@ -122,6 +197,26 @@ function integer(min: number, max: number) {
     }
     return number;
   };
+}
+
+function decimal(min: number, max: number) {
+  return (value: unknown): number => {
+    const number = typeof value === 'number' ? value : Number(String(value).trim());
+    if (!Number.isFinite(number) || number < min || number > max) {
+      throw new Error(`expected a number from ${min} to ${max}, got '${String(value)}'`);
+    }
+    return number;
+  };
+}
+
+/** `whsec_` followed by base64 of at least 16 bytes (the Standard Webhooks secret format). */
+function webhookSecret(value: unknown): string {
+  const raw = text(value);
+  const match = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(raw);
+  if (match === null || Buffer.from(match[1]!, 'base64').length < 16) {
+    throw new Error("expected 'whsec_' followed by the base64 of at least 16 random bytes");
+  }
+  return raw;
 }
 
 function oneOf<T extends string>(allowed: readonly T[]) {

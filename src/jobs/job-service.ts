@@ -3,6 +3,7 @@ import { numberInRange, validate } from '../api/validation.js';
 import { ChorusError } from '../errors.js';
 import type { EndpointProfile } from '../operations/endpoint-profile.js';
 import type { SpeechService } from '../pipeline/speech-service.js';
+import { assertPublicUrl } from '../security/address-policy.js';
 import { isTerminal, type JobRecord, type StreamChunk } from './job.js';
 import type { JobCounts, JobQueue } from './job-queue.js';
 import type { JobRunner } from './job-runner.js';
@@ -13,6 +14,8 @@ export interface JobServiceSettings {
   /** Result retention after /run and after /runsync, ms. */
   readonly runRetentionMs: number;
   readonly runsyncRetentionMs: number;
+  /** Lets `webhook` name private and loopback addresses (CHORUS_ALLOW_PRIVATE_URLS). */
+  readonly allowPrivateUrls?: boolean;
 }
 
 const MIN_TIMEOUT_MS = 5_000;
@@ -43,6 +46,7 @@ export class JobService {
   readonly #profiles: ReadonlyMap<string, EndpointProfile>;
   readonly #speech: SpeechService;
   readonly #settings: JobServiceSettings;
+  readonly #onFinished: ((job: JobRecord) => void) | undefined;
 
   constructor(options: {
     queue: JobQueue;
@@ -50,12 +54,15 @@ export class JobService {
     profiles: ReadonlyMap<string, EndpointProfile>;
     speech: SpeechService;
     settings: JobServiceSettings;
+    /** Called for jobs that end here rather than in the runner (a queued job cancelled); webhooks hang off it. */
+    onFinished?: (job: JobRecord) => void;
   }) {
     this.#queue = options.queue;
     this.#runner = options.runner;
     this.#profiles = options.profiles;
     this.#speech = options.speech;
     this.#settings = options.settings;
+    this.#onFinished = options.onFinished;
   }
 
   get endpointIds(): string[] {
@@ -80,7 +87,10 @@ export class JobService {
       throw new ChorusError({ code: 'invalid_request', param: 'input', message: "Missing required field 'input': send {\"input\": {...}}." });
     }
     const submission = validate(submissionSchema, body);
-    profile.validate(submission.input, { speech: this.#speech });
+    await profile.validate(submission.input, { speech: this.#speech });
+    if (submission.webhook !== undefined) {
+      await assertPublicUrl(submission.webhook, { allowPrivate: this.#settings.allowPrivateUrls ?? false, param: 'webhook' });
+    }
     return this.#queue.add(
       {
         endpointId,
@@ -135,9 +145,11 @@ export class JobService {
   }
 
   async cancel(endpointId: string, owner: string, jobId: string): Promise<JobRecord> {
-    await this.get(endpointId, owner, jobId);
+    const before = await this.get(endpointId, owner, jobId);
     const job = await this.#queue.cancel(jobId);
     if (job === undefined) throw new ChorusError({ code: 'not_found', param: 'job_id', message: `Job '${jobId}' not found.` });
+    // A running job's end is reported by the runner; a queued one never reaches it.
+    if (before.state === 'queued' && job.state === 'cancelled') this.#onFinished?.(job);
     return job;
   }
 

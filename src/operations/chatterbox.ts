@@ -1,11 +1,16 @@
 import { z } from 'zod';
 import { numberInRange, validate } from '../api/validation.js';
+import { resultCacheKey, type CachedResult, type ResultCache } from '../cache/result-cache.js';
 import { normalizeText } from '../text/index.js';
 import type { EndpointProfile } from './endpoint-profile.js';
 import { renderSpeech } from './render-speech.js';
-import { languageFor, requestDigest } from './speech-options.js';
+import { languageFor } from './speech-options.js';
 
-/** The first Chatterbox worker (001): plain text in, base64 audio out, any length of text. */
+/**
+ * The first Chatterbox worker (001): plain text in, base64 audio out, any length of text. Results are
+ * kept in the result cache (when one is given) under `cache_key`: a repeat request is answered from
+ * it with `cache_hit: true` and the same bytes.
+ */
 const inputSchema = z.object({
   text: z.string().min(1),
   format: z.enum(['mp3', 'wav']).optional(),
@@ -17,7 +22,7 @@ const inputSchema = z.object({
 
 type ChatterboxInput = z.infer<typeof inputSchema>;
 
-export function createChatterboxProfile(options: { maxCharsPerChunk: number }): EndpointProfile {
+export function createChatterboxProfile(options: { maxCharsPerChunk: number; resultCache?: ResultCache }): EndpointProfile {
   const parse = (input: unknown): ChatterboxInput => validate(inputSchema, input);
   return {
     name: 'chatterbox',
@@ -36,33 +41,45 @@ export function createChatterboxProfile(options: { maxCharsPerChunk: number }): 
       const format = parsed.format ?? 'mp3';
       const speed = parsed.speed ?? 1;
       // `seed` is part of the key: the same seed gives the same (cached) audio, as documented.
-      const cacheKey = requestDigest(
+      // Built-in voices are shared by every key, so the key has no owner; a user's own voice (the
+      // voice library, later) must pass `{ owner: context.owner }`.
+      const cacheKey = resultCacheKey(
         { text: normalizeText(parsed.text).text, format, speed, voice: voice.id, language, seed: parsed.seed },
         speech,
       );
-      const result = await renderSpeech(
-        speech,
-        {
-          text: parsed.text,
-          voiceId: voice.id,
-          speed,
-          pitchSemitones: 0,
-          sampleRate: 24_000,
-          format,
-          normalization: 'none',
-          maxChunkChars: options.maxCharsPerChunk,
-          delivery: 'buffered',
-          ...(language === undefined ? {} : { language }),
-        },
-        context.signal,
-      );
+      const compute = async (): Promise<CachedResult> => {
+        const rendered = await renderSpeech(
+          speech,
+          {
+            text: parsed.text,
+            voiceId: voice.id,
+            speed,
+            pitchSemitones: 0,
+            sampleRate: 24_000,
+            format,
+            normalization: 'none',
+            maxChunkChars: options.maxCharsPerChunk,
+            delivery: 'buffered',
+            ...(language === undefined ? {} : { language }),
+          },
+          context.signal,
+        );
+        return {
+          audio: rendered.audio,
+          meta: { duration_ms: Math.round(rendered.durationSec * 1000), chunks_processed: rendered.chunkCount },
+        };
+      };
+      const { result, hit } =
+        options.resultCache === undefined
+          ? { result: await compute(), hit: false }
+          : await options.resultCache.getOrCompute(cacheKey, compute, context.signal);
       return {
         audio_base64: Buffer.from(result.audio).toString('base64'),
         mimetype: format === 'mp3' ? 'audio/mpeg' : 'audio/wav',
-        duration_ms: Math.round(result.durationSec * 1000),
-        cache_hit: false,
+        duration_ms: Number(result.meta['duration_ms']),
+        cache_hit: hit,
         cache_key: cacheKey,
-        chunks_processed: result.chunkCount,
+        chunks_processed: Number(result.meta['chunks_processed']),
         generation_time_ms: Math.round(performance.now() - started),
       };
     },

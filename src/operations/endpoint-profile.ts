@@ -1,5 +1,6 @@
 import type { JobContext } from '../jobs/job-runner.js';
 import type { SpeechService } from '../pipeline/speech-service.js';
+import type { BlobStore } from '../storage/blob-store.js';
 
 /** What an operation can use while it runs inside a job. */
 export interface OperationContext extends JobContext {
@@ -7,6 +8,8 @@ export interface OperationContext extends JobContext {
   /** Digest of the API key that submitted the job ('' without keys). */
   readonly owner: string;
   readonly speech: SpeechService;
+  /** Where outputs go (audio files, subtitles); `signedUrl` makes the links handed to clients. */
+  readonly storage: BlobStore;
 }
 
 /**
@@ -17,6 +20,7 @@ export interface OperationContext extends JobContext {
 export interface EndpointProfile {
   readonly name: string;
   readonly description: string;
-  validate(input: unknown, context: { readonly speech: SpeechService }): void;
+  /** May be async (decoding uploaded audio, say); the job service awaits it before queueing. */
+  validate(input: unknown, context: { readonly speech: SpeechService }): void | Promise<void>;
   run(input: unknown, context: OperationContext): Promise<unknown>;
 }

@@ -1,16 +1,39 @@
 import type { ChorusConfig } from '../config/config.js';
+import type { ResultCache } from '../cache/result-cache.js';
 import { createChatterboxProfile } from './chatterbox.js';
+import { createChatterboxOperationsProfile } from './chatterbox-operations.js';
 import type { EndpointProfile } from './endpoint-profile.js';
+import { createSparkTtsProfile } from './spark-tts.js';
+import { lazyS3Client } from '../storage/index.js';
+
+/** Shared services a profile may use, made once by the server. */
+export interface ProfileDependencies {
+  /** The result cache (001's `cache_hit`); absent = no caching. */
+  readonly resultCache?: ResultCache;
+}
 
 /** Endpoint profiles by kind. An endpoint id is bound to one kind by CHORUS_ENDPOINTS. */
-const PROFILE_FACTORIES: Readonly<Record<string, (config: ChorusConfig) => EndpointProfile>> = {
-  chatterbox: (config) => createChatterboxProfile({ maxCharsPerChunk: config.maxCharsPerChunk }),
+const PROFILE_FACTORIES: Readonly<Record<string, (config: ChorusConfig, deps: ProfileDependencies) => EndpointProfile>> = {
+  chatterbox: (config, deps) =>
+    createChatterboxProfile({
+      maxCharsPerChunk: config.maxCharsPerChunk,
+      ...(deps.resultCache === undefined ? {} : { resultCache: deps.resultCache }),
+    }),
+  'chatterbox-v2': (config) => createChatterboxOperationsProfile({ maxCharsPerChunk: config.maxCharsPerChunk }),
+  'spark-tts': (config) =>
+    createSparkTtsProfile({
+      maxCharsPerChunk: config.maxCharsPerChunk,
+      urlTtlSeconds: config.urlTtlSeconds,
+      allowPrivateUrls: config.allowPrivateUrls,
+      maxPromptAudioBytes: config.maxPromptAudioBytes,
+      s3Client: lazyS3Client(config),
+    }),
 };
 
 export const PROFILE_KINDS: readonly string[] = Object.keys(PROFILE_FACTORIES);
 
 /** Builds the endpoint id → profile map from `config.endpoints` (`id=kind` pairs). */
-export function createProfiles(config: ChorusConfig): Map<string, EndpointProfile> {
+export function createProfiles(config: ChorusConfig, deps: ProfileDependencies = {}): Map<string, EndpointProfile> {
   const profiles = new Map<string, EndpointProfile>();
   const bindings = Object.keys(config.endpoints).length > 0 ? config.endpoints : Object.fromEntries(PROFILE_KINDS.map((kind) => [kind, kind]));
   for (const [endpointId, kind] of Object.entries(bindings)) {
@@ -18,7 +41,7 @@ export function createProfiles(config: ChorusConfig): Map<string, EndpointProfil
     if (factory === undefined) {
       throw new Error(`Endpoint '${endpointId}' names unknown profile '${kind}'; known profiles: ${PROFILE_KINDS.join(', ')}.`);
     }
-    profiles.set(endpointId, factory(config));
+    profiles.set(endpointId, factory(config, deps));
   }
   return profiles;
 }

@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { createOpenAIRoutes } from '../api/openai/openai-routes.js';
 import { toOpenAIError } from '../api/openai/openai-errors.js';
@@ -7,8 +7,14 @@ import type { JobService } from '../jobs/job-service.js';
 import type { ChorusConfig } from '../config/config.js';
 import { ChorusError } from '../errors.js';
 import type { SpeechService } from '../pipeline/speech-service.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import { createFileRoutes } from '../storage/file-routes.js';
+import { LocalBlobStore } from '../storage/local-blob-store.js';
 import type { Logger } from '../util/logger.js';
 import { ApiKeyVerifier } from './auth.js';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { toRunpodError } from '../api/runpod/runpod-errors.js';
+import { MemoryRateLimitStore, rateLimit, rateLimitEnabled, type RateLimitStore } from './rate-limit.js';
 
 export interface AppDependencies {
   readonly config: ChorusConfig;
@@ -16,15 +22,32 @@ export interface AppDependencies {
   readonly jobs: JobService;
   readonly logger: Logger;
   readonly version: string;
+  /** With local storage, `/files/*` serves the signed links it hands out. */
+  readonly storage?: BlobStore;
+  /** Where per-key rate-limit buckets live; default: this process's memory. */
+  readonly rateLimitStore?: RateLimitStore;
 }
 
 /** The whole HTTP surface, without listening: tests call `app.request()` or serve it on a port. */
 /** Per-request values: the owner (API key digest) that the job API scopes jobs by. */
 export type AppEnv = { Variables: { owner: string } };
 
-export function createApp({ config, speech, jobs, logger, version }: AppDependencies): Hono<AppEnv> {
+export function createApp({ config, speech, jobs, logger, version, storage, rateLimitStore }: AppDependencies): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const keys = new ApiKeyVerifier(config.apiKeys);
+  // Per API key (its digest), or per client address when the server has no keys; runs after auth.
+  const limits = { ratePerSecond: config.rateLimitRps, burst: config.rateLimitBurst };
+  const limitStore = rateLimitStore ?? new MemoryRateLimitStore();
+  const limitKey = (c: Context<AppEnv>): string => (keys.enabled ? `key:${c.get('owner')}` : `ip:${clientAddress(c)}`);
+  const limitRequests = (reject: (c: Context<AppEnv>, retryAfterSeconds: number) => Response): MiddlewareHandler<AppEnv> =>
+    rateLimitEnabled(limits) ? rateLimit({ ...limits, store: limitStore, keyOf: limitKey, reject }) : (_c, next) => next();
+  const rateLimitedError = (retryAfterSeconds: number) =>
+    new ChorusError({
+      code: 'rate_limited',
+      detail: 'rate_limit_exceeded',
+      retryable: true,
+      message: `Rate limit reached: ${limits.ratePerSecond} requests per second with bursts of ${limits.burst}. Retry after ${retryAfterSeconds} s.`,
+    });
 
   app.use('*', async (c, next) => {
     const started = performance.now();
@@ -60,7 +83,11 @@ export function createApp({ config, speech, jobs, logger, version }: AppDependen
   // Every route but /health needs a key once keys are configured.
   app.use('/v1/*', async (c, next) => {
     if (!keys.enabled) return next();
-    if (keys.verify(c.req.header('authorization')) !== undefined) return next();
+    const owner = keys.verify(c.req.header('authorization'));
+    if (owner !== undefined) {
+      c.set('owner', owner);
+      return next();
+    }
     const { body } = toOpenAIError(
       new ChorusError({
         code: 'unauthorized',
@@ -70,6 +97,11 @@ export function createApp({ config, speech, jobs, logger, version }: AppDependen
     );
     return c.json(body, 401);
   });
+
+  app.use(
+    '/v1/*',
+    limitRequests((c, seconds) => c.json(toOpenAIError(rateLimitedError(seconds)).body, 429)),
+  );
 
   app.use(
     '/v1/*',
@@ -98,6 +130,10 @@ export function createApp({ config, speech, jobs, logger, version }: AppDependen
     c.set('owner', owner);
     return next();
   });
+  // Polling a job (status, status-sync, stream, health) is not rate limited: RunPod's clients poll
+  // in tight loops (runpod-sdk's stream() has no delay) and these routes long-poll anyway.
+  const limitJobRequests = limitRequests((c, seconds) => c.json(toRunpodError(rateLimitedError(seconds), seconds).body, 429));
+  app.use('/v2/*', (c, next) => (isJobPoll(c.req.path) ? next() : limitJobRequests(c, next)));
   app.route(
     '/v2',
     createRunpodRoutes({
@@ -108,6 +144,9 @@ export function createApp({ config, speech, jobs, logger, version }: AppDependen
     }),
   );
 
+  // Signed links to stored files: the signature is the credential, so no API key is asked for.
+  if (storage instanceof LocalBlobStore) app.route('/files', createFileRoutes(storage));
+
   app.notFound((c) => c.json({ error: { message: `No route ${c.req.method} ${c.req.path}.`, type: 'invalid_request_error', param: null, code: 'not_found' } }, 404));
   app.onError((error, c) => {
     logger.error('unhandled error', { path: c.req.path, error: error instanceof Error ? error.message : String(error) });
@@ -115,4 +154,19 @@ export function createApp({ config, speech, jobs, logger, version }: AppDependen
     return c.json(body, status as 500, headers);
   });
   return app;
+}
+
+/** The peer address of the connection (not X-Forwarded-For, which any client can write). */
+function clientAddress(c: Context): string {
+  try {
+    return getConnInfo(c).remote.address ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+const JOB_POLL = /^\/v2\/[^/]+\/(status|status-sync|stream)\/[^/]+$|^\/v2\/[^/]+\/health$/;
+
+function isJobPoll(path: string): boolean {
+  return JOB_POLL.test(path);
 }

@@ -6,8 +6,12 @@ import type { ChorusConfig } from '../config/config.js';
 import { JobRunner } from '../jobs/job-runner.js';
 import { JobService } from '../jobs/job-service.js';
 import { SqliteJobQueue } from '../jobs/sqlite-job-queue.js';
+import { loadWebhookSecret, WebhookSender } from '../jobs/webhook-sender.js';
+import { toRunpodJob } from '../api/runpod/job-view.js';
+import { ResultCache } from '../cache/result-cache.js';
 import { createProfiles } from '../operations/index.js';
 import { createSpeechService, type SpeechService } from '../pipeline/speech-service.js';
+import { createBlobStore } from '../storage/index.js';
 import { createLogger, type Logger } from '../util/logger.js';
 import { createApp } from './app.js';
 
@@ -25,11 +29,29 @@ export const VERSION: string = (
 /** Starts the engine workers, then listens. Resolves once the server accepts requests. */
 export async function startServer(config: ChorusConfig, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   mkdirSync(config.dataDir, { recursive: true });
-  const profiles = createProfiles(config);
+  const resultCache = new ResultCache({ dir: config.cacheDir, maxBytes: config.cacheMaxBytes, enabled: config.cacheEnabled, logger });
+  const profiles = createProfiles(config, { resultCache });
   const speech = await createSpeechService(config);
+  // Local file links point at this server; its URL is known once it listens (PORT=0).
+  let listeningUrl = '';
+  const storage = await createBlobStore(config, () => config.publicUrl ?? listeningUrl);
   const queue = new SqliteJobQueue({ path: join(config.dataDir, 'jobs.sqlite'), maxQueuedJobs: config.maxQueuedJobs });
+  const webhookSecret = loadWebhookSecret(config.webhookSecret, config.dataDir);
+  if (webhookSecret.source === 'generated') {
+    logger.info('generated a webhook signing secret; read it with `chorus webhook-secret`', { path: webhookSecret.path });
+  }
+  const webhooks = new WebhookSender({
+    secret: webhookSecret.secret,
+    payloadOf: toRunpodJob,
+    allowPrivate: config.allowPrivateUrls,
+    retryDelayMs: config.webhookRetryDelayMs,
+    timeoutMs: config.webhookTimeoutMs,
+    logger,
+    userAgent: `Chorus/${VERSION}`,
+  });
   const runner = new JobRunner({
     queue,
+    onFinished: (job) => void webhooks.deliver(job),
     // Two jobs per engine thread: one can prepare (fetch, decode, upload) while the other speaks.
     concurrency: config.workers * 2,
     logger,
@@ -37,7 +59,7 @@ export async function startServer(config: ChorusConfig, logger: Logger = createL
       const profile = profiles.get(endpointId);
       return profile === undefined
         ? undefined
-        : (job, context) => profile.run(job.input, { ...context, jobId: job.id, owner: job.owner, speech });
+        : (job, context) => profile.run(job.input, { ...context, jobId: job.id, owner: job.owner, speech, storage });
     },
   });
   const jobs = new JobService({
@@ -50,9 +72,11 @@ export async function startServer(config: ChorusConfig, logger: Logger = createL
       defaultTtlMs: 86_400_000,
       runRetentionMs: config.runRetentionMs,
       runsyncRetentionMs: config.runsyncRetentionMs,
+      allowPrivateUrls: config.allowPrivateUrls,
     },
+    onFinished: (job) => void webhooks.deliver(job),
   });
-  const app = createApp({ config, speech, jobs, logger, version: VERSION });
+  const app = createApp({ config, speech, jobs, logger, version: VERSION, storage });
   const server = await new Promise<ServerType>((resolve, reject) => {
     const listening = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(listening));
     listening.once('error', reject);
@@ -60,6 +84,7 @@ export async function startServer(config: ChorusConfig, logger: Logger = createL
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
+  listeningUrl = url;
   runner.start();
   logger.info('listening', {
     url,
@@ -79,8 +104,10 @@ export async function startServer(config: ChorusConfig, logger: Logger = createL
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
       await runner.stop();
+      await webhooks.close();
       await speech.close();
       await queue.close();
+      (storage as { close?: () => void }).close?.();
     },
   };
 }

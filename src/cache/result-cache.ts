@@ -1,0 +1,271 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ChorusError } from '../errors.js';
+import type { SpeechService } from '../pipeline/speech-service.js';
+import { requestDigest } from '../operations/speech-options.js';
+import type { Logger } from '../util/logger.js';
+
+/** One cached result: the audio bytes and the metadata needed to answer without synthesising. */
+export interface CachedResult {
+  readonly audio: Uint8Array;
+  readonly meta: Readonly<Record<string, unknown>>;
+}
+
+export interface ResultCacheOptions {
+  /** Directory for entries (created on first use). */
+  readonly dir: string;
+  /** Total size of all entry files, bytes; least recently used entries go first beyond it. */
+  readonly maxBytes: number;
+  /** false: every lookup misses, nothing is written, no single-flight. */
+  readonly enabled: boolean;
+  readonly logger: Logger;
+}
+
+export interface CacheLookup {
+  readonly result: CachedResult;
+  /** true when no synthesis ran for this caller: a stored entry, or another caller's identical in-flight work. */
+  readonly hit: boolean;
+}
+
+/**
+ * The cache key of a request: sha256 over its canonical parts and the engine that would serve it.
+ * Built-in voices are the same for everyone, so their results are shared by all keys; a request
+ * that uses a user's own voice (the voice library, later) must pass that user's `owner` so one
+ * key's cloned voice never answers another key's request.
+ */
+export function resultCacheKey(parts: Record<string, unknown>, speech: SpeechService, scope: { readonly owner?: string } = {}): string {
+  return requestDigest(scope.owner === undefined ? parts : { ...parts, owner: scope.owner }, speech);
+}
+
+const MAGIC = Buffer.from('CHRC1\n', 'latin1');
+const KEY_PATTERN = /^[0-9a-f]{64}$/;
+const ENTRY_SUFFIX = '.entry';
+
+interface IndexEntry {
+  readonly size: number;
+}
+
+/**
+ * Results on disk, one file per key (`<dir>/<key>.entry`): a magic line, a 4-byte JSON length, JSON
+ * metadata (with the audio's length and sha256) and the audio bytes. Files are written to a temp
+ * name and renamed, so a reader never sees half an entry; an entry that fails its checks (truncated,
+ * edited, unreadable) is logged, removed and treated as a miss. Recency lives in an in-memory index
+ * (a Map in least-recently-used order), rebuilt at start-up from the files' modification times, which
+ * every hit refreshes. Identical requests that arrive while one is being computed wait for it
+ * instead of synthesising again (single-flight, within this process).
+ */
+export class ResultCache {
+  readonly #options: ResultCacheOptions;
+  readonly #index = new Map<string, IndexEntry>();
+  readonly #inflight = new Map<string, Promise<CachedResult>>();
+  #totalBytes = 0;
+  #ready: Promise<void> | undefined;
+
+  constructor(options: ResultCacheOptions) {
+    this.#options = options;
+  }
+
+  get enabled(): boolean {
+    return this.#options.enabled;
+  }
+
+  /** Entries and bytes currently indexed. */
+  async stats(): Promise<{ entries: number; bytes: number; maxBytes: number }> {
+    await this.#init();
+    return { entries: this.#index.size, bytes: this.#totalBytes, maxBytes: this.#options.maxBytes };
+  }
+
+  /** The stored result, or undefined (also for a damaged entry, which is removed). */
+  async get(key: string): Promise<CachedResult | undefined> {
+    if (!this.#options.enabled) return undefined;
+    assertKey(key);
+    await this.#init();
+    if (!this.#index.has(key)) return undefined;
+    const file = this.#file(key);
+    let result: CachedResult;
+    try {
+      result = decodeEntry(await readFile(file));
+    } catch (error) {
+      this.#options.logger.warn('result cache entry unreadable; treating as a miss', { key, error: error instanceof Error ? error.message : String(error) });
+      await this.#remove(key);
+      return undefined;
+    }
+    this.#touch(key);
+    const now = new Date();
+    await utimes(file, now, now).catch(() => undefined);
+    return result;
+  }
+
+  /** Stores a result; too large for the cache or a write failure only logs. */
+  async set(key: string, result: CachedResult): Promise<void> {
+    if (!this.#options.enabled) return;
+    assertKey(key);
+    await this.#init();
+    const bytes = encodeEntry(result);
+    if (bytes.length > this.#options.maxBytes) return;
+    const file = this.#file(key);
+    const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      await writeFile(temp, bytes);
+      await rename(temp, file);
+    } catch (error) {
+      await rm(temp, { force: true }).catch(() => undefined);
+      this.#options.logger.warn('result cache write failed', { key, error: error instanceof Error ? error.message : String(error) });
+      return;
+    }
+    const previous = this.#index.get(key);
+    if (previous !== undefined) this.#totalBytes -= previous.size;
+    this.#index.delete(key);
+    this.#index.set(key, { size: bytes.length });
+    this.#totalBytes += bytes.length;
+    await this.#evict(key);
+  }
+
+  /**
+   * The cached result for `key`, or `compute()`'s, stored for next time. Concurrent calls for one
+   * key share a single `compute()`. If that shared computation fails (say its job was cancelled), a
+   * waiting caller whose own `signal` is not aborted computes for itself.
+   */
+  async getOrCompute(key: string, compute: () => Promise<CachedResult>, signal?: AbortSignal): Promise<CacheLookup> {
+    if (!this.#options.enabled) return { result: await compute(), hit: false };
+    for (;;) {
+      const stored = await this.get(key);
+      if (stored !== undefined) return { result: stored, hit: true };
+      const pending = this.#inflight.get(key);
+      if (pending !== undefined) {
+        try {
+          return { result: await abortable(pending, signal), hit: true };
+        } catch (error) {
+          if (signal?.aborted) throw error;
+          if (this.#inflight.get(key) === pending) this.#inflight.delete(key);
+          continue;
+        }
+      }
+      const work = (async () => {
+        const result = await compute();
+        await this.set(key, result);
+        return result;
+      })();
+      this.#inflight.set(key, work);
+      try {
+        return { result: await work, hit: false };
+      } finally {
+        if (this.#inflight.get(key) === work) this.#inflight.delete(key);
+      }
+    }
+  }
+
+  #file(key: string): string {
+    return join(this.#options.dir, `${key}${ENTRY_SUFFIX}`);
+  }
+
+  #touch(key: string): void {
+    const entry = this.#index.get(key);
+    if (entry === undefined) return;
+    this.#index.delete(key);
+    this.#index.set(key, entry);
+  }
+
+  async #remove(key: string): Promise<void> {
+    const entry = this.#index.get(key);
+    if (entry !== undefined) {
+      this.#totalBytes -= entry.size;
+      this.#index.delete(key);
+    }
+    await rm(this.#file(key), { force: true }).catch(() => undefined);
+  }
+
+  /** Drops least recently used entries (never `keep`) until the total fits. */
+  async #evict(keep?: string): Promise<void> {
+    for (const key of [...this.#index.keys()]) {
+      if (this.#totalBytes <= this.#options.maxBytes) return;
+      if (key === keep) continue;
+      await this.#remove(key);
+    }
+  }
+
+  #init(): Promise<void> {
+    this.#ready ??= this.#load();
+    return this.#ready;
+  }
+
+  /** Builds the index from the directory, oldest first; stray temp files are removed. */
+  async #load(): Promise<void> {
+    const { dir, logger } = this.#options;
+    await mkdir(dir, { recursive: true });
+    const found: { key: string; size: number; mtimeMs: number }[] = [];
+    for (const name of await readdir(dir)) {
+      const path = join(dir, name);
+      if (name.endsWith('.tmp')) {
+        await rm(path, { force: true }).catch(() => undefined);
+        continue;
+      }
+      if (!name.endsWith(ENTRY_SUFFIX)) continue;
+      const key = name.slice(0, -ENTRY_SUFFIX.length);
+      if (!KEY_PATTERN.test(key)) continue;
+      try {
+        const info = await stat(path);
+        if (info.isFile()) found.push({ key, size: info.size, mtimeMs: info.mtimeMs });
+      } catch (error) {
+        logger.warn('result cache entry cannot be read; skipped', { key, error: String(error) });
+      }
+    }
+    found.sort((a, b) => a.mtimeMs - b.mtimeMs);
+    for (const { key, size } of found) {
+      this.#index.set(key, { size });
+      this.#totalBytes += size;
+    }
+    await this.#evict();
+  }
+}
+
+function assertKey(key: string): void {
+  if (!KEY_PATTERN.test(key)) throw new ChorusError({ code: 'internal', message: `Invalid result cache key '${key}'.` });
+}
+
+function encodeEntry(result: CachedResult): Buffer {
+  const audio = Buffer.from(result.audio.buffer, result.audio.byteOffset, result.audio.byteLength);
+  const meta = Buffer.from(
+    JSON.stringify({ meta: result.meta, audioBytes: audio.length, audioSha256: createHash('sha256').update(audio).digest('hex') }),
+    'utf8',
+  );
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(meta.length, 0);
+  return Buffer.concat([MAGIC, length, meta, audio]);
+}
+
+function decodeEntry(bytes: Buffer): CachedResult {
+  if (bytes.length < MAGIC.length + 4 || !bytes.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error('bad magic');
+  const metaLength = bytes.readUInt32LE(MAGIC.length);
+  const metaStart = MAGIC.length + 4;
+  if (metaStart + metaLength > bytes.length) throw new Error('truncated metadata');
+  const header = JSON.parse(bytes.subarray(metaStart, metaStart + metaLength).toString('utf8')) as {
+    meta?: unknown;
+    audioBytes?: unknown;
+    audioSha256?: unknown;
+  };
+  const audio = bytes.subarray(metaStart + metaLength);
+  if (typeof header.meta !== 'object' || header.meta === null || header.audioBytes !== audio.length) throw new Error('length mismatch');
+  if (createHash('sha256').update(audio).digest('hex') !== header.audioSha256) throw new Error('checksum mismatch');
+  return { audio: new Uint8Array(audio), meta: header.meta as Record<string, unknown> };
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(new ChorusError({ code: 'aborted', message: 'The job was stopped.' }));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new ChorusError({ code: 'aborted', message: 'The job was stopped.' }));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}

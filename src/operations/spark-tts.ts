@@ -1,0 +1,162 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { numberInRange, validate } from '../api/validation.js';
+import { ChorusError } from '../errors.js';
+import { decodeReferenceAudio, fetchRemoteBytes } from '../security/fetch-remote-audio.js';
+import { buildAss } from '../subtitles/ass.js';
+import type { EndpointProfile } from './endpoint-profile.js';
+import { renderSpeech } from './render-speech.js';
+
+/** The Spark-TTS worker (000): text (and optional reference audio) in, a link to a 24 kHz WAV out. */
+const inputSchema = z.object({
+  text: z.string().min(1),
+  prompt_text: z.string().optional(),
+  prompt_speech_url: z.string().min(1).optional(),
+  output_name: z.string().optional(),
+  speaker_gender: z.enum(['male', 'female']).optional(),
+  pitch_shift: numberInRange('pitch_shift', -12, 12).optional(),
+  speed_shift: numberInRange('speed_shift', 0.5, 2).optional(),
+  multi_sentence_gap: numberInRange('multi_sentence_gap', 0, 2).optional(),
+  task_token: z.enum(['zero_shot', 'cross_lingual', 'continue']).optional(),
+  temperature: numberInRange('temperature', 0.1, 1).optional(),
+  top_p: numberInRange('top_p', 0.1, 1).optional(),
+  max_length: numberInRange('max_length', 256, 8192, { integer: true }).optional(),
+  enable_whisperx: z.boolean().optional(),
+  enable_subtitles: z.boolean().optional(),
+});
+
+type SparkInput = z.infer<typeof inputSchema>;
+
+const SAMPLE_RATE = 24_000;
+const SAMPLING_KNOBS = ['task_token', 'temperature', 'top_p', 'max_length'] as const;
+
+export interface SparkTtsOptions {
+  readonly maxCharsPerChunk: number;
+  /** Lifetime of the returned links, seconds. */
+  readonly urlTtlSeconds: number;
+  readonly allowPrivateUrls: boolean;
+  readonly maxPromptAudioBytes: number;
+  /** Reads `s3://` prompt URLs; undefined when S3 is not configured. Made on first use. */
+  readonly s3Client?: () => S3Client | undefined;
+}
+
+/** `output_name` as a key prefix: [A-Za-z0-9_-] only, at most 64 characters, "output" when nothing is left. */
+export function sanitizeOutputName(name: string | undefined): string {
+  const cleaned = (name ?? '').replace(/[^A-Za-z0-9_-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 64);
+  return cleaned === '' ? 'output' : cleaned;
+}
+
+export function createSparkTtsProfile(options: SparkTtsOptions): EndpointProfile {
+  const parse = (input: unknown): SparkInput => {
+    const parsed = validate(inputSchema, input);
+    if (parsed.enable_subtitles === true && parsed.enable_whisperx !== true) {
+      throw new ChorusError({
+        code: 'invalid_request',
+        param: 'enable_subtitles',
+        message: "'enable_subtitles' requires enable_whisperx: set \"enable_whisperx\": true to get subtitles.",
+      });
+    }
+    if (parsed.prompt_speech_url !== undefined) checkUrlShape(parsed.prompt_speech_url, options.allowPrivateUrls);
+    return parsed;
+  };
+
+  return {
+    name: 'spark-tts',
+    description: 'Spark-TTS worker: text to a 24 kHz WAV link, with word timings and ASS subtitles on request',
+    validate(input) {
+      parse(input);
+    },
+    async run(input, context) {
+      const parsed = parse(input);
+      const { speech, storage, signal } = context;
+      const warnings: string[] = [];
+      const gender = parsed.speaker_gender ?? 'male';
+      const voice = speech.voices.defaultFor(gender);
+
+      if (parsed.prompt_speech_url !== undefined) {
+        const s3Client = parsed.prompt_speech_url.startsWith('s3://') ? options.s3Client?.() : undefined;
+        const bytes = await fetchRemoteBytes(parsed.prompt_speech_url, {
+          param: 'prompt_speech_url',
+          allowPrivate: options.allowPrivateUrls,
+          maxBytes: options.maxPromptAudioBytes,
+          signal,
+          ...(s3Client === undefined ? {} : { s3Client }),
+        });
+        const reference = await decodeReferenceAudio(bytes, 'prompt_speech_url');
+        warnings.push(
+          `prompt_speech_url: the reference audio was downloaded and checked (${reference.format.toUpperCase()}, ${reference.durationSec.toFixed(2)} s, ${reference.sampleRate} Hz), ` +
+            `but the embedded engine cannot imitate a voice yet: the speech uses the default ${gender} voice (${voice.id}). Voice matching arrives in a later release.`,
+        );
+        if (parsed.prompt_text !== undefined) warnings.push('prompt_text: not used, because the reference voice is not imitated yet.');
+      } else if (parsed.prompt_text !== undefined) {
+        warnings.push('prompt_text: ignored without prompt_speech_url.');
+      }
+      const sent = SAMPLING_KNOBS.filter((knob) => parsed[knob] !== undefined);
+      if (sent.length > 0) {
+        warnings.push(`${sent.join(', ')}: accepted and checked, but not used by the embedded engine (it has no sampling).`);
+      }
+
+      const rendered = await renderSpeech(
+        speech,
+        {
+          text: parsed.text,
+          voiceId: voice.id,
+          speed: parsed.speed_shift ?? 1,
+          pitchSemitones: parsed.pitch_shift ?? 0,
+          sentenceGapSec: parsed.multi_sentence_gap ?? 0.3,
+          sampleRate: SAMPLE_RATE,
+          format: 'wav',
+          normalization: 'none',
+          maxChunkChars: options.maxCharsPerChunk,
+          delivery: 'buffered',
+        },
+        signal,
+      );
+      for (const warning of rendered.warnings) warnings.push(`${warning.setting}: ${warning.message}`);
+
+      const base = `${sanitizeOutputName(parsed.output_name)}_${randomUUID()}`;
+      await storage.put(`${base}.wav`, rendered.audio, 'audio/wav');
+      const output: Record<string, unknown> = {
+        status: 'success',
+        audio_url: await storage.signedUrl(`${base}.wav`, options.urlTtlSeconds),
+        sample_rate: rendered.sampleRate,
+        duration: roundMs(rendered.durationSec),
+      };
+      if (parsed.enable_whisperx === true) {
+        const words = rendered.words.map((w) => ({ word: w.word, start: roundMs(w.start), end: roundMs(w.end) }));
+        output['word_timings'] = words;
+        if (parsed.enable_subtitles === true) {
+          const key = `subtitles/${base}.ass`;
+          const ass = buildAss(rendered.words, { text: parsed.text });
+          await storage.put(key, new TextEncoder().encode(ass), 'text/x-ssa; charset=utf-8');
+          output['subtitles_url'] = await storage.signedUrl(key, options.urlTtlSeconds);
+        }
+        warnings.push('enable_whisperx: word timings come from the synthesis itself, not from a WhisperX transcription.');
+      }
+      if (warnings.length > 0) output['warnings'] = warnings;
+      return output;
+    },
+  };
+}
+
+function roundMs(seconds: number): number {
+  return Math.round(seconds * 1000) / 1000;
+}
+
+/** Submission-time check of the URL's form; addresses are checked when the job fetches it. */
+function checkUrlShape(url: string, allowPrivate: boolean): void {
+  const fail = (message: string) => new ChorusError({ code: 'invalid_request', param: 'prompt_speech_url', message: `'prompt_speech_url' ${message}` });
+  if (/^s3:\/\//i.test(url)) {
+    if (!/^s3:\/\/[^/]+\/.+$/.test(url)) throw fail(`must look like s3://bucket/key, got ${JSON.stringify(url)}.`);
+    return;
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw fail(`must be an https:// or s3:// URL, got ${JSON.stringify(url.length > 80 ? `${url.slice(0, 80)}…` : url)}.`);
+  }
+  if (parsed.protocol === 'https:' || (parsed.protocol === 'http:' && allowPrivate)) return;
+  throw fail(`must be an https:// or s3:// URL, got ${parsed.protocol}//${parsed.protocol === 'http:' ? ' (plain http is allowed only with CHORUS_ALLOW_PRIVATE_URLS=true)' : ''}.`);
+}

@@ -143,3 +143,51 @@ describe('RunPod job API with the official runpod-sdk client (chatterbox profile
     assert.equal(typeof body['jobsInQueue'], 'number');
   });
 });
+
+describe('job API: progress while running and a full queue', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ CHORUS_WORKERS: '1', CHORUS_MAX_QUEUED_JOBS: '2', CHORUS_RATE_LIMIT_RPS: '0' });
+  });
+  after(() => server.close());
+
+  const run = (text: string) =>
+    fetch(`${server.url}/v2/chatterbox/run`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input: { text, format: 'wav' } }),
+    });
+
+  it('/status shows progress output while the job is IN_PROGRESS', async () => {
+    const response = await run(Array.from({ length: 400 }, (_, i) => `Progress sentence ${i}.`).join(' '));
+    const { id } = (await response.json()) as { id: string };
+    const seen: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const job = (await (await fetch(`${server.url}/v2/chatterbox/status/${id}`)).json()) as { status: string; output?: { percent?: number; stage?: string } };
+      if (job.status === 'COMPLETED') break;
+      if (job.status === 'IN_PROGRESS' && job.output?.stage === 'synthesizing') seen.push(job.output.percent!);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.ok(seen.length >= 1, 'progress was visible');
+    assert.ok(seen.every((p, i) => i === 0 || p >= seen[i - 1]!), `progress never goes back: ${seen.join(',')}`);
+    const done = (await (await fetch(`${server.url}/v2/chatterbox/status-sync/${id}?wait=60000`)).json()) as { status: string; output: Record<string, unknown> };
+    assert.equal(done.status, 'COMPLETED');
+    assert.ok('audio_base64' in done.output, 'the final output replaces the progress');
+  });
+
+  it('a full queue answers 429 with Retry-After, and accepts jobs again once it drains', async () => {
+    const long = (n: number) => `Keeps the single worker busy, number ${n}. `.repeat(300);
+    const statuses: number[] = [];
+    let refused: Response | undefined;
+    for (let i = 0; i < 8 && refused === undefined; i++) {
+      const response = await run(long(i));
+      statuses.push(response.status);
+      if (response.status === 429) refused = response;
+    }
+    assert.ok(refused, `a 429 once two jobs wait (got ${statuses.join(',')})`);
+    assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+    assert.match(((await refused.json()) as { error: string }).error, /queue is full/);
+    await fetch(`${server.url}/v2/chatterbox/purge-queue`, { method: 'POST', body: '{}' });
+    assert.equal((await run('Accepted again.')).status, 200);
+  });
+});

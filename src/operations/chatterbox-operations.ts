@@ -312,7 +312,7 @@ async function runTts(parsed: TtsInput, context: OperationContext, maxCharsPerCh
     chunkCount = result.textChunks;
     streamed = { elements: result.elements, firstChunkSec: result.firstChunkSec };
   } else {
-    const result = await renderSpeech(speech, request, context.signal);
+    const result = await renderSpeech(speech, request, context.signal, undefined, context.progress);
     audio = result.audio;
     durationSec = result.durationSec;
     chunkCount = result.chunkCount;

@@ -63,6 +63,8 @@ export function createChatterboxProfile(options: { maxCharsPerChunk: number; res
             ...(language === undefined ? {} : { language }),
           },
           context.signal,
+          undefined,
+          context.progress,
         );
         return {
           audio: rendered.audio,

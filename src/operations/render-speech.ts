@@ -3,6 +3,14 @@ import { ChorusError } from '../errors.js';
 import type { SpeechPart, SpeechRequest, WordTiming } from '../pipeline/speech-request.js';
 import type { SpeechService } from '../pipeline/speech-service.js';
 
+/** What /status shows as `output` while a synthesis job runs. */
+export interface SpeechProgress {
+  readonly stage: 'synthesizing';
+  /** Share of the input text spoken so far. */
+  readonly percent: number;
+  readonly audio_seconds: number;
+}
+
 export interface RenderedSpeech {
   readonly audio: Uint8Array;
   readonly mimeType: string;
@@ -23,6 +31,7 @@ export async function renderSpeech(
   request: SpeechRequest,
   signal: AbortSignal,
   onAudio?: (bytes: Uint8Array) => Promise<void>,
+  onProgress?: (progress: SpeechProgress) => Promise<void>,
 ): Promise<RenderedSpeech> {
   const chunks: Uint8Array[] = [];
   const words: WordTiming[] = [];
@@ -33,7 +42,17 @@ export async function renderSpeech(
     else if (part.type === 'audio') {
       chunks.push(part.bytes);
       if (onAudio) await onAudio(part.bytes);
-    } else if (part.type === 'words') words.push(...part.words);
+    } else if (part.type === 'words') {
+      words.push(...part.words);
+      const last = part.words[part.words.length - 1];
+      if (onProgress && last !== undefined) {
+        await onProgress({
+          stage: 'synthesizing',
+          percent: Math.min(99, Math.round((last.charEnd / Math.max(1, request.text.length)) * 100)),
+          audio_seconds: Math.round(last.end * 100) / 100,
+        });
+      }
+    }
     else end = part;
   }
   if (signal.aborted) throw new ChorusError({ code: 'aborted', message: 'The job was stopped.' });

@@ -112,6 +112,8 @@ export function createSparkTtsProfile(options: SparkTtsOptions): EndpointProfile
           delivery: 'buffered',
         },
         signal,
+        undefined,
+        context.progress,
       );
       for (const warning of rendered.warnings) warnings.push(`${warning.setting}: ${warning.message}`);
 

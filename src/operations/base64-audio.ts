@@ -1,5 +1,6 @@
 import decodeAudio, { type AudioData } from 'audio-decode';
 import { ChorusError } from '../errors.js';
+import { sniffAudioFormat } from '../security/fetch-remote-audio.js';
 
 /** What a decoded upload turned out to be. */
 export interface DecodedAudioInfo {
@@ -15,8 +16,10 @@ const BASE64_URL = /^[A-Za-z0-9_-]*={0,2}$/;
 
 /**
  * Decodes a base64 audio field (plain or URL-safe alphabet, padding optional, a `data:` URL
- * prefix allowed) and checks that it really is audio: every format `audio-decode` reads (WAV, MP3,
- * FLAC, OGG Vorbis/Opus, M4A/AAC, AIFF, CAF, WebM, AMR, WMA, QOA). Errors name the field.
+ * prefix allowed) and checks that it really is audio: WAV, MP3, FLAC or Ogg (Vorbis/Opus). Errors
+ * name the field. Other containers are refused before decoding: `audio-decode` would load
+ * GPL-2.0-only decoders for some of them (AAC, AC-3), which cannot be combined with Chorus's
+ * GPL-3.0 engine (docs/licenses.md).
  */
 export async function decodeBase64Audio(value: unknown, field: string): Promise<DecodedAudioInfo> {
   if (typeof value !== 'string') {
@@ -31,6 +34,10 @@ export async function decodeBase64Audio(value: unknown, field: string): Promise<
     throw new ChorusError({ code: 'invalid_request', param: field, message: `'${field}' is not valid base64.` });
   }
   const bytes = Buffer.from(text, urlSafe ? 'base64url' : 'base64');
+  const isOgg = bytes.length >= 4 && bytes.subarray(0, 4).toString('latin1') === 'OggS';
+  if (sniffAudioFormat(bytes) === undefined && !isOgg) {
+    throw new ChorusError({ code: 'invalid_request', param: field, message: `'${field}' is not audio in a supported format (WAV, MP3, FLAC or Ogg).` });
+  }
   let decoded: AudioData;
   try {
     decoded = await decodeAudio(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
@@ -38,7 +45,7 @@ export async function decodeBase64Audio(value: unknown, field: string): Promise<
     throw new ChorusError({
       code: 'invalid_request',
       param: field,
-      message: `'${field}' is not audio that can be decoded (WAV, MP3, FLAC, OGG, M4A/AAC, …): ${error instanceof Error ? error.message : String(error)}.`,
+      message: `'${field}' is not audio that can be decoded (WAV, MP3, FLAC or Ogg): ${error instanceof Error ? error.message : String(error)}.`,
     });
   }
   const samples = decoded.channelData[0]?.length ?? 0;

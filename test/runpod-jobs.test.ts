@@ -175,6 +175,26 @@ describe('job API: progress while running and a full queue', () => {
     assert.ok('audio_base64' in done.output, 'the final output replaces the progress');
   });
 
+  it('cancelling a running job stops its synthesis through the abort signal', async () => {
+    const aborted = async () => ((await (await fetch(`${server.url}/health`)).json()) as { jobs: { aborted: number } }).jobs.aborted;
+    const before = await aborted();
+    const { id } = (await (await run('A long text that is cancelled while it is spoken. '.repeat(600))).json()) as { id: string };
+    for (let i = 0; i < 200; i++) {
+      const job = (await (await fetch(`${server.url}/v2/chatterbox/status/${id}`)).json()) as { status: string };
+      if (job.status === 'IN_PROGRESS') break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const cancelled = (await (await fetch(`${server.url}/v2/chatterbox/cancel/${id}`, { method: 'POST', body: '{}' })).json()) as { status: string };
+    assert.equal(cancelled.status, 'CANCELLED');
+    let count = await aborted();
+    for (let i = 0; i < 50 && count === before; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      count = await aborted();
+    }
+    assert.equal(count, before + 1, 'the engine work was aborted');
+    assert.equal(((await (await fetch(`${server.url}/v2/chatterbox/status/${id}`)).json()) as { status: string }).status, 'CANCELLED');
+  });
+
   it('a full queue answers 429 with Retry-After, and accepts jobs again once it drains', async () => {
     const long = (n: number) => `Keeps the single worker busy, number ${n}. `.repeat(300);
     const statuses: number[] = [];

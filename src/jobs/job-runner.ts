@@ -60,7 +60,8 @@ export class JobRunner {
     this.#stopped = false;
     const { queue } = this.#options;
     this.#unsubscribe = [
-      queue.onQueued(() => this.#pump()),
+      // Deferred: the submitting request answers before this process claims the job.
+      queue.onQueued(() => void setImmediate(() => this.#pump())),
       queue.onCancel((id) => this.#running.get(id)?.abort('cancelled')),
     ];
     this.#timer = setInterval(() => {

@@ -1,5 +1,5 @@
 /**
- * Chorus benchmarks: `npm run bench`. Measures five figures, each against a baseline taken in the
+ * Chorus benchmarks: `npm run bench`. Measures six figures, each against a baseline taken in the
  * same run, and writes docs/benchmarks.md. Every server it starts is a child process on 127.0.0.1
  * with a random port, and every one is stopped before the script ends.
  *
@@ -8,6 +8,7 @@
  *   3. throughput with 1 vs 2 worker threads
  *   4. peak memory of a 2-worker server under load
  *   5. encoder cost per response format
+ *   6. job API overhead: /runsync and /run against the OpenAI route, job throughput, cache hits (job-api.ts)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -47,10 +48,12 @@ import {
   type SpeechBody,
   type Summary,
 } from './support.js';
+import { JOB_LATENCY_ROUNDS, JOB_THROUGHPUT_ROUNDS, measureJobLatency, measureJobThroughput, renderJobApi, type JobLatencyResult, type JobThroughputResult } from './job-api.js';
 import { countWords, LONG_TEXT, SHORT_TEXTS } from './texts.js';
 
 // ---------------------------------------------------------------------------------------------
-// Settings. The run must stay under about six minutes on a 2-core machine.
+// Settings. The run must stay under about seven minutes on a 2-core machine (figure 6 adds about a minute;
+// its own settings are in job-api.ts).
 
 /** Rounds of figure 1 and the server half of figure 5 (raw engine, pipeline, every format). */
 const SPEED_ROUNDS = 6;
@@ -146,6 +149,10 @@ async function main(): Promise<void> {
     log('starting the 2-worker server');
     const two = await start(2, mode, '2-worker server');
     const throughput = await measureThroughput(one, two);
+
+    // ---- Figure 6: job API, on the same two servers ------------------------------------------
+    const jobLatency = await measureJobLatency(one);
+    const jobThroughput = await measureJobThroughput(one, two);
     await one.stop();
     await two.stop();
 
@@ -176,6 +183,8 @@ async function main(): Promise<void> {
       ttfb,
       encoders,
       throughput,
+      jobLatency,
+      jobThroughput,
       memoryBuild,
       memorySource,
       notes,
@@ -447,6 +456,8 @@ interface ReportInput {
   readonly ttfb: TtfbResult;
   readonly encoders: EncoderResult;
   readonly throughput: ThroughputResult;
+  readonly jobLatency: JobLatencyResult;
+  readonly jobThroughput: JobThroughputResult;
   readonly memoryBuild: MemoryResult | undefined;
   readonly memorySource: MemoryResult;
   readonly notes: Notes;
@@ -488,6 +499,10 @@ function renderReport(input: ReportInput): string {
     '  Wall time runs from `fetch()` to the last byte of the body; time to first byte to the first non-empty',
     '  body chunk.',
     '- xRT (times real time) = seconds of audio produced / seconds of wall time. Higher is faster.',
+    '- Every server runs with `CHORUS_RATE_LIMIT_RPS=0` (rate limiting off: the default 10 requests/s per key',
+    '  would turn the 50 concurrent jobs of figure 6 into 429s and waits) and without `CHORUS_API_KEYS`; the',
+    '  result cache is on, in each server\'s own empty data directory.',
+    `- Rounds: ${SPEED_ROUNDS} (figures 1, 5), ${TTFB_RUNS} (2), ${THROUGHPUT_ROUNDS} (3), ${JOB_LATENCY_ROUNDS} and ${JOB_THROUGHPUT_ROUNDS} (6), as before figure 6 was added; none was trimmed.`,
     '',
   );
 
@@ -649,6 +664,10 @@ function renderReport(input: ReportInput): string {
     '',
   );
 
+  // ---- Figure 6
+  const jobApi = renderJobApi(input.jobLatency, input.jobThroughput, { cores: machine.cores, openaiScaling: scaling, openaiOneXrt: one.median });
+  out.push(...jobApi.lines);
+
   // ---- Reading
   out.push('## Reading the numbers', '');
   const pcmShare = serverXrt('pcm').median / rawXrt.median;
@@ -680,6 +699,7 @@ function renderReport(input: ReportInput): string {
       `Two workers give ${scaling.toFixed(2)}x the throughput of one (goal ${GOAL_SCALING}x, ceiling 2.0x on ${machine.cores} cores); the benchmark client`,
       "and the server's main thread (HTTP, moving bytes) share those cores with the workers.",
       `A 2-worker server (${mainMemory.label}) holds ${idleMB.toFixed(0)} MB idle and peaks at ${peakMB.toFixed(0)} MB under the load (goal < ${GOAL_PEAK_MB} MB).`,
+      ...jobApi.reading,
       'Differences of a few percent are within the noise of a shared machine; compare the min–max ranges before',
       'drawing conclusions.',
     ].join('\n'),

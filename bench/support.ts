@@ -142,6 +142,25 @@ export async function modelsRequest(url: string): Promise<number> {
   return now() - start;
 }
 
+/** A JSON request (the job API): wall time from fetch() start to the last byte of the body, then the parsed body. */
+export async function jsonRequest(
+  url: string,
+  path: string,
+  init: { method?: 'GET' | 'POST'; body?: unknown } = {},
+): Promise<{ ms: number; bytes: number; json: Record<string, unknown> }> {
+  const method = init.method ?? (init.body === undefined ? 'GET' : 'POST');
+  const start = now();
+  const response = await fetch(`${url}${path}`, {
+    method,
+    ...(init.body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(init.body) }),
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
+  const text = await response.text();
+  const ms = now() - start;
+  if (response.status !== 200) throw new Error(`${method} ${path} answered ${response.status}: ${text.slice(0, 500)}`);
+  return { ms, bytes: Buffer.byteLength(text), json: JSON.parse(text) as Record<string, unknown> };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Chorus server child processes
 
@@ -207,9 +226,13 @@ export async function startServerProcess(options: { workers: number; mode: Serve
     CHORUS_WORKERS: String(options.workers),
     CHORUS_LOG_LEVEL: 'warn',
     CHORUS_DATA_DIR: dataDir,
+    // The rate limiter (10 requests/s per key by default) would turn the figure 6 load into 429s and
+    // delays; the benchmark measures the server's own work, so every server runs with it off.
+    CHORUS_RATE_LIMIT_RPS: '0',
   };
-  delete env['CHORUS_API_KEYS'];
-  delete env['CHORUS_CONFIG'];
+  // Defaults everywhere else: no keys, every job profile under its own name, the result cache on
+  // under the data directory.
+  for (const name of ['CHORUS_API_KEYS', 'CHORUS_CONFIG', 'CHORUS_ENDPOINTS', 'CACHE_ENABLED', 'CACHE_DIR', 'CACHE_MAX_BYTES']) delete env[name];
   const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let stderr = '';

@@ -48,3 +48,42 @@ export const SHORT_TEXTS: readonly string[] = [
 export function countWords(text: string): number {
   return text.split(/\s+/).filter((word) => /[\p{L}\p{N}]/u.test(word)).length;
 }
+
+/**
+ * Short one-sentence texts (10–16 words) for the job API latency figures. The benchmark adds a
+ * number to each use, so no two requests repeat a text and the result cache cannot answer them.
+ */
+export const SENTENCES: readonly string[] = [
+  'The morning train was late again, so everyone on the platform shared an umbrella.',
+  'A small brown dog waited patiently outside the bakery for its owner to return.',
+  'Please remember to water the tomatoes before you leave for the weekend.',
+  'The museum opens at nine and the new exhibition is on the second floor.',
+  'Heavy rain is expected tonight, with strong winds along the northern coast.',
+  'She folded the letter carefully and put it in the drawer beside the window.',
+  'Our meeting has moved to Thursday afternoon because the projector is being repaired.',
+  'The river was so calm that the hills were reflected perfectly in the water.',
+  'He bought two tickets for the concert and forgot them on the kitchen table.',
+  'Fresh snow covered the garden overnight, and the children ran outside to play.',
+  'The library will extend its opening hours during the exam period next month.',
+  'A gentle breeze carried the smell of the sea through the open door.',
+];
+
+/**
+ * `count` different texts of about 30 words for the job API throughput load: 30-word windows over
+ * the other benchmark texts, `round` shifting them, so every (round, index) pair gives another text
+ * (for rounds below a third of words / count, about 8 for 50 texts).
+ */
+export function thirtyWordTexts(count: number, round: number): string[] {
+  const words = [...SHORT_TEXTS, LONG_TEXT].join(' ').split(/\s+/).filter((word) => word.length > 0);
+  // Starts `step` words apart; rounds shift them by 3 words, so windows stay distinct while 3 * round < step.
+  const step = Math.floor(words.length / count);
+  if (3 * round >= step) throw new Error(`thirtyWordTexts: round ${round} would repeat texts of round 0`);
+  const texts: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const start = i * step + round * 3;
+    const window: string[] = [];
+    for (let k = 0; k < 30; k++) window.push(words[(start + k) % words.length]!);
+    texts.push(window.join(' '));
+  }
+  return texts;
+}

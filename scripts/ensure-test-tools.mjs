@@ -1,13 +1,17 @@
 #!/usr/bin/env node
-// The test suite validates every audio file with ffprobe, encodes aac with ffmpeg and runs the
-// job documents' curl examples with curl. On a fresh Debian/Ubuntu machine this installs them (as
-// root); elsewhere it says what is missing.
+// The test suite validates every audio file with ffprobe, encodes aac with ffmpeg, runs the
+// job documents' curl examples with curl and their Python examples with python3 + requests. On a
+// fresh Debian/Ubuntu machine this installs them (as root); elsewhere it says what is missing.
 import { spawnSync } from 'node:child_process';
 
 const has = (cmd, flag = '-version') => spawnSync(cmd, [flag], { stdio: 'ignore' }).status === 0;
-const ready = () => has('ffprobe') && has('ffmpeg') && has('curl', '--version');
+// Either the python3 on PATH or Debian's own /usr/bin/python3 (where apt installs python3-requests)
+// will do; the tests pick the first that can import requests.
+const hasRequests = () =>
+  ['python3', '/usr/bin/python3'].some((python) => spawnSync(python, ['-c', 'import requests'], { stdio: 'ignore' }).status === 0);
+const ready = () => has('ffprobe') && has('ffmpeg') && has('curl', '--version') && hasRequests();
 if (ready()) process.exit(0);
-const packages = [...(has('ffprobe') && has('ffmpeg') ? [] : ['ffmpeg']), ...(has('curl', '--version') ? [] : ['curl'])];
+const packages = [...(has('ffprobe') && has('ffmpeg') ? [] : ['ffmpeg']), ...(has('curl', '--version') ? [] : ['curl']), ...(hasRequests() ? [] : ['python3-requests'])];
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const hasApt = spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -18,5 +22,8 @@ if (isRoot && hasApt) {
   const install = spawnSync('apt-get', ['install', '-y', '-qq', ...packages], { stdio: 'inherit', env });
   if (update.status === 0 && install.status === 0 && ready()) process.exit(0);
 }
-console.error('The tests need ffmpeg, ffprobe and curl on PATH. Install them (Debian: apt-get install ffmpeg curl) and retry.');
+console.error(
+  'The tests need ffmpeg, ffprobe and curl on PATH, and python3 able to `import requests`. Install them ' +
+    '(Debian: apt-get install ffmpeg curl python3-requests) and retry.',
+);
 process.exit(1);

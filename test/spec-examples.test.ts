@@ -1,0 +1,289 @@
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { probeAudio } from './support/ffprobe.js';
+import { startTestServer, type TestServer } from './support/server.js';
+
+// The Python and JavaScript client examples of the worker documents, run unchanged (see the header of each file
+// in test/fixtures/spec-examples/) against a real Chorus server: only base URL, endpoint id and key differ.
+
+const KEY = 'spec-examples-key';
+const FIXTURES = fileURLToPath(new URL('./fixtures/spec-examples/', import.meta.url));
+const NODE_MODULES = fileURLToPath(new URL('../node_modules/', import.meta.url));
+// The spec documents sit beside the repository (../shared/spec), in CI as in development.
+const SPEC_DIR =
+  process.env['CHORUS_SPEC_DIR'] ??
+  [fileURLToPath(new URL('../../shared/spec', import.meta.url)), '/work/shared/spec'].find((dir) => existsSync(dir)) ??
+  fileURLToPath(new URL('../../shared/spec', import.meta.url));
+const MARKER = '---- verbatim example below ----';
+const TIMEOUT_MS = 30_000;
+
+interface Example {
+  readonly file: string;
+  readonly doc: string;
+  readonly heading: string;
+  readonly lang: 'python' | 'javascript';
+}
+
+const EXAMPLES = {
+  spark: { file: '000-spark-tts-python.py', doc: '000_e98b1fbd5a979f64.txt', heading: '### Python Example', lang: 'python' },
+  cbPython: { file: '001-chatterbox-python.py', doc: '001_41e4177c6d137d4b.txt', heading: '### Python', lang: 'python' },
+  cbJs: { file: '001-chatterbox-javascript.cjs', doc: '001_41e4177c6d137d4b.txt', heading: '### JavaScript / Node.js', lang: 'javascript' },
+  opsPython: { file: '002-chatterbox-v2-python-quick-start.py', doc: '002_de8506932031be05.txt', heading: '### Python Quick Start', lang: 'python' },
+  opsJs: { file: '002-chatterbox-v2-javascript-quick-start.cjs', doc: '002_de8506932031be05.txt', heading: '### JavaScript/Node.js Quick Start', lang: 'javascript' },
+} as const satisfies Record<string, Example>;
+
+/** The fixture's code below the header marker: the document's code block, byte for byte. */
+function verbatim(example: Example): string {
+  const text = readFileSync(join(FIXTURES, example.file), 'utf8');
+  const at = text.indexOf(`${MARKER}\n`);
+  assert.ok(at >= 0, `${example.file}: no marker line`);
+  return text.slice(at + MARKER.length + 1);
+}
+
+/** The first ```lang block after the heading line in a spec document. */
+function specBlock(example: Example): string {
+  const lines = readFileSync(join(SPEC_DIR, example.doc), 'utf8').split('\n');
+  const heading = lines.findIndex((line) => line.trimEnd() === example.heading);
+  assert.ok(heading >= 0, `${example.doc}: no heading ${example.heading}`);
+  const open = lines.findIndex((line, i) => i > heading && line.startsWith('```'));
+  assert.equal(lines[open], '```' + example.lang);
+  const close = lines.findIndex((line, i) => i > open && line === '```');
+  return lines.slice(open + 1, close).join('\n') + '\n';
+}
+
+interface Substitution {
+  readonly from: string;
+  readonly to: string;
+  /** How often `from` occurs in the example: a changed document fails here instead of silently running elsewhere. */
+  readonly count: number;
+}
+
+interface Ran {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** The working directory the script ran in (its output files land here). */
+  readonly dir: string;
+}
+
+const workDirs: string[] = [];
+
+/** Writes the substituted example (plus any harness prelude) to a fresh working dir and runs it there. */
+async function runExample(
+  example: Example,
+  substitutions: readonly Substitution[],
+  options: { prelude?: string; env?: Record<string, string> } = {},
+): Promise<Ran> {
+  let code = verbatim(example);
+  for (const { from, to, count } of substitutions) {
+    assert.equal(code.split(from).length - 1, count, `${example.file}: occurrences of ${from}`);
+    code = code.replaceAll(from, to);
+  }
+  assert.ok(!code.includes('api.runpod.ai'), `${example.file}: every RunPod URL was rewritten`);
+  const dir = mkdtempSync(join(tmpdir(), 'chorus-spec-example-'));
+  workDirs.push(dir);
+  const script = join(dir, example.file);
+  writeFileSync(script, (options.prelude ?? '') + code);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...options.env,
+    // CommonJS `require('axios')` from the temp dir resolves through the project's node_modules.
+    NODE_PATH: NODE_MODULES,
+    PYTHONIOENCODING: 'utf-8',
+    PYTHONDONTWRITEBYTECODE: '1',
+    NO_PROXY: [process.env['NO_PROXY'], '127.0.0.1', 'localhost'].filter(Boolean).join(','),
+  };
+  const command = example.lang === 'python' ? pythonWithRequests() : process.execPath;
+  return new Promise((resolve) => {
+    execFile(command, [script], { cwd: dir, env, timeout: TIMEOUT_MS, encoding: 'utf8' }, (error, stdout, stderr) => {
+      const status = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
+      resolve({ status, stdout, stderr, dir });
+    });
+  });
+}
+
+const show = (ran: Ran) => `exit ${String(ran.status)}\n--- stdout\n${ran.stdout}\n--- stderr\n${ran.stderr}`;
+
+describe('the documents’ Python and JavaScript examples, run unchanged against Chorus', () => {
+  let server: TestServer;
+  let base: string;
+  const authorized = { authorization: `Bearer ${KEY}` };
+  /** What the 001 Python example saved, to compare with the JavaScript example's (a cache hit). */
+  let chatterboxMp3: Buffer | undefined;
+
+  before(async () => {
+    server = await startTestServer({ CHORUS_API_KEYS: KEY });
+    base = `${server.url}/v2`;
+  });
+  after(async () => {
+    await server?.close();
+    for (const dir of workDirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the fixtures are still the documents’ code blocks, byte for byte', (t) => {
+    if (!existsSync(SPEC_DIR)) return t.skip(`${SPEC_DIR} is not present`);
+    for (const example of Object.values(EXAMPLES)) assert.equal(verbatim(example), specBlock(example), example.file);
+    const lines = readFileSync(join(SPEC_DIR, '002_de8506932031be05.txt'), 'utf8').split('\n');
+    const section = lines.indexOf('## 4. Voice Listing');
+    const open = lines.findIndex((line, i) => i > section && line === '```json');
+    const close = lines.findIndex((line, i) => i > open && line === '```');
+    assert.equal(readFileSync(join(FIXTURES, '002-list-local-voices.request.json'), 'utf8'), lines.slice(open + 1, close).join('\n') + '\n');
+  });
+
+  /** Checks the documented output fields of a finished first-version Chatterbox job. */
+  async function chatterboxOutput(jobId: string, saved: Buffer): Promise<Record<string, unknown>> {
+    const response = await fetch(`${base}/chatterbox/status/${jobId}`, { headers: authorized });
+    assert.equal(response.status, 200);
+    const job = (await response.json()) as { status: string; output: Record<string, unknown> };
+    assert.equal(job.status, 'COMPLETED');
+    const output = job.output;
+    assert.deepEqual(
+      Object.keys(output).sort(),
+      ['audio_base64', 'cache_hit', 'cache_key', 'chunks_processed', 'duration_ms', 'generation_time_ms', 'mimetype'],
+    );
+    assert.ok(Buffer.from(String(output['audio_base64']), 'base64').equals(saved), 'the script saved the job’s audio');
+    assert.equal(output['mimetype'], 'audio/mpeg');
+    assert.match(String(output['cache_key']), /^[0-9a-f]{64}$/);
+    assert.equal(output['chunks_processed'], 1);
+    assert.equal(typeof output['generation_time_ms'], 'number');
+    const probe = probeAudio(saved, 'mp3');
+    assert.equal(probe.codec, 'mp3');
+    assert.ok(probe.decodedDuration > 1, `${probe.decodedDuration} s`);
+    assert.ok(Math.abs(probe.decodedDuration * 1000 - Number(output['duration_ms'])) < 100, `${probe.decodedDuration} s vs ${String(output['duration_ms'])} ms`);
+    return output;
+  }
+
+  const chatterboxSubstitutions = (): Substitution[] => [
+    { from: 'https://api.runpod.ai/v2', to: base, count: 1 },
+    { from: '"70sq2akye030kh"', to: '"chatterbox"', count: 1 },
+  ];
+
+  it('000 Spark-TTS: the Python example prints an audio_url that serves a 24 kHz WAV', async () => {
+    const ran = await runExample(EXAMPLES.spark, [
+      { from: 'https://api.runpod.ai/v2', to: base, count: 1 },
+      { from: '"your-endpoint-id"', to: '"spark-tts"', count: 1 },
+      { from: '"your-api-key"', to: JSON.stringify(KEY), count: 1 },
+    ]);
+    assert.equal(ran.status, 0, show(ran));
+    const url = /^Audio generated: (\S+)$/m.exec(ran.stdout)?.[1];
+    assert.ok(url !== undefined, show(ran));
+    assert.ok(url.startsWith(`${server.url}/files/python_test_`), url);
+    const response = await fetch(url);
+    assert.equal(response.status, 200);
+    const probe = probeAudio(new Uint8Array(await response.arrayBuffer()), 'wav');
+    assert.equal(probe.sampleRate, 24_000);
+    assert.equal(probe.channels, 1);
+    assert.ok(probe.decodedDuration > 0.5, `${probe.decodedDuration} s`);
+  });
+
+  it('001 Chatterbox: the Python generate_speech example saves output.mp3', async () => {
+    const ran = await runExample(EXAMPLES.cbPython, chatterboxSubstitutions(), { env: { RUNPOD_API_KEY: KEY } });
+    assert.equal(ran.status, 0, show(ran));
+    const jobId = /^Job submitted: (\S+)$/m.exec(ran.stdout)?.[1];
+    const bytes = Number(/^‚úÖ Generated (\d+) bytes$/m.exec(ran.stdout)?.[1]);
+    assert.ok(jobId !== undefined && bytes > 0, show(ran));
+    assert.match(ran.stdout, /^Saved to output\.mp3$/m);
+    const saved = readFileSync(join(ran.dir, 'output.mp3'));
+    assert.equal(saved.length, bytes);
+    const output = await chatterboxOutput(jobId, saved);
+    assert.equal(output['cache_hit'], false);
+    chatterboxMp3 = saved;
+  });
+
+  it('001 Chatterbox: the JavaScript (axios) example saves output.mp3; the same request again is a cache hit', async () => {
+    const ran = await runExample(EXAMPLES.cbJs, chatterboxSubstitutions(), { env: { RUNPOD_API_KEY: KEY } });
+    assert.equal(ran.status, 0, show(ran));
+    assert.equal(ran.stderr, '', show(ran));
+    const jobId = /^Job submitted: (\S+)$/m.exec(ran.stdout)?.[1];
+    const bytes = Number(/^‚úÖ Generated (\d+) bytes$/m.exec(ran.stdout)?.[1]);
+    assert.ok(jobId !== undefined && bytes > 0, show(ran));
+    assert.match(ran.stdout, /^Saved to output\.mp3$/m);
+    const saved = readFileSync(join(ran.dir, 'output.mp3'));
+    assert.equal(saved.length, bytes);
+    const output = await chatterboxOutput(jobId, saved);
+    if (chatterboxMp3 !== undefined) {
+      assert.equal(output['cache_hit'], true, 'the Python example asked for the same text, format and speed');
+      assert.ok(saved.equals(chatterboxMp3));
+    }
+  });
+
+  const opsSubstitutions = (): Substitution[] => [
+    { from: 'https://api.runpod.ai/v2/c2wmx1ln5ccp6c', to: `${base}/chatterbox-v2`, count: 2 },
+    { from: 'YOUR_API_KEY', to: KEY, count: 1 },
+  ];
+
+  /** The 24 kHz mono WAV a 002 example saved, whose length is `duration` when given. */
+  function checkWav(dir: string, duration?: number): void {
+    const probe = probeAudio(readFileSync(join(dir, 'output.wav')), 'wav');
+    assert.equal(probe.codec, 'pcm_s16le');
+    assert.equal(probe.sampleRate, 24_000);
+    assert.equal(probe.channels, 1);
+    assert.ok(probe.decodedDuration > 0.5, `${probe.decodedDuration} s`);
+    if (duration !== undefined) assert.ok(Math.abs(probe.decodedDuration - duration) < 0.01, `${probe.decodedDuration} vs ${duration}`);
+  }
+
+  it('002 Chatterbox operations: the Python Quick Start (plus the missing `import time`) saves output.wav', async () => {
+    const ran = await runExample(EXAMPLES.opsPython, opsSubstitutions(), { prelude: 'import time\n' });
+    assert.equal(ran.status, 0, show(ran));
+    const printed = /^Audio generated: (\d+)Hz, ([\d.]+)s$/m.exec(ran.stdout);
+    assert.ok(printed !== null, show(ran));
+    assert.equal(Number(printed[1]), 24_000);
+    checkWav(ran.dir, Number(printed[2]));
+  });
+
+  it('002 Chatterbox operations: the JavaScript Quick Start (axios) saves output.wav', async () => {
+    const ran = await runExample(EXAMPLES.opsJs, opsSubstitutions());
+    // The example catches its own errors and prints them, so exit 0 alone proves nothing: check what it printed.
+    assert.equal(ran.status, 0, show(ran));
+    assert.equal(ran.stderr, '', show(ran));
+    assert.match(ran.stdout, /^Audio generated: 24000Hz$/m, show(ran));
+    checkWav(ran.dir);
+  });
+
+  it('002 Chatterbox operations: the voice-listing request, sent to /run and polled on /status as documented', async () => {
+    const body = readFileSync(join(FIXTURES, '002-list-local-voices.request.json'), 'utf8');
+    const submitted = await fetch(`${base}/chatterbox-v2/run`, {
+      method: 'POST',
+      headers: { ...authorized, 'content-type': 'application/json' },
+      body,
+    });
+    assert.equal(submitted.status, 200);
+    const { id } = (await submitted.json()) as { id: string };
+    let job: { status: string; output?: Record<string, unknown>; error?: string } = { status: 'IN_QUEUE' };
+    for (let i = 0; i < 100 && (job.status === 'IN_QUEUE' || job.status === 'IN_PROGRESS'); i++) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+      job = (await (await fetch(`${base}/chatterbox-v2/status/${id}`, { headers: authorized })).json()) as typeof job;
+    }
+    assert.equal(job.status, 'COMPLETED', job.error);
+    const output = job.output as {
+      local_voices: Record<string, unknown>[];
+      total_local_voices: number;
+      stats: { total_voices: number; gender_distribution: { male: number; female: number } };
+    };
+    assert.equal(output.total_local_voices, 37);
+    assert.deepEqual(output.stats, { total_voices: 37, gender_distribution: { male: 21, female: 16 } });
+    assert.equal(output.local_voices.length, 37);
+    for (const voice of output.local_voices) {
+      assert.deepEqual(Object.keys(voice).sort(), ['duration', 'gender', 'original_file', 'speaker_name', 'type', 'voice_id']);
+      assert.match(String(voice['voice_id']), /^[0-9a-f]{8}$/);
+    }
+    const aaron = output.local_voices.find((voice) => voice['speaker_name'] === 'Aaron');
+    assert.equal(aaron?.['gender'], 'male', 'the document’s sample entry');
+    for (const name of ['Catherine', 'Benjamin', 'Amy']) {
+      assert.ok(output.local_voices.some((voice) => voice['speaker_name'] === name), `${name}, used by the Quick Starts, is listed`);
+    }
+  });
+});
+
+/** The python3 on PATH if it has `requests`, else Debian's (where apt installs python3-requests). */
+function pythonWithRequests(): string {
+  for (const python of ['python3', '/usr/bin/python3']) {
+    if (spawnSync(python, ['-c', 'import requests'], { stdio: 'ignore' }).status === 0) return python;
+  }
+  return 'python3';
+}

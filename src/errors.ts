@@ -19,6 +19,25 @@ export type ChorusErrorCode =
   | 'aborted'
   | 'internal';
 
+/** The usual HTTP status of each code; an API surface may override single entries. */
+export const HTTP_STATUS: Readonly<Record<ChorusErrorCode, number>> = {
+  invalid_request: 400,
+  missing_parameter: 400,
+  text_too_long: 400,
+  unsupported_format: 400,
+  voice_not_found: 400,
+  model_not_found: 400,
+  payload_too_large: 413,
+  unauthorized: 401,
+  not_found: 404,
+  queue_full: 429,
+  rate_limited: 429,
+  engine_unavailable: 503,
+  engine_failed: 500,
+  aborted: 499,
+  internal: 500,
+};
+
 const MARKER = Symbol.for('chorus.error');
 
 export interface ChorusErrorOptions {

@@ -1,22 +1,7 @@
-import { ChorusError, type ChorusErrorCode } from '../../errors.js';
+import { ChorusError, HTTP_STATUS, type ChorusErrorCode } from '../../errors.js';
 
-const STATUS: Record<ChorusErrorCode, number> = {
-  invalid_request: 400,
-  missing_parameter: 400,
-  text_too_long: 413,
-  unsupported_format: 400,
-  voice_not_found: 400,
-  model_not_found: 400,
-  payload_too_large: 413,
-  unauthorized: 401,
-  not_found: 404,
-  queue_full: 429,
-  rate_limited: 429,
-  engine_unavailable: 503,
-  engine_failed: 500,
-  aborted: 499,
-  internal: 500,
-};
+// Spark-TTS documents 413 for text that is too long.
+const STATUS: Record<ChorusErrorCode, number> = { ...HTTP_STATUS, text_too_long: 413 };
 
 /**
  * The one place a Chorus error becomes a job-API answer. RunPod documents no error body; its

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import runpodSdk from 'runpod-sdk';
 import { probeAudio } from './support/ffprobe.js';
+import { assertLocalVoicesShape } from './support/local-voices.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 type Output = Record<string, unknown>;
@@ -177,18 +178,8 @@ describe('Chatterbox operations worker (002) with the official runpod-sdk client
   it('list_local_voices: the documented shape, 37 voices, 21 male and 16 female', async () => {
     const job = await runSync({ operation: 'list_local_voices' });
     assert.equal(job.status, 'COMPLETED');
-    const output = job.output as {
-      local_voices: Record<string, unknown>[];
-      total_local_voices: number;
-      stats: { total_voices: number; gender_distribution: { male: number; female: number } };
-    };
-    assert.deepEqual(Object.keys(output).sort(), ['local_voices', 'stats', 'total_local_voices']);
-    assert.equal(output.total_local_voices, 37);
-    assert.deepEqual(output.stats, { total_voices: 37, gender_distribution: { male: 21, female: 16 } });
-    assert.equal(output.local_voices.length, 37);
+    const output = assertLocalVoicesShape(job.output);
     for (const voice of output.local_voices) {
-      assert.deepEqual(Object.keys(voice).sort(), ['duration', 'gender', 'original_file', 'speaker_name', 'type', 'voice_id']);
-      assert.match(String(voice['voice_id']), /^[0-9a-f]{8}$/);
       assert.equal(voice['type'], 'espeak_builtin');
       assert.equal(voice['duration'], null);
       assert.equal(voice['original_file'], null);
@@ -198,7 +189,7 @@ describe('Chatterbox operations worker (002) with the official runpod-sdk client
     assert.deepEqual(names('female'), [...FEMALE].sort());
     assert.equal(new Set(output.local_voices.map((v) => v['voice_id'])).size, 37, 'ids are unique');
     // Stable: the same ids on the next call.
-    const again = (await runSync({ operation: 'list_local_voices' })).output as typeof output;
+    const again = assertLocalVoicesShape((await runSync({ operation: 'list_local_voices' })).output);
     assert.deepEqual(again.local_voices, output.local_voices);
   });
 

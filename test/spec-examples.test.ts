@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { probeAudio } from './support/ffprobe.js';
+import { assertLocalVoicesShape } from './support/local-voices.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 // The Python and JavaScript client examples of the worker documents, run unchanged (see the header of each file
@@ -158,6 +159,17 @@ describe('the documents’ Python and JavaScript examples, run unchanged against
     return output;
   }
 
+  /** What both 001 examples print and save: the job id, the byte count, and output.mp3. */
+  async function savedChatterboxRun(ran: Ran): Promise<{ saved: Buffer; output: Record<string, unknown> }> {
+    const jobId = /^Job submitted: (\S+)$/m.exec(ran.stdout)?.[1];
+    const bytes = Number(/^‚úÖ Generated (\d+) bytes$/m.exec(ran.stdout)?.[1]);
+    assert.ok(jobId !== undefined && bytes > 0, show(ran));
+    assert.match(ran.stdout, /^Saved to output\.mp3$/m);
+    const saved = readFileSync(join(ran.dir, 'output.mp3'));
+    assert.equal(saved.length, bytes);
+    return { saved, output: await chatterboxOutput(jobId, saved) };
+  }
+
   const chatterboxSubstitutions = (): Substitution[] => [
     { from: 'https://api.runpod.ai/v2', to: base, count: 1 },
     { from: '"70sq2akye030kh"', to: '"chatterbox"', count: 1 },
@@ -184,13 +196,7 @@ describe('the documents’ Python and JavaScript examples, run unchanged against
   it('001 Chatterbox: the Python generate_speech example saves output.mp3', async () => {
     const ran = await runExample(EXAMPLES.cbPython, chatterboxSubstitutions(), { env: { RUNPOD_API_KEY: KEY } });
     assert.equal(ran.status, 0, show(ran));
-    const jobId = /^Job submitted: (\S+)$/m.exec(ran.stdout)?.[1];
-    const bytes = Number(/^‚úÖ Generated (\d+) bytes$/m.exec(ran.stdout)?.[1]);
-    assert.ok(jobId !== undefined && bytes > 0, show(ran));
-    assert.match(ran.stdout, /^Saved to output\.mp3$/m);
-    const saved = readFileSync(join(ran.dir, 'output.mp3'));
-    assert.equal(saved.length, bytes);
-    const output = await chatterboxOutput(jobId, saved);
+    const { saved, output } = await savedChatterboxRun(ran);
     assert.equal(output['cache_hit'], false);
     chatterboxMp3 = saved;
   });
@@ -199,13 +205,7 @@ describe('the documents’ Python and JavaScript examples, run unchanged against
     const ran = await runExample(EXAMPLES.cbJs, chatterboxSubstitutions(), { env: { RUNPOD_API_KEY: KEY } });
     assert.equal(ran.status, 0, show(ran));
     assert.equal(ran.stderr, '', show(ran));
-    const jobId = /^Job submitted: (\S+)$/m.exec(ran.stdout)?.[1];
-    const bytes = Number(/^‚úÖ Generated (\d+) bytes$/m.exec(ran.stdout)?.[1]);
-    assert.ok(jobId !== undefined && bytes > 0, show(ran));
-    assert.match(ran.stdout, /^Saved to output\.mp3$/m);
-    const saved = readFileSync(join(ran.dir, 'output.mp3'));
-    assert.equal(saved.length, bytes);
-    const output = await chatterboxOutput(jobId, saved);
+    const { saved, output } = await savedChatterboxRun(ran);
     if (chatterboxMp3 !== undefined) {
       assert.equal(output['cache_hit'], true, 'the Python example asked for the same text, format and speed');
       assert.ok(saved.equals(chatterboxMp3));
@@ -260,18 +260,7 @@ describe('the documents’ Python and JavaScript examples, run unchanged against
       job = (await (await fetch(`${base}/chatterbox-v2/status/${id}`, { headers: authorized })).json()) as typeof job;
     }
     assert.equal(job.status, 'COMPLETED', job.error);
-    const output = job.output as {
-      local_voices: Record<string, unknown>[];
-      total_local_voices: number;
-      stats: { total_voices: number; gender_distribution: { male: number; female: number } };
-    };
-    assert.equal(output.total_local_voices, 37);
-    assert.deepEqual(output.stats, { total_voices: 37, gender_distribution: { male: 21, female: 16 } });
-    assert.equal(output.local_voices.length, 37);
-    for (const voice of output.local_voices) {
-      assert.deepEqual(Object.keys(voice).sort(), ['duration', 'gender', 'original_file', 'speaker_name', 'type', 'voice_id']);
-      assert.match(String(voice['voice_id']), /^[0-9a-f]{8}$/);
-    }
+    const output = assertLocalVoicesShape(job.output);
     const aaron = output.local_voices.find((voice) => voice['speaker_name'] === 'Aaron');
     assert.equal(aaron?.['gender'], 'male', 'the document’s sample entry');
     for (const name of ['Catherine', 'Benjamin', 'Amy']) {
@@ -287,3 +276,4 @@ function pythonWithRequests(): string {
   }
   return 'python3';
 }
+

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import sqlite from 'node-sqlite3-wasm';
 import { ChorusError } from '../errors.js';
@@ -61,9 +61,12 @@ export class SqliteJobQueue implements JobQueue {
   readonly #events = new EventEmitter();
   readonly #maxQueued: number;
   readonly #now: () => number;
+  readonly #path: string;
 
   constructor(options: SqliteJobQueueOptions) {
     mkdirSync(dirname(options.path), { recursive: true });
+    claimDatabase(options.path);
+    this.#path = options.path;
     this.#db = new sqlite.Database(options.path);
     this.#db.exec('PRAGMA journal_mode = TRUNCATE; PRAGMA synchronous = NORMAL;');
     this.#db.exec(SCHEMA);
@@ -302,6 +305,7 @@ export class SqliteJobQueue implements JobQueue {
   async close(): Promise<void> {
     this.#events.removeAllListeners();
     this.#db.close();
+    rmSync(`${this.#path}.owner`, { force: true });
   }
 
   #expired(record: JobRecord, now: number): boolean {
@@ -329,6 +333,38 @@ export class SqliteJobQueue implements JobQueue {
       this.#db.exec('ROLLBACK');
       throw error;
     }
+  }
+}
+
+/**
+ * The embedded queue belongs to one process. node-sqlite3-wasm locks with a `<db>.lock` directory
+ * that a killed process leaves behind, which would make the restart fail with "database is locked".
+ * An owner file with our pid tells a stale lock (owner gone) from a live one (refuse to start).
+ */
+function claimDatabase(path: string): void {
+  const ownerFile = `${path}.owner`;
+  let owner: number | undefined;
+  try {
+    owner = Number.parseInt(readFileSync(ownerFile, 'utf8'), 10);
+  } catch {
+    owner = undefined;
+  }
+  if (owner !== undefined && Number.isInteger(owner) && owner !== process.pid && processAlive(owner)) {
+    throw new ChorusError({
+      code: 'engine_unavailable',
+      message: `Another Chorus process (pid ${owner}) uses the job database ${path}; give each process its own CHORUS_DATA_DIR.`,
+    });
+  }
+  rmSync(`${path}.lock`, { recursive: true, force: true });
+  writeFileSync(ownerFile, String(process.pid));
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -4,6 +4,7 @@
  * and formant-scale estimates built on them. Profiles are plain JSON data because they are stored.
  */
 import { quantileSorted, trackPitch, voicedPitchStats } from './pitch.js';
+import { fft, nextPowerOfTwo } from '../dsp/fft.js';
 
 export interface VoiceProfile {
   readonly version: 1;
@@ -89,11 +90,10 @@ export function analyzeVoice(samples: Float32Array, sampleRate: number): VoicePr
   }
   if (speechFrames === 0) throw new Error('no speech found in the audio');
 
-  const fftSize = nextPow2(Math.ceil(0.032 * sampleRate));
+  const fftSize = nextPowerOfTwo(Math.ceil(0.032 * sampleRate));
   const bins = fftSize / 2 + 1;
   const binHz = sampleRate / fftSize;
   const window = hann(fftSize);
-  const fft = new Fft(fftSize);
   const re = new Float64Array(fftSize);
   const im = new Float64Array(fftSize);
   const power = new Float64Array(bins);
@@ -115,7 +115,7 @@ export function analyzeVoice(samples: Float32Array, sampleRate: number): VoicePr
       re[j] = k >= 0 && k < samples.length ? samples[k]! * window[j]! : 0;
       im[j] = 0;
     }
-    fft.transform(re, im);
+    fft(re, im);
     let band = 0;
     for (let k = 0; k < bins; k++) {
       // Scaled so a frame's spectrum sums to its mean square (Parseval), whatever the FFT size.
@@ -138,7 +138,7 @@ export function analyzeVoice(samples: Float32Array, sampleRate: number): VoicePr
   }
   if (voicedUsed === 0) throw new Error('no voiced speech found in the audio');
 
-  const smoothDb = cepstralSmoothDb(ltasVoiced, voicedUsed, fftSize, sampleRate, fft);
+  const smoothDb = cepstralSmoothDb(ltasVoiced, voicedUsed, fftSize, sampleRate);
   const envelope = envelopeFrequencies().map((hz) => round2(interpolate(smoothDb, hz / binHz)));
 
   let num = 0;
@@ -356,7 +356,7 @@ function countNuclei(bandDb: Float64Array, speech: Uint8Array, f0: Float32Array,
 }
 
 /** Mean of `sum / count` in dB, smoothed by liftering its real cepstrum. */
-function cepstralSmoothDb(sum: Float64Array, count: number, fftSize: number, sampleRate: number, fft: Fft): Float64Array {
+function cepstralSmoothDb(sum: Float64Array, count: number, fftSize: number, sampleRate: number): Float64Array {
   const bins = fftSize / 2 + 1;
   const re = new Float64Array(fftSize);
   const im = new Float64Array(fftSize);
@@ -368,7 +368,7 @@ function cepstralSmoothDb(sum: Float64Array, count: number, fftSize: number, sam
     re[k] = v;
     if (k > 0 && k < bins - 1) re[fftSize - k] = v;
   }
-  fft.transform(re, im);
+  fft(re, im);
   // re/N is now the (even) real cepstrum. Raised-cosine lifter from 60% to 100% of LIFTER_SEC.
   const cut = LIFTER_SEC * sampleRate;
   const pass = 0.6 * cut;
@@ -381,7 +381,7 @@ function cepstralSmoothDb(sum: Float64Array, count: number, fftSize: number, sam
       im[fftSize - q] = 0;
     }
   }
-  fft.transform(re, im);
+  fft(re, im);
   const out = new Float64Array(bins);
   const toDb = 10 / Math.LN10;
   for (let k = 0; k < bins; k++) out[k] = re[k]! * toDb;
@@ -410,11 +410,6 @@ function round2(x: number): number {
   return Math.round(x * 100) / 100;
 }
 
-function nextPow2(n: number): number {
-  let p = 1;
-  while (p < n) p <<= 1;
-  return p;
-}
 
 function hann(n: number): Float64Array {
   const w = new Float64Array(n);
@@ -422,59 +417,3 @@ function hann(n: number): Float64Array {
   return w;
 }
 
-/** In-place iterative radix-2 complex FFT (forward, unscaled) for one power-of-two size. */
-class Fft {
-  private readonly cos: Float64Array;
-  private readonly sin: Float64Array;
-  private readonly reverse: Uint32Array;
-
-  constructor(private readonly size: number) {
-    const half = size >> 1;
-    this.cos = new Float64Array(half);
-    this.sin = new Float64Array(half);
-    for (let i = 0; i < half; i++) {
-      this.cos[i] = Math.cos((2 * Math.PI * i) / size);
-      this.sin[i] = -Math.sin((2 * Math.PI * i) / size);
-    }
-    this.reverse = new Uint32Array(size);
-    const bits = Math.log2(size);
-    for (let i = 0; i < size; i++) {
-      let r = 0;
-      for (let b = 0; b < bits; b++) r |= ((i >> b) & 1) << (bits - 1 - b);
-      this.reverse[i] = r;
-    }
-  }
-
-  transform(re: Float64Array, im: Float64Array): void {
-    const n = this.size;
-    for (let i = 0; i < n; i++) {
-      const j = this.reverse[i]!;
-      if (j > i) {
-        const tr = re[i]!;
-        re[i] = re[j]!;
-        re[j] = tr;
-        const ti = im[i]!;
-        im[i] = im[j]!;
-        im[j] = ti;
-      }
-    }
-    for (let len = 2; len <= n; len <<= 1) {
-      const halfLen = len >> 1;
-      const stride = n / len;
-      for (let start = 0; start < n; start += len) {
-        for (let k = 0; k < halfLen; k++) {
-          const wr = this.cos[k * stride]!;
-          const wi = this.sin[k * stride]!;
-          const a = start + k;
-          const b = a + halfLen;
-          const xr = re[b]! * wr - im[b]! * wi;
-          const xi = re[b]! * wi + im[b]! * wr;
-          re[b] = re[a]! - xr;
-          im[b] = im[a]! - xi;
-          re[a]! += xr;
-          im[a]! += xi;
-        }
-      }
-    }
-  }
-}

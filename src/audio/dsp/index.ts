@@ -3,6 +3,7 @@ export { initDsp, isDspReady, dspInfo } from './dsp-modules.js';
 export {
   createResampler,
   createPlaybackRateTransform,
+  resampleBuffer,
   identityTransform,
   type ResamplerOptions,
   type PlaybackRateOptions,

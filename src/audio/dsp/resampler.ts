@@ -7,7 +7,7 @@
  * to exactly round(totalInput * outputRate / inputRate) samples. Net effect: a resampled stream is
  * time-aligned with its input and has the length one would expect, however it was chunked.
  */
-import type { PcmTransform } from '../pcm.js';
+import { concatFloat32, type PcmTransform } from '../pcm.js';
 import { getSpeex, type SpeexModule } from './dsp-modules.js';
 
 export interface ResamplerOptions {
@@ -37,6 +37,17 @@ export function createResampler(options: ResamplerOptions): PcmTransform {
   }
   if (inputRate === outputRate) return identityTransform(outputRate);
   return new SpeexResampler(getSpeex(), inputRate, outputRate, inputRate, outputRate, outputRate, quality);
+}
+
+/** A whole buffer resampled at once (uploads, analysis, tests); streaming callers use createResampler. */
+export function resampleBuffer(samples: Float32Array, inputRate: number, outputRate: number, quality = 5): Float32Array {
+  if (inputRate === outputRate) return samples;
+  const resampler = createResampler({ inputRate, outputRate, quality });
+  try {
+    return concatFloat32([resampler.process(samples), resampler.flush()]);
+  } finally {
+    resampler.dispose();
+  }
 }
 
 export interface PlaybackRateOptions {

@@ -1,17 +1,32 @@
 #!/usr/bin/env node
 // The test suite validates every audio file with ffprobe, encodes aac with ffmpeg, runs the
-// job documents' curl examples with curl and their Python examples with python3 + requests. On a
-// fresh Debian/Ubuntu machine this installs them (as root); elsewhere it says what is missing.
+// job documents' curl examples with curl and their Python examples with python3 + requests, checks
+// that converted speech still says the right words with pocketsphinx forced alignment (+ its en-us
+// model) and makes reference voices with flite. On a fresh Debian/Ubuntu machine this installs them
+// (as root); elsewhere it says what is missing.
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 const has = (cmd, flag = '-version') => spawnSync(cmd, [flag], { stdio: 'ignore' }).status === 0;
 // Either the python3 on PATH or Debian's own /usr/bin/python3 (where apt installs python3-requests)
 // will do; the tests pick the first that can import requests.
 const hasRequests = () =>
   ['python3', '/usr/bin/python3'].some((python) => spawnSync(python, ['-c', 'import requests'], { stdio: 'ignore' }).status === 0);
-const ready = () => has('ffprobe') && has('ffmpeg') && has('curl', '--version') && hasRequests();
+// pocketsphinx_batch prints its usage and exits non-zero without arguments, so look for it on PATH.
+const onPath = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+const hasSphinx = () => onPath('pocketsphinx_batch');
+const hasSphinxModel = () => existsSync('/usr/share/pocketsphinx/model/en-us/en-us/mdef') && existsSync('/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict');
+const hasFlite = () => has('flite', '-lv'); // `flite --version` exits 1
+const ready = () => has('ffprobe') && has('ffmpeg') && has('curl', '--version') && hasRequests() && hasSphinx() && hasSphinxModel() && hasFlite();
 if (ready()) process.exit(0);
-const packages = [...(has('ffprobe') && has('ffmpeg') ? [] : ['ffmpeg']), ...(has('curl', '--version') ? [] : ['curl']), ...(hasRequests() ? [] : ['python3-requests'])];
+const packages = [
+  ...(has('ffprobe') && has('ffmpeg') ? [] : ['ffmpeg']),
+  ...(has('curl', '--version') ? [] : ['curl']),
+  ...(hasRequests() ? [] : ['python3-requests']),
+  ...(hasSphinx() ? [] : ['pocketsphinx']),
+  ...(hasSphinxModel() ? [] : ['pocketsphinx-en-us']),
+  ...(hasFlite() ? [] : ['flite']),
+];
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const hasApt = spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -23,7 +38,8 @@ if (isRoot && hasApt) {
   if (update.status === 0 && install.status === 0 && ready()) process.exit(0);
 }
 console.error(
-  'The tests need ffmpeg, ffprobe and curl on PATH, and python3 able to `import requests`. Install them ' +
-    '(Debian: apt-get install ffmpeg curl python3-requests) and retry.',
+  'The tests need ffmpeg, ffprobe, curl, pocketsphinx_batch (with the en-us model) and flite on PATH, and python3 ' +
+    'able to `import requests`. Install them (Debian: apt-get install ffmpeg curl python3-requests pocketsphinx ' +
+    'pocketsphinx-en-us flite) and retry.',
 );
 process.exit(1);

@@ -11,6 +11,8 @@ export type ChorusErrorCode =
   | 'voice_not_found'
   | 'model_not_found'
   | 'not_found'
+  | 'conflict'
+  | 'forbidden'
   | 'queue_full'
   | 'rate_limited'
   | 'unauthorized'
@@ -30,6 +32,8 @@ export const HTTP_STATUS: Readonly<Record<ChorusErrorCode, number>> = {
   payload_too_large: 413,
   unauthorized: 401,
   not_found: 404,
+  conflict: 409,
+  forbidden: 403,
   queue_full: 429,
   rate_limited: 429,
   engine_unavailable: 503,

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { trackPitch, voicedPitchStats } from '../src/audio/analysis/pitch.js';
 import { wavDuration } from './support/ffprobe.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
@@ -10,27 +11,9 @@ function wavSamples(bytes: Buffer): Float32Array {
 }
 
 /** Median fundamental frequency of voiced 40 ms frames, by autocorrelation (50–600 Hz). */
+/** Median pitch by Chorus's YIN tracker (src/audio/analysis/pitch.ts; its unit tests check it on known pitches). */
 function medianPitch(samples: Float32Array, sampleRate: number): number {
-  const frame = Math.round(0.04 * sampleRate);
-  const pitches: number[] = [];
-  for (let start = 0; start + frame * 2 < samples.length; start += frame) {
-    let energy = 0;
-    for (let i = 0; i < frame; i++) energy += samples[start + i]! ** 2;
-    if (Math.sqrt(energy / frame) < 0.03) continue;
-    let bestLag = 0;
-    let best = 0;
-    for (let lag = Math.floor(sampleRate / 600); lag <= Math.ceil(sampleRate / 50); lag++) {
-      let sum = 0;
-      for (let i = 0; i < frame; i++) sum += samples[start + i]! * samples[start + i + lag]!;
-      if (sum > best) {
-        best = sum;
-        bestLag = lag;
-      }
-    }
-    if (best / energy > 0.5) pitches.push(sampleRate / bestLag);
-  }
-  pitches.sort((a, b) => a - b);
-  return pitches[Math.floor(pitches.length / 2)] ?? 0;
+  return voicedPitchStats(trackPitch(samples, sampleRate))?.medianHz ?? 0;
 }
 
 describe('audio options through the API', () => {

@@ -243,26 +243,19 @@ describe('Chatterbox operations worker (002) with the official runpod-sdk client
     assert.equal(notObject.status, 400);
   });
 
-  it('reference_audio is decoded and checked, then refused: cloning arrives with the voice library', async () => {
+  it('reference_audio is decoded and checked at submission', async () => {
     const tts = { operation: 'tts', mode: 'streaming_voice_cloning', text: 'Hi.' };
-    await expectError({ ...tts, reference_audio: sineWav().toString('base64') }, 'reference_audio', /reference_audio.*arrives with the voice library/);
     await expectError({ ...tts, reference_audio: Buffer.from('this is not audio at all').toString('base64') }, 'reference_audio', /'reference_audio' is not audio/);
     await expectError({ ...tts, reference_audio: '%%% not base64 %%%' }, 'reference_audio', /'reference_audio' is not valid base64/);
     await expectError({ ...tts, reference_audio: '' }, 'reference_audio', /'reference_audio' is empty/);
   });
 
-  it('voice_cloning, voice_conversion and voice_transfer are validated, then answered as not yet available', async () => {
+  it('voice_cloning, voice_conversion and voice_transfer check their fields at submission (test/voice-library.test.ts runs them)', async () => {
     const audio = sineWav().toString('base64');
-    const notYet = /Operation '(voice_cloning|voice_conversion|voice_transfer)' is not available yet: it arrives with the voice library/;
-    await expectError({ operation: 'voice_cloning', reference_audio: audio, voice_name: 'MyCustomVoice', voice_description: 'Mine', save_to_library: true }, 'operation', notYet);
-    await expectError({ operation: 'voice_conversion', input_audio: audio, voice_name: 'Catherine', no_watermark: true }, 'operation', notYet);
-    await expectError({ operation: 'voice_conversion', input_audio: audio, target_speaker: audio }, 'operation', notYet);
-    await expectError({ operation: 'voice_transfer', transfer_mode: 'embedding', input_audio: audio, voice_name: 'Benjamin' }, 'operation', notYet);
-    await expectError({ operation: 'voice_transfer', transfer_mode: 'audio', input_audio: audio, target_audio: audio, no_watermark: true }, 'operation', notYet);
-    // Their own fields are checked first.
     await expectError({ operation: 'voice_cloning', voice_name: 'X' }, 'reference_audio', /Missing required parameter: 'reference_audio'/);
     await expectError({ operation: 'voice_cloning', reference_audio: audio }, 'voice_name', /Missing required parameter: 'voice_name'/);
     await expectError({ operation: 'voice_cloning', reference_audio: 'bm90IGF1ZGlv', voice_name: 'X' }, 'reference_audio', /not audio/);
+    await expectError({ operation: 'voice_cloning', reference_audio: audio, voice_name: 'X' }, 'reference_audio', /too short: 1\.00 s of audio, at least 5 s is needed/);
     await expectError({ operation: 'voice_conversion', voice_name: 'Amy' }, 'input_audio', /Missing required parameter: 'input_audio'/);
     await expectError({ operation: 'voice_conversion', input_audio: audio }, 'voice_name', /needs a target voice/);
     await expectError({ operation: 'voice_transfer', input_audio: audio, voice_name: 'Amy' }, 'transfer_mode', /'transfer_mode' must be one of embedding, audio/);

@@ -204,14 +204,14 @@ describe('Spark-TTS profile (000): the document’s examples, runpod-sdk, storag
     assert.ok(output.duration > 1 && output.duration < 6);
   });
 
-  it('curl, cloning example: s3://my-bucket/voices/reference.wav is read with the configured credentials; the warning says the voice is not imitated yet', async () => {
+  it('curl, cloning example: s3://my-bucket/voices/reference.wav is read with the configured credentials; the warning says it is voice matching', async () => {
     const job = await curlRunsync(server.url, CURL_CLONE);
     assert.equal(job.status, 'COMPLETED', JSON.stringify(job));
     const output = job.output!;
     assert.match(output.audio_url, /\/chorus-out\/cloned_voice_[0-9a-f-]{36}\.wav\?/);
     const warnings = output.warnings!.join('\n');
-    assert.match(warnings, /prompt_speech_url: .*WAV, 1\.00 s, 16000 Hz.*cannot imitate a voice yet.*default male voice/);
-    assert.match(warnings, /prompt_text: not used/);
+    assert.match(warnings, /prompt_speech_url: reference WAV, 1\.00 s, 16000 Hz, median pitch \d+ Hz; spoken by voice matching from the built-in voice \w+\. Voice matching, not neural cloning/);
+    assert.match(warnings, /prompt_text: not needed by voice matching/);
     assert.equal(probeAudio((await download(output.audio_url)).bytes, 'wav').sampleRate, 24_000);
   });
 
@@ -274,7 +274,7 @@ describe('Spark-TTS profile (000): the document’s examples, runpod-sdk, storag
     for (const [path, format] of [['/ref.wav', 'WAV'], ['/ref.mp3', 'MP3'], ['/ref.flac', 'FLAC'], ['/redirect', 'WAV']] as const) {
       const { body } = await runsync(server, { text: 'Reference given.', prompt_speech_url: `${filesUrl}${path}` });
       assert.equal(body.status, 'COMPLETED', `${path}: ${JSON.stringify(body)}`);
-      assert.match(body.output!.warnings![0]!, new RegExp(`^prompt_speech_url: the reference audio was downloaded and checked \\(${format}, 1\\.0\\d s`), path);
+      assert.match(body.output!.warnings![0]!, new RegExp(`^prompt_speech_url: reference ${format}, 1\\.0\\d s`), path);
     }
   });
 
@@ -282,7 +282,7 @@ describe('Spark-TTS profile (000): the document’s examples, runpod-sdk, storag
     const cases: [string, RegExp][] = [
       [closedPortUrl, /could not be downloaded: ECONNREFUSED/],
       [`${filesUrl}/missing.wav`, /HTTP 404/],
-      [`${filesUrl}/page.html`, /not audio in a supported format \(WAV, MP3 or FLAC expected\)/],
+      [`${filesUrl}/page.html`, /not audio in a supported format \(WAV, MP3, FLAC or Ogg expected\)/],
       [`${filesUrl}/corrupt.wav`, /could not be decoded as WAV|holds no audio samples/],
       [`${filesUrl}/big.wav`, /too large: 160044 bytes, the limit is 100000/],
       [`${filesUrl}/big-chunked.wav`, /too large: more than 100000 bytes/],

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { decodeAudioBytes } from '../audio/decode-audio.js';
 import { AUDIO_FORMATS, type AudioFormat } from '../audio/encoders/audio-encoder.js';
+import { detectWatermark } from '../audio/watermark/watermark.js';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { createEngine } from '../engines/registry.js';
 import { ChorusError } from '../errors.js';
@@ -24,6 +26,8 @@ const USAGE = `Usage:
           --timings           print word timings as JSON lines on stderr
   chorus voices [--json]                    list the built-in voices
   chorus webhook-secret                     print the secret that signs webhooks (generated on first use)
+  chorus watermark detect FILE [--json]     does FILE (WAV, MP3, FLAC, Ogg) carry Chorus's watermark?
+                                            exit 0 whether or not it does; 2 if FILE is unreadable or not usable audio
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -35,6 +39,8 @@ async function main(argv: string[]): Promise<number> {
       return sayCommand(rest);
     case 'voices':
       return voicesCommand(rest);
+    case 'watermark':
+      return watermarkCommand(rest);
     case 'webhook-secret': {
       const config = loadConfig();
       process.stdout.write(`${loadWebhookSecret(config.webhookSecret, config.dataDir).secret}\n`);
@@ -136,6 +142,38 @@ async function voicesCommand(args: string[]): Promise<number> {
   for (const voice of voices) process.stdout.write(`${voice.id.padEnd(12)} ${voice.gender.padEnd(7)} ${voice.description}\n`);
   process.stdout.write(`\n${voices.length} voices; languages: ${engine.capabilities.languages.length} (use --language or the API's 'language').\n`);
   return 0;
+}
+
+/** Exit 0 for both answers, so scripts can tell "not marked" (0) from "could not check" (2). */
+async function watermarkCommand(args: string[]): Promise<number> {
+  try {
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
+    const [action, file, ...extra] = positionals;
+    if (action !== 'detect' || file === undefined || extra.length > 0) {
+      throw new ChorusError({ code: 'invalid_request', param: 'FILE', message: 'Usage: chorus watermark detect FILE [--json]' });
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(file);
+    } catch (error) {
+      throw new ChorusError({ code: 'invalid_request', param: 'FILE', message: `Cannot read '${file}': ${(error as Error).message}` });
+    }
+    const audio = await decodeAudioBytes(bytes, file, { minSec: 0.1, maxSec: 3600 });
+    const result = detectWatermark(audio.samples, audio.sampleRate);
+    if (values.json) {
+      const report = { file, ...result, durationSec: audio.durationSec, sampleRate: audio.sampleRate, format: audio.format };
+      process.stdout.write(`${JSON.stringify(report)}\n`);
+    } else {
+      process.stdout.write(
+        `watermark: ${result.detected ? 'detected' : 'not detected'} (score ${result.score.toFixed(1)}, threshold ${result.threshold.toFixed(1)}; ` +
+          `${result.analysedSec.toFixed(1)} s of ${audio.durationSec.toFixed(1)} s analysed)\n`,
+      );
+    }
+    return 0;
+  } catch (error) {
+    process.stderr.write(`chorus: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 2;
+  }
 }
 
 function numberOption(name: string, raw: string, min: number, max: number): number {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { numberInRange, validate } from '../api/validation.js';
 import { ChorusError } from '../errors.js';
 import type { EndpointProfile } from '../operations/endpoint-profile.js';
+import type { VoiceLibrary } from '../voices/voice-library.js';
 import type { SpeechService } from '../pipeline/speech-service.js';
 import { assertPublicUrl } from '../security/address-policy.js';
 import { isTerminal, type JobRecord, type StreamChunk } from './job.js';
@@ -45,6 +46,7 @@ export class JobService {
   readonly #runner: JobRunner;
   readonly #profiles: ReadonlyMap<string, EndpointProfile>;
   readonly #speech: SpeechService;
+  readonly #voices: VoiceLibrary;
   readonly #settings: JobServiceSettings;
   readonly #onFinished: ((job: JobRecord) => void) | undefined;
 
@@ -53,6 +55,7 @@ export class JobService {
     runner: JobRunner;
     profiles: ReadonlyMap<string, EndpointProfile>;
     speech: SpeechService;
+    voices: VoiceLibrary;
     settings: JobServiceSettings;
     /** Called for jobs that end here rather than in the runner (a queued job cancelled); webhooks hang off it. */
     onFinished?: (job: JobRecord) => void;
@@ -61,6 +64,7 @@ export class JobService {
     this.#runner = options.runner;
     this.#profiles = options.profiles;
     this.#speech = options.speech;
+    this.#voices = options.voices;
     this.#settings = options.settings;
     this.#onFinished = options.onFinished;
   }
@@ -87,7 +91,7 @@ export class JobService {
       throw new ChorusError({ code: 'invalid_request', param: 'input', message: "Missing required field 'input': send {\"input\": {...}}." });
     }
     const submission = validate(submissionSchema, body);
-    await profile.validate(submission.input, { speech: this.#speech });
+    await profile.validate(submission.input, { speech: this.#speech, voices: this.#voices, owner, signal: AbortSignal.timeout(60_000) });
     if (submission.webhook !== undefined) {
       await assertPublicUrl(submission.webhook, { allowPrivate: this.#settings.allowPrivateUrls ?? false, param: 'webhook' });
     }

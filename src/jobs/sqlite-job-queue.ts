@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import sqlite from 'node-sqlite3-wasm';
 import { ChorusError } from '../errors.js';
+import { claimDatabase } from '../storage/sqlite-file.js';
 import { isTerminal, type JobRecord, type JobState, type NewJob, type StreamChunk } from './job.js';
 import type { JobCounts, JobQueue, TerminalUpdate } from './job-queue.js';
 
@@ -65,7 +66,7 @@ export class SqliteJobQueue implements JobQueue {
 
   constructor(options: SqliteJobQueueOptions) {
     mkdirSync(dirname(options.path), { recursive: true });
-    claimDatabase(options.path);
+    claimDatabase(options.path, 'job database');
     this.#path = options.path;
     this.#db = new sqlite.Database(options.path);
     this.#db.exec('PRAGMA journal_mode = TRUNCATE; PRAGMA synchronous = NORMAL;');
@@ -341,33 +342,6 @@ export class SqliteJobQueue implements JobQueue {
  * that a killed process leaves behind, which would make the restart fail with "database is locked".
  * An owner file with our pid tells a stale lock (owner gone) from a live one (refuse to start).
  */
-function claimDatabase(path: string): void {
-  const ownerFile = `${path}.owner`;
-  let owner: number | undefined;
-  try {
-    owner = Number.parseInt(readFileSync(ownerFile, 'utf8'), 10);
-  } catch {
-    owner = undefined;
-  }
-  if (owner !== undefined && Number.isInteger(owner) && owner !== process.pid && processAlive(owner)) {
-    throw new ChorusError({
-      code: 'engine_unavailable',
-      message: `Another Chorus process (pid ${owner}) uses the job database ${path}; give each process its own CHORUS_DATA_DIR.`,
-    });
-  }
-  rmSync(`${path}.lock`, { recursive: true, force: true });
-  writeFileSync(ownerFile, String(process.pid));
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function toRecord(row: Row): JobRecord {
   const optional = <T>(key: string, map: (value: NonNullable<Row[string]>) => T): T | undefined => {
     const value = row[key];

@@ -1,27 +1,18 @@
-import decodeAudio, { type AudioData } from 'audio-decode';
+import { decodeAudioBytes, type DecodedAudio, type DurationLimits } from '../audio/decode-audio.js';
 import { ChorusError } from '../errors.js';
-import { sniffAudioFormat } from '../security/fetch-remote-audio.js';
-
-/** What a decoded upload turned out to be. */
-export interface DecodedAudioInfo {
-  readonly bytes: number;
-  readonly sampleRate: number;
-  readonly channels: number;
-  readonly durationSec: number;
-}
 
 const DATA_URL = /^data:[^,]*;base64,/i;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const BASE64_URL = /^[A-Za-z0-9_-]*={0,2}$/;
 
+/** Largest audio file accepted in a base64 field (the Chatterbox document's 10 MB). */
+export const MAX_AUDIO_FILE_BYTES = 10 * 1024 * 1024;
+
 /**
- * Decodes a base64 audio field (plain or URL-safe alphabet, padding optional, a `data:` URL
- * prefix allowed) and checks that it really is audio: WAV, MP3, FLAC or Ogg (Vorbis/Opus). Errors
- * name the field. Other containers are refused before decoding: `audio-decode` would load
- * GPL-2.0-only decoders for some of them (AAC, AC-3), which cannot be combined with Chorus's
- * GPL-3.0 engine (docs/licenses.md).
+ * The bytes of a base64 field (plain or URL-safe alphabet, padding optional, a `data:` URL prefix
+ * allowed). Errors name the field and say what is wrong, never a decoder's stack.
  */
-export async function decodeBase64Audio(value: unknown, field: string): Promise<DecodedAudioInfo> {
+export function decodeBase64Field(value: unknown, field: string, maxBytes = MAX_AUDIO_FILE_BYTES): Uint8Array {
   if (typeof value !== 'string') {
     throw new ChorusError({ code: 'invalid_request', param: field, message: `'${field}' must be a base64-encoded audio file (a string).` });
   }
@@ -31,26 +22,26 @@ export async function decodeBase64Audio(value: unknown, field: string): Promise<
   }
   const urlSafe = !BASE64.test(text) && BASE64_URL.test(text);
   if ((!BASE64.test(text) && !urlSafe) || text.replace(/=+$/, '').length % 4 === 1) {
-    throw new ChorusError({ code: 'invalid_request', param: field, message: `'${field}' is not valid base64.` });
+    throw new ChorusError({ code: 'invalid_request', param: field, message: `'${field}' is not valid base64 (Incorrect padding or characters outside the base64 alphabet).` });
   }
-  const bytes = Buffer.from(text, urlSafe ? 'base64url' : 'base64');
-  const isOgg = bytes.length >= 4 && bytes.subarray(0, 4).toString('latin1') === 'OggS';
-  if (sniffAudioFormat(bytes) === undefined && !isOgg) {
-    throw new ChorusError({ code: 'invalid_request', param: field, message: `'${field}' is not audio in a supported format (WAV, MP3, FLAC or Ogg).` });
-  }
-  let decoded: AudioData;
-  try {
-    decoded = await decodeAudio(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  } catch (error) {
+  if (Math.floor((text.replace(/=+$/, '').length * 3) / 4) > maxBytes) {
     throw new ChorusError({
-      code: 'invalid_request',
+      code: 'payload_too_large',
       param: field,
-      message: `'${field}' is not audio that can be decoded (WAV, MP3, FLAC or Ogg): ${error instanceof Error ? error.message : String(error)}.`,
+      message: `'${field}' is larger than ${Math.round(maxBytes / 1024 / 1024)} MB of audio; send a shorter or more compressed file.`,
     });
   }
-  const samples = decoded.channelData[0]?.length ?? 0;
-  if (!(decoded.sampleRate > 0) || samples === 0) {
-    throw new ChorusError({ code: 'invalid_request', param: field, message: `'${field}' decodes to no audio samples.` });
-  }
-  return { bytes: bytes.length, sampleRate: decoded.sampleRate, channels: decoded.channelData.length, durationSec: samples / decoded.sampleRate };
+  const bytes = Buffer.from(text, urlSafe ? 'base64url' : 'base64');
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** A base64 field decoded to audio (WAV, MP3, FLAC or Ogg), with its file bytes. */
+export async function decodeBase64Audio(
+  value: unknown,
+  field: string,
+  limits: DurationLimits = {},
+): Promise<DecodedAudio & { readonly bytes: Uint8Array }> {
+  const bytes = decodeBase64Field(value, field);
+  const decoded = await decodeAudioBytes(bytes, field, limits);
+  return { ...decoded, bytes };
 }

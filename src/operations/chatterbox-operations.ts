@@ -1,33 +1,36 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { numberInRange, validate } from '../api/validation.js';
 import { wavHeader } from '../audio/encoders/wav-encoder.js';
 import { concatBytes } from '../audio/pcm.js';
-import type { EngineVoice } from '../engine/speech-engine.js';
+import type { VoiceProfile } from '../audio/analysis/voice-profile.js';
 import { ChorusError } from '../errors.js';
 import type { LoudnessNormalization, SpeechRequest } from '../pipeline/speech-request.js';
 import type { SpeechService } from '../pipeline/speech-service.js';
 import { normalizeText } from '../text/index.js';
-import { decodeBase64Audio } from './base64-audio.js';
-import type { EndpointProfile, OperationContext } from './endpoint-profile.js';
+import { builtinVoiceId, CLONE_DURATION_SEC, VOICE_MATCHING_NOTE, type ResolvedVoice } from '../voices/voice-library.js';
+import type { UserVoiceRecord } from '../voices/voice-record.js';
+import { decodeBase64Audio, decodeBase64Field } from './base64-audio.js';
+import type { EndpointProfile, OperationContext, ValidationContext } from './endpoint-profile.js';
 import { renderSpeech } from './render-speech.js';
 
 /**
  * The Chatterbox operations worker (002): one endpoint, an `operation` field.
  *
- * - `tts` (`mode` basic | streaming | streaming_voice_cloning): text to a base64 WAV. The streaming
- *   modes also send each chunk of audio to /stream as it is made (see StreamElement).
- * - `list_local_voices`: the 37 built-in voices in the documented shape.
- * - `voice_cloning`, `voice_conversion`, `voice_transfer`: validated in full, then refused at
- *   submission with a 400 saying they arrive with the voice library; `reference_audio` on `tts` is
- *   decoded and checked, then refused the same way.
+ * - `tts` (`mode` basic | streaming | streaming_voice_cloning): text to a base64 WAV in a library
+ *   voice (`voice_name` / `voice_id`) or one matched to `reference_audio`. The streaming modes also
+ *   send each chunk of audio to /stream as it is made (see StreamElement).
+ * - `voice_cloning`: a new library voice from 5 to 60 s of reference audio.
+ * - `list_local_voices`: the 37 built-in voices plus the key's own, with gender statistics.
+ * - `voice_conversion` / `voice_transfer`: a recording moved to a library voice or a target recording.
+ * - `detect_watermark` (Chorus's own): whether audio carries Chorus's watermark.
  *
- * Chatterbox's sampling controls (`exaggeration`, `cfg_weight`, `temperature`) are validated and
- * reported under `ignored_parameters`: eSpeak has no equivalent. Output is never watermarked, so
- * `no_watermark` is accepted and changes nothing.
+ * On the embedded engine, cloning is voice matching and conversion is a pitch/formant transform
+ * (VOICE_MATCHING_NOTE); responses say so. Chatterbox's sampling controls (`exaggeration`,
+ * `cfg_weight`, `temperature`) are validated and reported under `ignored_parameters`. Every
+ * generated or converted file carries the inaudible watermark unless `no_watermark: true`.
  */
 
-export const OPERATIONS = ['tts', 'list_local_voices', 'voice_cloning', 'voice_conversion', 'voice_transfer'] as const;
+export const OPERATIONS = ['tts', 'list_local_voices', 'voice_cloning', 'voice_conversion', 'voice_transfer', 'detect_watermark'] as const;
 type Operation = (typeof OPERATIONS)[number];
 export const TTS_MODES = ['basic', 'streaming', 'streaming_voice_cloning'] as const;
 
@@ -65,6 +68,7 @@ const voiceCloningSchema = z.object({
   voice_name: z.string().min(1).max(100),
   voice_description: z.string().max(1000).optional(),
   save_to_library: z.boolean().optional(),
+  no_watermark: z.boolean().optional(),
 });
 const voiceConversionSchema = z.object({
   input_audio: audioField,
@@ -81,11 +85,18 @@ const voiceTransferSchema = z.object({
   target_audio: audioField.optional(),
   no_watermark: z.boolean().optional(),
 });
+const detectWatermarkSchema = z.object({ input_audio: audioField });
 
-/** A built-in voice's stable id: the first 8 hex digits of sha256 of its name. */
-export function builtinVoiceId(name: string): string {
-  return createHash('sha256').update(name).digest('hex').slice(0, 8);
-}
+/** Longest recording `voice_conversion` / `voice_transfer` take (the document recommends up to 60 s). */
+export const MAX_CONVERSION_INPUT_SEC = 120;
+/** A target recording must hold enough voiced speech to measure pitch and envelope. */
+const TARGET_AUDIO_SEC = { minSec: 2, maxSec: 60 } as const;
+/** Longest stretch of `reference_audio` on `tts` that is analysed (`max_reference_duration_sec` default). */
+const DEFAULT_MAX_REFERENCE_SEC = 30;
+const CONVERSION_RATE = 24_000;
+const SAMPLE_TEXT = (name: string) => `Hello! This is ${name}, a new voice in the library. How does it sound?`;
+
+export { builtinVoiceId };
 
 /** One element of /stream for the streaming modes (each is `{"output": StreamElement}` on the wire). */
 export interface StreamElement {
@@ -103,41 +114,13 @@ export interface StreamElement {
   readonly duration_sec: number;
 }
 
-interface VoiceLibrary {
-  resolve(name: string | undefined, id: string | undefined): EngineVoice;
-  list(): EngineVoice[];
-}
+type Voices = ValidationContext['voices'];
 
-function voiceLibrary(speech: SpeechService): VoiceLibrary {
-  const byId = new Map(speech.voices.voices.map((voice) => [builtinVoiceId(voice.id), voice]));
-  const notFound = (value: string, param: string) =>
-    new ChorusError({ code: 'voice_not_found', param, message: `Voice '${value}' not found in any library` });
-  return {
-    // voice_name wins when both are sent (voice_id is documented as its alternative).
-    resolve(name, id) {
-      if (name !== undefined) {
-        const voice = speech.voices.find(name);
-        if (voice === undefined) throw notFound(name, 'voice_name');
-        return voice;
-      }
-      if (id !== undefined) {
-        const voice = byId.get(id.trim().toLowerCase());
-        if (voice === undefined) throw notFound(id, 'voice_id');
-        return voice;
-      }
-      return speech.voices.resolve('default', 'voice_name');
-    },
-    list: () => speech.voices.voices.filter((voice) => voice.id !== 'default').sort((a, b) => a.name.localeCompare(b.name)),
-  };
-}
-
-function notYetAvailable(operation: string, param = 'operation'): ChorusError {
-  const what = param === 'operation' ? `Operation '${operation}'` : `Voice cloning from '${param}'`;
-  return new ChorusError({
-    code: 'invalid_request',
-    param,
-    message: `${what} is not available yet: it arrives with the voice library. Available now: operation 'tts' with a built-in voice (voice_name or voice_id; see 'list_local_voices').`,
-  });
+/** `voice_name` wins when both are sent (`voice_id` is documented as its alternative). */
+function resolveNamed(voices: Voices, owner: string, name: string | undefined, id: string | undefined): Promise<ResolvedVoice> {
+  if (name !== undefined) return voices.resolve(owner, { name }, 'voice_name');
+  if (id !== undefined) return voices.resolve(owner, { id }, 'voice_id');
+  return voices.resolve(owner, { name: 'default' }, 'voice_name');
 }
 
 function readOperation(input: unknown): Operation {
@@ -184,21 +167,51 @@ function parseTts(input: Record<string, unknown>): TtsInput {
   return parsed;
 }
 
+function parseConversion(input: Record<string, unknown>, operation: 'voice_conversion' | 'voice_transfer') {
+  if (operation === 'voice_conversion') {
+    const parsed = validate(voiceConversionSchema, input);
+    if (parsed.voice_name === undefined && parsed.voice_id === undefined && parsed.target_speaker === undefined) {
+      throw new ChorusError({
+        code: 'invalid_request',
+        param: 'voice_name',
+        message: "voice_conversion needs a target voice: 'voice_name', 'voice_id' or 'target_speaker'.",
+      });
+    }
+    const byAudio = parsed.voice_name === undefined && parsed.voice_id === undefined;
+    return { ...parsed, targetAudio: byAudio ? parsed.target_speaker : undefined, targetAudioParam: 'target_speaker' };
+  }
+  const parsed = validate(voiceTransferSchema, input);
+  if (parsed.transfer_mode === 'embedding') {
+    if (parsed.voice_name === undefined && parsed.voice_id === undefined) {
+      throw new ChorusError({
+        code: 'invalid_request',
+        param: 'voice_name',
+        message: "Missing required parameter: 'voice_name' (or 'voice_id') for transfer_mode 'embedding'.",
+      });
+    }
+    return { ...parsed, targetAudio: undefined, targetAudioParam: 'target_audio' };
+  }
+  if (parsed.target_audio === undefined) {
+    throw new ChorusError({ code: 'invalid_request', param: 'target_audio', message: "Missing required parameter: 'target_audio' for transfer_mode 'audio'." });
+  }
+  return { ...parsed, targetAudio: parsed.target_audio, targetAudioParam: 'target_audio' };
+}
+
 export function createChatterboxOperationsProfile(options: { maxCharsPerChunk: number }): EndpointProfile {
   return {
     name: 'chatterbox-v2',
-    description: 'Chatterbox operations worker: tts (basic and streaming), list_local_voices; voice cloning, conversion and transfer arrive with the voice library',
-    async validate(input, { speech }) {
+    description:
+      'Chatterbox operations worker: tts (basic and streaming), voice_cloning, list_local_voices, voice_conversion, voice_transfer, detect_watermark (cloning is voice matching on the embedded engine)',
+    async validate(input, { voices, owner }) {
       const operation = readOperation(input);
       const fields = input as Record<string, unknown>;
-      const library = voiceLibrary(speech);
       switch (operation) {
         case 'tts': {
           const parsed = parseTts(fields);
-          library.resolve(parsed.voice_name, parsed.voice_id);
           if (parsed.reference_audio !== undefined) {
-            await decodeBase64Audio(parsed.reference_audio, 'reference_audio');
-            throw notYetAvailable(operation, 'reference_audio');
+            await decodeBase64Audio(parsed.reference_audio, 'reference_audio', { minSec: 1, maxSec: 600 });
+          } else {
+            await resolveNamed(voices, owner, parsed.voice_name, parsed.voice_id);
           }
           return;
         }
@@ -206,91 +219,268 @@ export function createChatterboxOperationsProfile(options: { maxCharsPerChunk: n
           return;
         case 'voice_cloning': {
           const parsed = validate(voiceCloningSchema, fields);
-          await decodeBase64Audio(parsed.reference_audio, 'reference_audio');
-          throw notYetAvailable(operation);
+          if (parsed.save_to_library !== false) await voices.checkNewName(owner, parsed.voice_name, 'voice_name');
+          await decodeBase64Audio(parsed.reference_audio, 'reference_audio', CLONE_DURATION_SEC);
+          return;
         }
-        case 'voice_conversion': {
-          const parsed = validate(voiceConversionSchema, fields);
-          await decodeBase64Audio(parsed.input_audio, 'input_audio');
-          if (parsed.voice_name !== undefined || parsed.voice_id !== undefined) library.resolve(parsed.voice_name, parsed.voice_id);
-          else if (parsed.target_speaker !== undefined) await decodeBase64Audio(parsed.target_speaker, 'target_speaker');
-          else {
-            throw new ChorusError({
-              code: 'invalid_request',
-              param: 'voice_name',
-              message: "voice_conversion needs a target voice: 'voice_name', 'voice_id' or 'target_speaker'.",
-            });
-          }
-          throw notYetAvailable(operation);
-        }
+        case 'voice_conversion':
         case 'voice_transfer': {
-          const parsed = validate(voiceTransferSchema, fields);
-          await decodeBase64Audio(parsed.input_audio, 'input_audio');
-          if (parsed.transfer_mode === 'embedding') {
-            if (parsed.voice_name === undefined && parsed.voice_id === undefined) {
-              throw new ChorusError({
-                code: 'invalid_request',
-                param: 'voice_name',
-                message: "Missing required parameter: 'voice_name' (or 'voice_id') for transfer_mode 'embedding'.",
-              });
-            }
-            library.resolve(parsed.voice_name, parsed.voice_id);
-          } else {
-            if (parsed.target_audio === undefined) {
-              throw new ChorusError({ code: 'invalid_request', param: 'target_audio', message: "Missing required parameter: 'target_audio' for transfer_mode 'audio'." });
-            }
-            await decodeBase64Audio(parsed.target_audio, 'target_audio');
-          }
-          throw notYetAvailable(operation);
+          const parsed = parseConversion(fields, operation);
+          await decodeBase64Audio(parsed.input_audio, 'input_audio', { minSec: 0.5, maxSec: MAX_CONVERSION_INPUT_SEC });
+          if (parsed.targetAudio !== undefined) await decodeBase64Audio(parsed.targetAudio, parsed.targetAudioParam, TARGET_AUDIO_SEC);
+          else await resolveNamed(voices, owner, parsed.voice_name, parsed.voice_id);
+          return;
+        }
+        case 'detect_watermark': {
+          const parsed = validate(detectWatermarkSchema, fields);
+          await decodeBase64Audio(parsed.input_audio, 'input_audio', { minSec: 0.1, maxSec: 3600 });
+          return;
         }
       }
     },
     async run(input, context) {
       const operation = readOperation(input);
-      if (operation === 'list_local_voices') return listLocalVoices(voiceLibrary(context.speech));
-      if (operation !== 'tts') throw notYetAvailable(operation);
-      const parsed = parseTts(input as Record<string, unknown>);
-      if (parsed.reference_audio !== undefined) throw notYetAvailable(operation, 'reference_audio');
-      return runTts(parsed, context, options.maxCharsPerChunk);
+      const fields = input as Record<string, unknown>;
+      switch (operation) {
+        case 'tts':
+          return runTts(parseTts(fields), context, options.maxCharsPerChunk);
+        case 'list_local_voices':
+          return listLocalVoices(context);
+        case 'voice_cloning':
+          return runVoiceCloning(validate(voiceCloningSchema, fields), context);
+        case 'voice_conversion':
+        case 'voice_transfer':
+          return runConversion(operation, parseConversion(fields, operation), context);
+        case 'detect_watermark': {
+          const parsed = validate(detectWatermarkSchema, fields);
+          const bytes = decodeBase64Field(parsed.input_audio, 'input_audio');
+          const result = await context.speech.runTask({ kind: 'detect-watermark', bytes, param: 'input_audio' }, context.signal);
+          return {
+            watermark_detected: result.detected,
+            score: round(result.score, 3),
+            threshold: round(result.threshold, 3),
+            analysed_sec: round(result.analysedSec, 3),
+            duration: round(result.durationSec, 3),
+            operation: 'detect_watermark',
+          };
+        }
+      }
     },
   };
 }
 
-function listLocalVoices(library: VoiceLibrary) {
-  const voices = library.list();
-  const local_voices = voices.map((voice) => ({
-    voice_id: builtinVoiceId(voice.id),
-    speaker_name: voice.name,
-    gender: voice.gender,
-    // A built-in eSpeak voice has no training recording: no duration, no original file.
-    duration: null,
-    original_file: null,
-    type: 'espeak_builtin',
-  }));
+async function listLocalVoices(context: OperationContext) {
+  const builtins = context.voices
+    .builtins()
+    .filter((voice) => voice.id !== 'default')
+    .sort((a, b) => a.name.localeCompare(b.name));
+  const own = await context.voices.listUserVoices(context.owner);
+  const local_voices = [
+    ...builtins.map((voice) => ({
+      voice_id: builtinVoiceId(voice.id),
+      speaker_name: voice.name,
+      gender: voice.gender,
+      // A built-in eSpeak voice has no training recording: no duration, no original file.
+      duration: null as number | null,
+      original_file: null as string | null,
+      type: 'espeak_builtin',
+    })),
+    ...own.map((voice) => ({
+      voice_id: voice.voiceId,
+      speaker_name: voice.name,
+      gender: voice.gender ?? 'unknown',
+      duration: voice.durationSec,
+      original_file: null as string | null,
+      type: voice.type,
+      description: voice.description,
+      created_at: formatCreatedAt(voice.createdAt),
+      method: voice.match.method,
+      base_voice: voice.match.baseVoice,
+    })),
+  ];
+  const count = (gender: string) => local_voices.filter((voice) => voice.gender === gender).length;
+  const unknown = count('unknown');
   return {
     local_voices,
     total_local_voices: local_voices.length,
     stats: {
       total_voices: local_voices.length,
-      gender_distribution: {
-        male: voices.filter((voice) => voice.gender === 'male').length,
-        female: voices.filter((voice) => voice.gender === 'female').length,
-      },
+      gender_distribution: { male: count('male'), female: count('female'), ...(unknown > 0 ? { unknown } : {}) },
     },
   };
+}
+
+async function runVoiceCloning(parsed: z.infer<typeof voiceCloningSchema>, context: OperationContext): Promise<Record<string, unknown>> {
+  const save = parsed.save_to_library !== false;
+  const audio = decodeBase64Field(parsed.reference_audio, 'reference_audio');
+  const voice = {
+    name: parsed.voice_name,
+    description: parsed.voice_description ?? `Custom cloned voice: ${parsed.voice_name.trim()}`,
+    type: 'user_cloned_voice' as const,
+    audio,
+    param: 'reference_audio',
+    nameParam: 'voice_name',
+  };
+  const record = save ? await context.voices.create(context.owner, voice, context.signal) : await context.voices.describeUnsaved(context.owner, voice, context.signal);
+  // The sample is spoken in the new voice, so the caller hears the match before using it.
+  const sample = await renderSpeech(
+    context.speech,
+    {
+      text: SAMPLE_TEXT(record.name),
+      voiceId: record.match.baseVoice,
+      voiceMatch: { transform: record.match.transform, rate: record.match.rate },
+      watermark: parsed.no_watermark !== true,
+      speed: 1,
+      pitchSemitones: 0,
+      sampleRate: DEFAULT_SAMPLE_RATE,
+      format: 'wav',
+      normalization: 'none',
+      maxChunkChars: context.speech.maxCharsPerChunk,
+      delivery: 'buffered',
+    },
+    context.signal,
+  );
+  const reference = save ? { voice_name: record.name } : { voice_name: record.name };
+  return {
+    success: true,
+    voice_info: {
+      voice_name: record.name,
+      voice_id: save ? record.voiceId : null,
+      description: record.description,
+      duration: record.durationSec,
+      sample_rate: record.sampleRate,
+      created_at: formatCreatedAt(record.createdAt),
+      type: record.type,
+      gender: record.gender ?? null,
+      method: record.match.method,
+      base_voice: record.match.baseVoice,
+      analysis: voiceAnalysis(record),
+    },
+    sample_audio: Buffer.from(sample.audio).toString('base64'),
+    sample_rate: DEFAULT_SAMPLE_RATE,
+    saved_to_library: save,
+    operation: 'voice_cloning',
+    message: save
+      ? `Voice '${record.name}' cloned successfully (voice matching on the embedded engine)`
+      : `Voice '${record.name}' analysed; not saved (save_to_library: false)`,
+    note: VOICE_MATCHING_NOTE,
+    usage_instructions: save
+      ? {
+          tts_basic: { operation: 'tts', mode: 'basic', text: 'Your text here', ...reference },
+          tts_streaming: { operation: 'tts', mode: 'streaming_voice_cloning', text: 'Your text here', ...reference },
+          voice_conversion: { operation: 'voice_conversion', input_audio: 'base64_encoded_audio_data', voice_id: record.voiceId },
+          openai_speech: { model: 'tts-1', input: 'Your text here', voice: record.name },
+        }
+      : {
+          tts_basic: { operation: 'tts', mode: 'basic', text: 'Your text here', reference_audio: 'the same base64 reference_audio' },
+        },
+  };
+}
+
+function voiceAnalysis(record: UserVoiceRecord) {
+  const { profile, match } = record;
+  return {
+    median_pitch_hz: round(profile.medianPitchHz, 1),
+    pitch_range_semitones: round(profile.pitchRangeSemitones, 2),
+    syllables_per_sec: round(profile.syllablesPerSec, 2),
+    loudness_dbfs: round(profile.loudnessDbfs, 1),
+    voiced_fraction: round(profile.voicedFraction, 3),
+    pitch_ratio_to_base: round(match.transform.pitchRatio, 3),
+    formant_ratio_to_base: round(match.transform.formantRatio, 3),
+    rate_to_base: match.rate,
+  };
+}
+
+async function runConversion(
+  operation: 'voice_conversion' | 'voice_transfer',
+  parsed: ReturnType<typeof parseConversion>,
+  context: OperationContext,
+): Promise<Record<string, unknown>> {
+  const started = performance.now();
+  const { voices, speech, signal } = context;
+  let target: { profile: VoiceProfile; name: string; voiceId: string | null; source: 'voice_library' | 'target_audio' };
+  if (parsed.targetAudio !== undefined) {
+    const bytes = decodeBase64Field(parsed.targetAudio, parsed.targetAudioParam);
+    const analysis = await speech.runTask({ kind: 'analyze-voice', bytes, param: parsed.targetAudioParam, ...TARGET_AUDIO_SEC }, signal);
+    target = { profile: analysis.profile, name: parsed.targetAudioParam, voiceId: null, source: 'target_audio' };
+  } else {
+    const voice = await resolveNamed(voices, context.owner, parsed.voice_name, parsed.voice_id);
+    target = { profile: await voices.targetProfile(voice, signal), name: voice.name, voiceId: voice.voiceId, source: 'voice_library' };
+  }
+  const input = decodeBase64Field(parsed.input_audio, 'input_audio');
+  const result = await speech.runTask(
+    {
+      kind: 'convert-voice',
+      bytes: input,
+      param: 'input_audio',
+      maxSec: MAX_CONVERSION_INPUT_SEC,
+      target: target.profile,
+      watermark: parsed.no_watermark !== true,
+      sampleRate: CONVERSION_RATE,
+    },
+    signal,
+  );
+  const output: Record<string, unknown> = {
+    audio: Buffer.from(result.wav).toString('base64'),
+    sample_rate: result.sampleRate,
+    duration: round(result.durationSec, 3),
+    format: 'wav',
+    model: 'chorus-dsp-pitch-formant',
+    operation,
+    target_voice: target.name,
+    ...(target.voiceId === null ? {} : { target_voice_id: target.voiceId }),
+    conversion: {
+      method: 'pitch_formant_transform',
+      source_median_pitch_hz: round(result.source.medianPitchHz, 1),
+      target_median_pitch_hz: round(target.profile.medianPitchHz, 1),
+      pitch_ratio: round(result.transform.pitchRatio, 3),
+      range_ratio: round(result.transform.rangeRatio, 3),
+      formant_ratio: round(result.transform.formantRatio, 3),
+      watermarked: parsed.no_watermark !== true,
+    },
+    note:
+      'Signal-processing conversion, not neural: timing and words are kept, pitch, pitch range and formant scale move to the target; the timbre stays largely the speaker\'s own.',
+  };
+  if (operation === 'voice_transfer') {
+    output['transfer_info'] = {
+      transfer_mode: parsed.targetAudio === undefined ? 'embedding' : 'audio',
+      target_voice: target.name,
+      source: target.source,
+    };
+    output['input_duration'] = round(result.inputDurationSec, 3);
+    output['processing_time'] = `${round((performance.now() - started) / 1000, 2)} seconds`;
+  } else {
+    output['input_duration'] = round(result.inputDurationSec, 3);
+  }
+  return output;
+}
+
+/** Chatterbox's timestamp style: `2025-01-27 10:30:00` (UTC). */
+function formatCreatedAt(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 }
 
 async function runTts(parsed: TtsInput, context: OperationContext, maxCharsPerChunk: number): Promise<Record<string, unknown>> {
   const started = performance.now();
   const { speech } = context;
-  const voice = voiceLibrary(speech).resolve(parsed.voice_name, parsed.voice_id);
+  const voice =
+    parsed.reference_audio === undefined
+      ? await resolveNamed(context.voices, context.owner, parsed.voice_name, parsed.voice_id)
+      : await context.voices.referenceVoice(
+          decodeBase64Field(parsed.reference_audio, 'reference_audio'),
+          'reference_audio',
+          { minSec: 1, maxSec: 600, maxAnalysedSec: parsed.max_reference_duration_sec ?? DEFAULT_MAX_REFERENCE_SEC },
+          context.signal,
+        );
   const streaming = parsed.mode !== 'basic';
   const sampleRate = parsed.sample_rate ?? DEFAULT_SAMPLE_RATE;
   const normalization: LoudnessNormalization = parsed.audio_normalization ?? 'none';
   const chunkWords = parsed.chunk_size ?? DEFAULT_CHUNK_WORDS;
   const request: SpeechRequest = {
     text: parsed.text,
-    voiceId: voice.id,
+    voiceId: voice.engineVoiceId,
+    ...(voice.match === undefined ? {} : { voiceMatch: { transform: voice.match.transform, rate: voice.match.rate } }),
+    watermark: parsed.no_watermark !== true,
     speed: 1,
     pitchSemitones: 0,
     sampleRate,
@@ -327,7 +517,10 @@ async function runTts(parsed: TtsInput, context: OperationContext, maxCharsPerCh
     operation: 'tts',
     mode: parsed.mode,
     voice: voice.name,
-    voice_id: builtinVoiceId(voice.id),
+    voice_id: voice.voiceId,
+    ...(voice.match === undefined
+      ? {}
+      : { voice_method: voice.match.method, base_voice: voice.match.baseVoice, note: VOICE_MATCHING_NOTE }),
     chunks_processed: chunkCount,
   };
   if (streamed !== undefined) output['stream_chunks'] = streamed.elements;

@@ -27,32 +27,42 @@ export function createChatterboxProfile(options: { maxCharsPerChunk: number; res
   return {
     name: 'chatterbox',
     description: 'Chatterbox TTS worker: text of any length to mp3 or wav as base64',
-    validate(input, { speech }) {
+    async validate(input, { speech, voices, owner }) {
       const parsed = parse(input);
-      const voice = speech.voices.resolve(parsed.voice ?? 'default', 'voice');
-      languageFor(voice, parsed.language, speech);
+      const voice = await voices.resolve(owner, { name: parsed.voice ?? 'default' }, 'voice');
+      languageFor(speech.voices.resolve(voice.engineVoiceId, 'voice'), parsed.language, speech);
     },
     async run(input, context) {
       const started = performance.now();
       const parsed = parse(input);
       const { speech } = context;
-      const voice = speech.voices.resolve(parsed.voice ?? 'default', 'voice');
-      const language = languageFor(voice, parsed.language, speech);
+      const voice = await context.voices.resolve(context.owner, { name: parsed.voice ?? 'default' }, 'voice');
+      const language = languageFor(speech.voices.resolve(voice.engineVoiceId, 'voice'), parsed.language, speech);
       const format = parsed.format ?? 'mp3';
       const speed = parsed.speed ?? 1;
       // `seed` is part of the key: the same seed gives the same (cached) audio, as documented.
-      // Built-in voices are shared by every key, so the key has no owner; a user's own voice (the
-      // voice library, later) must pass `{ owner: context.owner }`.
+      // Built-in voices are shared by every key, so their results have no owner; a key's own voice
+      // is scoped to the key, and its key covers the match so a re-made voice never hits old audio.
       const cacheKey = resultCacheKey(
-        { text: normalizeText(parsed.text).text, format, speed, voice: voice.id, language, seed: parsed.seed },
+        {
+          text: normalizeText(parsed.text).text,
+          format,
+          speed,
+          voice: voice.kind === 'builtin' ? voice.engineVoiceId : `${voice.voiceId}:${JSON.stringify(voice.match)}`,
+          language,
+          seed: parsed.seed,
+          watermark: true,
+        },
         speech,
+        voice.kind === 'builtin' ? {} : { owner: context.owner },
       );
       const compute = async (): Promise<CachedResult> => {
         const rendered = await renderSpeech(
           speech,
           {
             text: parsed.text,
-            voiceId: voice.id,
+            voiceId: voice.engineVoiceId,
+            ...(voice.match === undefined ? {} : { voiceMatch: { transform: voice.match.transform, rate: voice.match.rate } }),
             speed,
             pitchSemitones: 0,
             sampleRate: 24_000,

@@ -1,6 +1,7 @@
 import type { JobContext } from '../jobs/job-runner.js';
 import type { SpeechService } from '../pipeline/speech-service.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import type { VoiceLibrary } from '../voices/voice-library.js';
 
 /** What an operation can use while it runs inside a job. */
 export interface OperationContext extends JobContext {
@@ -8,8 +9,17 @@ export interface OperationContext extends JobContext {
   /** Digest of the API key that submitted the job ('' without keys). */
   readonly owner: string;
   readonly speech: SpeechService;
+  readonly voices: VoiceLibrary;
   /** Where outputs go (audio files, subtitles); `signedUrl` makes the links handed to clients. */
   readonly storage: BlobStore;
+}
+
+/** What submission-time validation can use: it may resolve the submitting key's voices. */
+export interface ValidationContext {
+  readonly speech: SpeechService;
+  readonly voices: VoiceLibrary;
+  readonly owner: string;
+  readonly signal: AbortSignal;
 }
 
 /**
@@ -21,6 +31,6 @@ export interface EndpointProfile {
   readonly name: string;
   readonly description: string;
   /** May be async (decoding uploaded audio, say); the job service awaits it before queueing. */
-  validate(input: unknown, context: { readonly speech: SpeechService }): void | Promise<void>;
+  validate(input: unknown, context: ValidationContext): void | Promise<void>;
   run(input: unknown, context: OperationContext): Promise<unknown>;
 }

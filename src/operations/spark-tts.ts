@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { numberInRange, validate } from '../api/validation.js';
 import { ChorusError } from '../errors.js';
-import { decodeReferenceAudio, fetchRemoteBytes } from '../security/fetch-remote-audio.js';
+import { fetchRemoteBytes } from '../security/fetch-remote-audio.js';
+import { VOICE_MATCHING_NOTE, type ResolvedVoice } from '../voices/voice-library.js';
 import { buildAss } from '../subtitles/ass.js';
 import type { EndpointProfile } from './endpoint-profile.js';
 import { renderSpeech } from './render-speech.js';
@@ -24,6 +25,10 @@ const inputSchema = z.object({
   max_length: numberInRange('max_length', 256, 8192, { integer: true }).optional(),
   enable_whisperx: z.boolean().optional(),
   enable_subtitles: z.boolean().optional(),
+  /** Chorus extension: a library voice (built-in or the key's own) instead of a prompt URL. */
+  voice_name: z.string().min(1).optional(),
+  voice_id: z.string().min(1).optional(),
+  no_watermark: z.boolean().optional(),
 });
 
 type SparkInput = z.infer<typeof inputSchema>;
@@ -64,16 +69,24 @@ export function createSparkTtsProfile(options: SparkTtsOptions): EndpointProfile
   return {
     name: 'spark-tts',
     description: 'Spark-TTS worker: text to a 24 kHz WAV link, with word timings and ASS subtitles on request',
-    validate(input) {
-      parse(input);
+    async validate(input, { voices, owner }) {
+      const parsed = parse(input);
+      if (parsed.prompt_speech_url !== undefined && (parsed.voice_name !== undefined || parsed.voice_id !== undefined)) {
+        throw new ChorusError({
+          code: 'invalid_request',
+          param: 'voice_name',
+          message: "Send either 'prompt_speech_url' (a reference recording) or 'voice_name'/'voice_id' (a library voice), not both.",
+        });
+      }
+      if (parsed.voice_name !== undefined) await voices.resolve(owner, { name: parsed.voice_name }, 'voice_name');
+      else if (parsed.voice_id !== undefined) await voices.resolve(owner, { id: parsed.voice_id }, 'voice_id');
     },
     async run(input, context) {
       const parsed = parse(input);
       const { speech, storage, signal } = context;
       const warnings: string[] = [];
       const gender = parsed.speaker_gender ?? 'male';
-      const voice = speech.voices.defaultFor(gender);
-
+      let voice: ResolvedVoice;
       if (parsed.prompt_speech_url !== undefined) {
         const s3Client = parsed.prompt_speech_url.startsWith('s3://') ? options.s3Client?.() : undefined;
         const bytes = await fetchRemoteBytes(parsed.prompt_speech_url, {
@@ -83,14 +96,24 @@ export function createSparkTtsProfile(options: SparkTtsOptions): EndpointProfile
           signal,
           ...(s3Client === undefined ? {} : { s3Client }),
         });
-        const reference = await decodeReferenceAudio(bytes, 'prompt_speech_url');
+        const reference = await context.voices.referenceVoice(bytes, 'prompt_speech_url', { minSec: 1, maxSec: 600, maxAnalysedSec: 60 }, signal);
+        voice = reference;
+        const { analysis } = reference;
         warnings.push(
-          `prompt_speech_url: the reference audio was downloaded and checked (${reference.format.toUpperCase()}, ${reference.durationSec.toFixed(2)} s, ${reference.sampleRate} Hz), ` +
-            `but the embedded engine cannot imitate a voice yet: the speech uses the default ${gender} voice (${voice.id}). Voice matching arrives in a later release.`,
+          `prompt_speech_url: reference ${analysis.format.toUpperCase()}, ${analysis.durationSec.toFixed(2)} s, ${analysis.sampleRate} Hz, ` +
+            `median pitch ${analysis.profile.medianPitchHz.toFixed(0)} Hz; spoken by voice matching from the built-in voice ${voice.engineVoiceId}. ${VOICE_MATCHING_NOTE}`,
         );
-        if (parsed.prompt_text !== undefined) warnings.push('prompt_text: not used, because the reference voice is not imitated yet.');
-      } else if (parsed.prompt_text !== undefined) {
-        warnings.push('prompt_text: ignored without prompt_speech_url.');
+        if (parsed.speaker_gender !== undefined) warnings.push('speaker_gender: not used, the reference audio decides the voice.');
+        if (parsed.prompt_text !== undefined) warnings.push('prompt_text: not needed by voice matching (it analyses the sound, not the words).');
+      } else {
+        if (parsed.prompt_text !== undefined) warnings.push('prompt_text: ignored without prompt_speech_url.');
+        voice =
+          parsed.voice_name !== undefined
+            ? await context.voices.resolve(context.owner, { name: parsed.voice_name }, 'voice_name')
+            : parsed.voice_id !== undefined
+              ? await context.voices.resolve(context.owner, { id: parsed.voice_id }, 'voice_id')
+              : await context.voices.resolve(context.owner, { name: speech.voices.defaultFor(gender).id }, 'speaker_gender');
+        if (voice.match !== undefined) warnings.push(`voice: ${VOICE_MATCHING_NOTE} Base voice: ${voice.engineVoiceId}.`);
       }
       const sent = SAMPLING_KNOBS.filter((knob) => parsed[knob] !== undefined);
       if (sent.length > 0) {
@@ -101,7 +124,9 @@ export function createSparkTtsProfile(options: SparkTtsOptions): EndpointProfile
         speech,
         {
           text: parsed.text,
-          voiceId: voice.id,
+          voiceId: voice.engineVoiceId,
+          ...(voice.match === undefined ? {} : { voiceMatch: { transform: voice.match.transform, rate: voice.match.rate } }),
+          watermark: parsed.no_watermark !== true,
           speed: parsed.speed_shift ?? 1,
           pitchSemitones: parsed.pitch_shift ?? 0,
           sentenceGapSec: parsed.multi_sentence_gap ?? 0.3,

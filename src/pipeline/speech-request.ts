@@ -1,4 +1,5 @@
 import type { AudioFormat } from '../audio/encoders/audio-encoder.js';
+import type { VoiceTransform } from '../audio/dsp/voice-transform.js';
 import type { EngineWarning } from '../engine/speech-engine.js';
 
 export type LoudnessNormalization = 'none' | 'peak' | 'rms';
@@ -9,6 +10,13 @@ export interface SpeechRequest {
   readonly text: string;
   /** An engine voice id (`Aaron`, `default`). */
   readonly voiceId: string;
+  /**
+   * For a library voice the engine cannot speak natively: each chunk the engine renders with
+   * `voiceId` is moved toward the reference (pitch, range, formants) and spoken `rate` times faster.
+   */
+  readonly voiceMatch?: { readonly transform: VoiceTransform; readonly rate: number };
+  /** Marks the audio with Chorus's inaudible watermark (audio/watermark); absent = true. */
+  readonly watermark?: boolean;
   /** eSpeak language code; when absent the voice's own, or the one the text's script implies. */
   readonly language?: string;
   /** 0.25..4, 1 = the voice's natural rate. */

@@ -3,6 +3,7 @@ import { availableFormats } from '../audio/encoders/index.js';
 import type { ChorusConfig } from '../config/config.js';
 import { EnginePool, type EnginePoolStats } from '../workers/engine-pool.js';
 import type { EngineDescription } from '../workers/protocol.js';
+import type { AudioTask, AudioTaskResults } from '../workers/audio-tasks.js';
 import { VoiceCatalog } from '../voices/voice-catalog.js';
 import type { SpeechPart, SpeechRequest } from './speech-request.js';
 
@@ -13,6 +14,8 @@ export interface SpeechService {
   readonly maxCharsPerChunk: number;
   availableFormats(): Promise<readonly AudioFormat[]>;
   synthesize(request: SpeechRequest, signal: AbortSignal): AsyncIterable<SpeechPart>;
+  /** Voice analysis, conversion and watermark detection, off the event loop. */
+  runTask<T extends AudioTask>(task: T, signal: AbortSignal): Promise<AudioTaskResults[T['kind']]>;
   stats(): EnginePoolStats;
   close(): Promise<void>;
 }
@@ -26,6 +29,7 @@ export async function createSpeechService(config: ChorusConfig): Promise<SpeechS
     maxCharsPerChunk: config.maxCharsPerChunk,
     availableFormats: () => availableFormats({ ffmpegPath: config.ffmpegPath }),
     synthesize: (request, signal) => pool.synthesize(request, signal),
+    runTask: (task, signal) => pool.runTask(task, signal),
     stats: () => pool.stats(),
     close: () => pool.close(),
   };

@@ -10,6 +10,8 @@ import {
   silence,
 } from '../audio/dsp/index.js';
 import { concatFloat32, type PcmTransform } from '../audio/pcm.js';
+import { transformVoice } from '../audio/dsp/voice-transform.js';
+import { createWatermarker } from '../audio/watermark/watermark.js';
 import type { EngineWarning, SpeechEngine } from '../engine/speech-engine.js';
 import { ChorusError } from '../errors.js';
 import {
@@ -58,9 +60,11 @@ export async function* synthesizeSpeech(
   const spans = planChunks(normalized.text, request);
   const originalWords = findWords(request.text);
 
+  // A matched voice speaks at the reference's rate; the request's speed applies on top.
+  const speed = Math.min(4, Math.max(0.25, request.speed * (request.voiceMatch?.rate ?? 1)));
   const [minNative, maxNative] = capabilities.nativeSpeedRange ?? [1, 1];
-  const nativeSpeed = Math.min(maxNative, Math.max(minNative, request.speed));
-  const stretch = request.speed / nativeSpeed;
+  const nativeSpeed = Math.min(maxNative, Math.max(minNative, speed));
+  const stretch = speed / nativeSpeed;
 
   const formatInfo = getFormatInfo(request.format);
   const encoderRate = formatInfo.resolveSampleRate(request.sampleRate);
@@ -79,6 +83,7 @@ export async function* synthesizeSpeech(
     // is otherwise the largest cost after the engine itself (docs/benchmarks.md).
     createResampler({ inputRate: engineRate, outputRate: encoderRate, quality: 3 }),
   ];
+  if (request.watermark !== false) transforms.push(createWatermarker(encoderRate));
   const buffered = request.delivery === 'buffered';
   if (!buffered && request.normalization !== 'none') {
     transforms.push(
@@ -132,6 +137,9 @@ export async function* synthesizeSpeech(
     }
 
     const gapSec = request.sentenceGapSec;
+    const voiceMatch = request.voiceMatch;
+    // Gaps trim each chunk's edges and voice matching converts whole chunks, so both collect a chunk first.
+    const wholeChunks = gapSec !== undefined || voiceMatch !== undefined;
     for (let index = 0; index < spans.length; index++) {
       // Engines and encoders here resolve at once, so without this the whole text would run as one
       // microtask chain: an abort message (a macrotask) could not land until the end, and other
@@ -151,7 +159,7 @@ export async function* synthesizeSpeech(
         signal,
       )) {
         if (part.type === 'audio') {
-          if (gapSec === undefined) yield* emit(process(part.samples));
+          if (!wholeChunks) yield* emit(process(part.samples));
           else engineAudio.push(part.samples);
         } else if (part.type === 'word') {
           engineWords.push(part);
@@ -161,11 +169,17 @@ export async function* synthesizeSpeech(
       }
       if (signal.aborted) return;
       let leadingTrimMs = 0;
-      if (gapSec !== undefined) {
-        const audio = concatFloat32(engineAudio);
-        const [start, end] = speechBounds(audio);
-        leadingTrimMs = (start / engineRate) * 1000;
-        yield* emit(process(audio.subarray(start, end)));
+      if (wholeChunks) {
+        let audio = concatFloat32(engineAudio);
+        if (gapSec !== undefined) {
+          const [start, end] = speechBounds(audio);
+          leadingTrimMs = (start / engineRate) * 1000;
+          audio = audio.subarray(start, end);
+        }
+        // Length-preserving, so the engine's word times still hold.
+        if (voiceMatch !== undefined && audio.length > 0) audio = transformVoice(audio, engineRate, voiceMatch.transform, signal);
+        if (signal.aborted) return;
+        yield* emit(process(audio));
       }
       const words = mapWords(engineWords, span, normalized.toOriginal, request.text, originalWords, {
         offsetSec: chunkStartSec,

@@ -14,12 +14,12 @@ function wav(samples: number[], rate = 16_000): Uint8Array {
 }
 
 describe('reference audio checks', () => {
-  it('sniffs WAV, FLAC and MP3 by their magic bytes, and nothing else', () => {
+  it('sniffs WAV, FLAC, Ogg and MP3 by their magic bytes, and nothing else', () => {
     assert.equal(sniffAudioFormat(wav([0, 1])), 'wav');
     assert.equal(sniffAudioFormat(new TextEncoder().encode('fLaC\0\0\0\x22')), 'flac');
     assert.equal(sniffAudioFormat(new TextEncoder().encode('ID3\x04\0')), 'mp3');
     assert.equal(sniffAudioFormat(new Uint8Array([0xff, 0xfb, 0x90, 0x64])), 'mp3');
-    assert.equal(sniffAudioFormat(new TextEncoder().encode('OggS\0\x02')), undefined);
+    assert.equal(sniffAudioFormat(new TextEncoder().encode('OggS\0\x02')), 'ogg');
     assert.equal(sniffAudioFormat(new TextEncoder().encode('<html>')), undefined);
     assert.equal(sniffAudioFormat(new Uint8Array()), undefined);
   });

@@ -1,5 +1,4 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import decodeAudio from 'audio-decode';
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
@@ -152,49 +151,6 @@ async function fetchS3(url: string, options: RemoteFetchOptions, signal: AbortSi
   }
 }
 
-export interface DecodedAudio {
-  readonly format: 'wav' | 'mp3' | 'flac';
-  readonly sampleRate: number;
-  readonly channels: number;
-  readonly durationSec: number;
-  /** The first channel, for engines that take reference audio. */
-  readonly samples: Float32Array;
-}
-
-/** The container by its magic bytes: WAV (RIFF/WAVE), FLAC (fLaC), MP3 (ID3 tag or an MPEG audio frame sync). */
-export function sniffAudioFormat(bytes: Uint8Array): 'wav' | 'mp3' | 'flac' | undefined {
-  const ascii = (start: number, length: number) => String.fromCharCode(...bytes.subarray(start, start + length));
-  if (bytes.length >= 12 && ascii(0, 4) === 'RIFF' && ascii(8, 4) === 'WAVE') return 'wav';
-  if (bytes.length >= 4 && ascii(0, 4) === 'fLaC') return 'flac';
-  if (bytes.length >= 3 && ascii(0, 3) === 'ID3') return 'mp3';
-  // MPEG-1/2/2.5 layer III frame header: 11 sync bits, layer bits 01.
-  if (bytes.length >= 2 && bytes[0] === 0xff && (bytes[1]! & 0xe0) === 0xe0 && (bytes[1]! & 0x06) === 0x02) return 'mp3';
-  return undefined;
-}
-
-/** Decodes reference audio (WAV, MP3 or FLAC) and checks it holds usable sound; errors name `param`. */
-export async function decodeReferenceAudio(bytes: Uint8Array, param: string, limits: { minSec?: number; maxSec?: number } = {}): Promise<DecodedAudio> {
-  const fail = (message: string, cause?: unknown) => new ChorusError({ code: 'invalid_request', param, message: `'${param}' ${message}`, cause });
-  const format = sniffAudioFormat(bytes);
-  if (format === undefined) throw fail('is not audio in a supported format (WAV, MP3 or FLAC expected).');
-  let decoded: { channelData: Float32Array[]; sampleRate: number };
-  try {
-    decoded = await decodeAudio(bytes);
-  } catch (error) {
-    throw fail(`could not be decoded as ${format.toUpperCase()}: ${error instanceof Error ? error.message : String(error)}.`, error);
-  }
-  const samples = decoded.channelData[0];
-  if (samples === undefined || !(decoded.sampleRate > 0) || samples.length === 0) throw fail(`holds no audio samples (${format.toUpperCase()}).`);
-  const durationSec = samples.length / decoded.sampleRate;
-  const minSec = limits.minSec ?? 0.1;
-  const maxSec = limits.maxSec ?? 600;
-  if (durationSec < minSec) throw fail(`is too short: ${durationSec.toFixed(3)} s of audio, at least ${minSec} s is needed.`);
-  if (durationSec > maxSec) throw fail(`is too long: ${durationSec.toFixed(1)} s of audio, at most ${maxSec} s is accepted.`);
-  let peak = 0;
-  for (const sample of samples) {
-    if (!Number.isFinite(sample)) throw fail('decodes to invalid samples.');
-    peak = Math.max(peak, Math.abs(sample));
-  }
-  if (peak === 0) throw fail('is silent.');
-  return { format, sampleRate: decoded.sampleRate, channels: decoded.channelData.length, durationSec, samples };
-}
+export { sniffAudioFormat, type DecodedAudio } from '../audio/decode-audio.js';
+/** Decodes reference audio and checks it holds usable sound; errors name the field. */
+export { decodeAudioBytes as decodeReferenceAudio } from '../audio/decode-audio.js';

@@ -11,6 +11,8 @@ import type { BlobStore } from '../storage/blob-store.js';
 import { createFileRoutes } from '../storage/file-routes.js';
 import { LocalBlobStore } from '../storage/local-blob-store.js';
 import type { Logger } from '../util/logger.js';
+import type { VoiceLibrary } from '../voices/voice-library.js';
+import { MAX_AUDIO_FILE_BYTES } from '../operations/base64-audio.js';
 import { ApiKeyVerifier } from './auth.js';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { toRunpodError } from '../api/runpod/runpod-errors.js';
@@ -19,6 +21,7 @@ import { MemoryRateLimitStore, rateLimit, rateLimitEnabled, type RateLimitStore 
 export interface AppDependencies {
   readonly config: ChorusConfig;
   readonly speech: SpeechService;
+  readonly voices: VoiceLibrary;
   readonly jobs: JobService;
   readonly logger: Logger;
   readonly version: string;
@@ -32,7 +35,7 @@ export interface AppDependencies {
 /** Per-request values: the owner (API key digest) that the job API scopes jobs by. */
 export type AppEnv = { Variables: { owner: string } };
 
-export function createApp({ config, speech, jobs, logger, version, storage, rateLimitStore }: AppDependencies): Hono<AppEnv> {
+export function createApp({ config, speech, voices, jobs, logger, version, storage, rateLimitStore }: AppDependencies): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const keys = new ApiKeyVerifier(config.apiKeys);
   // Per API key (its digest), or per client address when the server has no keys; runs after auth.
@@ -103,21 +106,21 @@ export function createApp({ config, speech, jobs, logger, version, storage, rate
     limitRequests((c, seconds) => c.json(toOpenAIError(rateLimitedError(seconds)).body, 429)),
   );
 
-  app.use(
-    '/v1/*',
+  // Speech requests are small JSON; a reference upload is an audio file of up to 10 MB plus its form fields.
+  const v1BodyLimit = (maxSize: number, what: string): MiddlewareHandler<AppEnv> =>
     bodyLimit({
-      maxSize: config.maxRequestBytes,
+      maxSize,
       onError: (c) =>
         c.json(
-          toOpenAIError(
-            new ChorusError({ code: 'payload_too_large', message: `The request body exceeds ${config.maxRequestBytes} bytes.` }),
-          ).body,
+          toOpenAIError(new ChorusError({ code: 'payload_too_large', message: `The request body exceeds ${maxSize} bytes${what}.` })).body,
           413,
         ),
-    }),
-  );
+    });
+  const speechBodyLimit = v1BodyLimit(config.maxRequestBytes, '');
+  const referenceBodyLimit = v1BodyLimit(MAX_AUDIO_FILE_BYTES + 64 * 1024, ' (reference audio files may be up to 10 MB)');
+  app.use('/v1/*', (c, next) => (c.req.path.startsWith('/v1/references') ? referenceBodyLimit(c, next) : speechBodyLimit(c, next)));
 
-  app.route('/v1', createOpenAIRoutes(speech));
+  app.route('/v1', createOpenAIRoutes(speech, voices, (c) => (c.get('owner') as string | undefined) ?? ''));
 
   // The job API accepts RunPod's two header forms; each key sees only its own jobs.
   app.use('/v2/*', async (c, next) => {

@@ -13,6 +13,8 @@ import { createProfiles } from '../operations/index.js';
 import { createSpeechService, type SpeechService } from '../pipeline/speech-service.js';
 import { createBlobStore } from '../storage/index.js';
 import { createLogger, type Logger } from '../util/logger.js';
+import { SqliteVoiceStore } from '../voices/sqlite-voice-store.js';
+import { VoiceLibrary } from '../voices/voice-library.js';
 import { createApp } from './app.js';
 
 export interface RunningServer {
@@ -35,6 +37,8 @@ export async function startServer(config: ChorusConfig, logger: Logger = createL
   // Local file links point at this server; its URL is known once it listens (PORT=0).
   let listeningUrl = '';
   const storage = await createBlobStore(config, () => config.publicUrl ?? listeningUrl);
+  const voiceStore = new SqliteVoiceStore(join(config.dataDir, 'voices.sqlite'));
+  const voices = new VoiceLibrary({ store: voiceStore, blobs: storage, speech, dataDir: config.dataDir });
   const queue = new SqliteJobQueue({ path: join(config.dataDir, 'jobs.sqlite'), maxQueuedJobs: config.maxQueuedJobs });
   const webhookSecret = loadWebhookSecret(config.webhookSecret, config.dataDir);
   if (webhookSecret.source === 'generated') {
@@ -59,7 +63,7 @@ export async function startServer(config: ChorusConfig, logger: Logger = createL
       const profile = profiles.get(endpointId);
       return profile === undefined
         ? undefined
-        : (job, context) => profile.run(job.input, { ...context, jobId: job.id, owner: job.owner, speech, storage });
+        : (job, context) => profile.run(job.input, { ...context, jobId: job.id, owner: job.owner, speech, voices, storage });
     },
   });
   const jobs = new JobService({
@@ -67,6 +71,7 @@ export async function startServer(config: ChorusConfig, logger: Logger = createL
     runner,
     profiles,
     speech,
+    voices,
     settings: {
       defaultExecutionTimeoutMs: 600_000,
       defaultTtlMs: 86_400_000,
@@ -76,7 +81,7 @@ export async function startServer(config: ChorusConfig, logger: Logger = createL
     },
     onFinished: (job) => void webhooks.deliver(job),
   });
-  const app = createApp({ config, speech, jobs, logger, version: VERSION, storage });
+  const app = createApp({ config, speech, voices, jobs, logger, version: VERSION, storage });
   const server = await new Promise<ServerType>((resolve, reject) => {
     const listening = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(listening));
     listening.once('error', reject);
@@ -107,6 +112,7 @@ export async function startServer(config: ChorusConfig, logger: Logger = createL
       await webhooks.close();
       await speech.close();
       await queue.close();
+      await voiceStore.close();
       (storage as { close?: () => void }).close?.();
     },
   };

@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { ChorusError } from '../errors.js';
 import type { SpeechPart, SpeechRequest } from '../pipeline/speech-request.js';
 import { AsyncQueue } from '../util/async-queue.js';
+import type { AudioTask, AudioTaskResult, AudioTaskResults } from './audio-tasks.js';
 import type { EngineDescription, FromWorker, ToWorker, WorkerSettings } from './protocol.js';
 
 export interface EnginePoolOptions extends WorkerSettings {
@@ -21,7 +22,8 @@ export interface EnginePoolStats {
 interface PoolWorker {
   thread: Worker;
   ready: boolean;
-  jobs: Map<number, AsyncQueue<SpeechPart>>;
+  /** Synthesis jobs stream parts; audio tasks push their one result. */
+  jobs: Map<number, AsyncQueue<SpeechPart> | AsyncQueue<AudioTaskResult>>;
 }
 
 // In a build the worker is the compiled .js next to this file. Under tsx (tests, `npm run dev`)
@@ -101,6 +103,30 @@ export class EnginePool {
     }
   }
 
+  /** Runs one audio task (analysis, conversion, detection) on the least busy worker. */
+  async runTask<T extends AudioTask>(task: T, signal: AbortSignal): Promise<AudioTaskResults[T['kind']]> {
+    if (this.#closed) throw new ChorusError({ code: 'engine_unavailable', message: 'The engine pool is shut down.', retryable: true });
+    if (signal.aborted) throw new ChorusError({ code: 'aborted', message: 'The request was stopped.' });
+    const worker = this.#leastBusy();
+    const jobId = this.#nextJobId++;
+    const queue = new AsyncQueue<AudioTaskResult>();
+    worker.jobs.set(jobId, queue);
+    const abort = (): void => {
+      worker.thread.postMessage({ type: 'abort', jobId } satisfies ToWorker);
+      queue.fail(new ChorusError({ code: 'aborted', message: 'The request was stopped.' }));
+    };
+    signal.addEventListener('abort', abort, { once: true });
+    // The task's bytes are copied, not moved: the caller may still need them (to store a voice).
+    worker.thread.postMessage({ type: 'task', jobId, task } satisfies ToWorker);
+    try {
+      for await (const result of queue) return result as AudioTaskResults[T['kind']];
+      throw new ChorusError({ code: 'engine_failed', message: 'The engine worker ended the task without a result.' });
+    } finally {
+      signal.removeEventListener('abort', abort);
+      worker.jobs.delete(jobId);
+    }
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     const workers = this.#workers.splice(0);
@@ -131,7 +157,13 @@ export class EnginePool {
       }
       const queue = worker.jobs.get(message.jobId);
       if (queue === undefined) return;
-      if (message.type === 'part') queue.push(message.part);
+      if (message.type === 'part') (queue as AsyncQueue<SpeechPart>).push(message.part);
+      else if (message.type === 'task-result') {
+        worker.jobs.delete(message.jobId);
+        (queue as AsyncQueue<AudioTaskResult>).push(message.result);
+        queue.end();
+        this.#completedJobs++;
+      }
       else if (message.type === 'done') {
         worker.jobs.delete(message.jobId);
         queue.end();

@@ -3,6 +3,7 @@ import { initDsp } from '../audio/dsp/index.js';
 import { createEngine } from '../engines/registry.js';
 import { ChorusError } from '../errors.js';
 import { synthesizeSpeech } from '../pipeline/synthesize-speech.js';
+import { runAudioTask, type AudioTask } from './audio-tasks.js';
 import type { FromWorker, SerializedError, ToWorker, WorkerSettings } from './protocol.js';
 
 /**
@@ -31,6 +32,7 @@ send({
 
 port.on('message', (message: ToWorker) => {
   if (message.type === 'abort') running.get(message.jobId)?.abort();
+  else if (message.type === 'task') void runTask(message.jobId, message.task);
   else void run(message.jobId, message.request);
 });
 
@@ -52,6 +54,20 @@ async function run(jobId: number, request: Extract<ToWorker, { type: 'synthesize
       }
     }
     send({ type: 'done', jobId, aborted: controller.signal.aborted });
+  } catch (error) {
+    send({ type: 'error', jobId, error: serializeError(error) });
+  } finally {
+    running.delete(jobId);
+  }
+}
+
+async function runTask(jobId: number, task: AudioTask): Promise<void> {
+  const controller = new AbortController();
+  running.set(jobId, controller);
+  try {
+    const result = await runAudioTask(task, { engine }, controller.signal);
+    const transfer = 'wav' in result ? [result.wav.buffer as ArrayBuffer] : [];
+    send({ type: 'task-result', jobId, result }, transfer);
   } catch (error) {
     send({ type: 'error', jobId, error: serializeError(error) });
   } finally {

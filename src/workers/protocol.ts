@@ -1,6 +1,7 @@
 import type { EngineCapabilities, EngineVoice } from '../engine/speech-engine.js';
 import type { ChorusErrorCode } from '../errors.js';
 import type { SpeechPart, SpeechRequest } from '../pipeline/speech-request.js';
+import type { AudioTask, AudioTaskResult } from './audio-tasks.js';
 
 /** What the main thread knows about the engine the workers run, reported by each worker at start. */
 export interface EngineDescription {
@@ -17,6 +18,7 @@ export interface WorkerSettings {
 
 export type ToWorker =
   | { readonly type: 'synthesize'; readonly jobId: number; readonly request: SpeechRequest }
+  | { readonly type: 'task'; readonly jobId: number; readonly task: AudioTask }
   | { readonly type: 'abort'; readonly jobId: number };
 
 export interface SerializedError {
@@ -30,4 +32,5 @@ export type FromWorker =
   | { readonly type: 'ready'; readonly description: EngineDescription }
   | { readonly type: 'part'; readonly jobId: number; readonly part: SpeechPart }
   | { readonly type: 'done'; readonly jobId: number; readonly aborted: boolean }
+  | { readonly type: 'task-result'; readonly jobId: number; readonly result: AudioTaskResult }
   | { readonly type: 'error'; readonly jobId: number; readonly error: SerializedError };

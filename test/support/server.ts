@@ -10,8 +10,11 @@ export interface TestServer extends RunningServer {
 }
 
 /** A real Chorus server on 127.0.0.1 and a random port, with its own data directory. */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'chorus-test-'));
+export async function startTestServer(
+  env: Record<string, string> = {},
+  options: { dataDir?: string; keepDataDir?: boolean } = {},
+): Promise<TestServer> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'chorus-test-'));
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
@@ -26,7 +29,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     dataDir,
     async close() {
       await server.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (options.keepDataDir !== true) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,4 +1,7 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
+import type { VoiceLibrary, ResolvedVoice } from '../../voices/voice-library.js';
+import { VOICE_MATCHING_NOTE } from '../../voices/voice-library.js';
+import { createReferenceRoutes } from './reference-routes.js';
 import type { EngineWarning } from '../../engine/speech-engine.js';
 import { ChorusError } from '../../errors.js';
 import type { SpeechPart, SpeechRequest } from '../../pipeline/speech-request.js';
@@ -18,7 +21,7 @@ const DEFAULT_SAMPLE_RATE = 24_000;
 const SAMPLING_KNOBS = ['temperature', 'top_p', 'repetition_penalty', 'max_new_tokens', 'seed'] as const;
 
 /** The OpenAI-compatible surface: /v1/audio/speech, /v1/audio/speech/extended, /v1/voices, /v1/models. */
-export function createOpenAIRoutes(speech: SpeechService): Hono {
+export function createOpenAIRoutes(speech: SpeechService, voices: VoiceLibrary, ownerOf: (c: Context) => string): Hono {
   const app = new Hono();
   app.onError((error, c) => {
     const { status, body, headers } = toOpenAIError(error);
@@ -28,28 +31,48 @@ export function createOpenAIRoutes(speech: SpeechService): Hono {
 
   app.post('/audio/speech', async (c) => {
     const body = validate(speechRequestSchema, parseJsonBody(await c.req.text()));
-    return speak(speech, body, c.req.raw.signal, false);
+    return speak(speech, voices, ownerOf(c), body, c.req.raw.signal, false);
   });
 
   app.post('/audio/speech/extended', async (c) => {
     const body = validate(extendedSpeechRequestSchema, parseJsonBody(await c.req.text()));
-    return speak(speech, body, c.req.raw.signal, true);
+    return speak(speech, voices, ownerOf(c), body, c.req.raw.signal, true);
   });
 
-  app.get('/voices', (c) =>
-    c.json({
-      voices: speech.voices.voices.map((voice) => ({
-        voice_id: voice.id,
-        name: voice.name,
-        description: voice.description,
-        gender: voice.gender,
-        language: voice.language,
-        engine: speech.engine.id,
-        type: 'built-in',
-      })),
+  app.get('/voices', async (c) => {
+    const own = await voices.listUserVoices(ownerOf(c));
+    return c.json({
+      voices: [
+        ...speech.voices.voices.map((voice) => ({
+          voice_id: voice.id,
+          name: voice.name,
+          description: voice.description,
+          gender: voice.gender,
+          language: voice.language,
+          engine: speech.engine.id,
+          type: 'built-in',
+        })),
+        ...own.map((voice) => ({
+          voice_id: voice.voiceId,
+          name: voice.name,
+          description: voice.description,
+          gender: voice.gender ?? null,
+          language: null,
+          engine: speech.engine.id,
+          type: voice.type,
+          duration: voice.durationSec,
+          transcript: voice.transcript ?? null,
+          created_at: new Date(voice.createdAt).toISOString(),
+          method: voice.match.method,
+          base_voice: voice.match.baseVoice,
+        })),
+      ],
       languages: speech.engine.capabilities.languages,
-    }),
-  );
+      ...(own.length > 0 ? { note: VOICE_MATCHING_NOTE } : {}),
+    });
+  });
+
+  app.route('/references', createReferenceRoutes(voices, ownerOf));
 
   app.get('/models', (c) =>
     c.json({
@@ -62,6 +85,8 @@ export function createOpenAIRoutes(speech: SpeechService): Hono {
 
 async function speak(
   speech: SpeechService,
+  voices: VoiceLibrary,
+  owner: string,
   body: ExtendedSpeechRequestBody,
   requestSignal: AbortSignal,
   extended: boolean,
@@ -74,10 +99,7 @@ async function speak(
       message: `Model '${model}' is not served here. Available models: ${SPEECH_MODELS.join(', ')}.`,
     });
   }
-  const voice =
-    body.voice === undefined
-      ? speech.voices.defaultFor(body.speaker_gender)
-      : speech.voices.resolve(typeof body.voice === 'string' ? body.voice : body.voice.id, 'voice');
+  const voice = await resolveVoice(speech, voices, owner, body);
   const format = body.response_format ?? 'mp3';
   const formats = await speech.availableFormats();
   if (!formats.includes(format)) {
@@ -106,7 +128,9 @@ async function speak(
   const streaming = body.stream === true || sse;
   const request: SpeechRequest = {
     text: body.input,
-    voiceId: voice.id,
+    voiceId: voice.engineVoiceId,
+    ...(voice.match === undefined ? {} : { voiceMatch: { transform: voice.match.transform, rate: voice.match.rate } }),
+    watermark: body.no_watermark !== true,
     speed: body.speed ?? 1,
     pitchSemitones: body.pitch_shift ?? 0,
     sampleRate: body.sample_rate ?? DEFAULT_SAMPLE_RATE,
@@ -124,6 +148,8 @@ async function speak(
   requestSignal.addEventListener('abort', abort, { once: true });
   const { start, rest } = await openSpeechStream(speech.synthesize(request, controller.signal));
   const headers = audioHeaders({ ...start, warnings: [...warnings, ...start.warnings] }, speech.engine.id);
+  headers['x-chorus-voice'] = voice.name;
+  if (voice.match !== undefined) headers['x-chorus-voice-method'] = `voice_matching; base=${voice.match.baseVoice}`;
 
   if (extended && body.timestamps === true) return timestampsResponse(start, rest, headers, streaming, abort);
   if (sse) {
@@ -144,6 +170,30 @@ async function speak(
       'content-disposition': `attachment; filename="speech.${format}"`,
     },
   });
+}
+
+/** A built-in name or OpenAI alias, a library voice by name or id, or `{id}`; absent: the default of `speaker_gender`. */
+async function resolveVoice(speech: SpeechService, voices: VoiceLibrary, owner: string, body: ExtendedSpeechRequestBody): Promise<ResolvedVoice> {
+  if (body.voice === undefined) {
+    const builtin = speech.voices.defaultFor(body.speaker_gender);
+    return voices.resolve(owner, { name: builtin.id }, 'voice');
+  }
+  try {
+    return typeof body.voice === 'string'
+      ? await voices.resolve(owner, { name: body.voice }, 'voice')
+      : await voices.resolve(owner, { id: body.voice.id }, 'voice');
+  } catch (error) {
+    if (!ChorusError.isInstance(error) || error.code !== 'voice_not_found') throw error;
+    const own = await voices.listUserVoices(owner);
+    const name = typeof body.voice === 'string' ? body.voice : body.voice.id;
+    throw new ChorusError({
+      code: 'voice_not_found',
+      param: 'voice',
+      message:
+        `Voice '${name}' not found. Built-in voices: ${speech.voices.voices.map((v) => v.id).join(', ')}; OpenAI names are accepted too` +
+        (own.length > 0 ? `; your voices: ${own.map((v) => `${v.name} (${v.voiceId})`).join(', ')}.` : '; add your own with POST /v1/references/add.'),
+    });
+  }
 }
 
 /**

@@ -27,6 +27,8 @@ const speechFields = {
   language: z.string().min(1).optional(),
   pitch_shift: numberInRange('pitch_shift', -12, 12).optional(),
   normalization: z.enum(['none', 'peak', 'rms']).optional(),
+  /** Chorus extension: leave out the inaudible watermark every generated file carries. */
+  no_watermark: z.boolean().optional(),
 };
 
 export const speechRequestSchema = z.object(speechFields);

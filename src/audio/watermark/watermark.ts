@@ -436,3 +436,37 @@ export function detectWatermark(samples: Float32Array, sampleRate: number, key: 
     analysedSec: (active.length * frameHop) / sampleRate,
   };
 }
+
+/**
+ * The realised marking filter, measured from its impulse response: the largest and rms deviation
+ * from 0 dB between `fromHz` and `toHz`, and the gain at any frequency. For audibility reports.
+ */
+export function measureWatermarkFilter(
+  sampleRate: number,
+  fromHz: number,
+  toHz: number,
+  key: string = DEFAULT_WATERMARK_KEY,
+): { readonly maxDb: number; readonly rmsDb: number; gainDbAt(hz: number): number } {
+  const impulse = new Float32Array(sampleRate);
+  impulse[sampleRate / 2] = 0.5;
+  const response = applyWatermark(impulse, sampleRate, key);
+  const n = 1 << 16;
+  const re = new Float64Array(n);
+  const im = new Float64Array(n);
+  for (let i = 0; i < response.length; i++) re[i] = response[i]! / 0.5;
+  fft(re, im);
+  const gainDbAt = (hz: number): number => {
+    const k = Math.round((hz / sampleRate) * n);
+    return 10 * Math.log10(re[k]! ** 2 + im[k]! ** 2);
+  };
+  let maxDb = 0;
+  let sumSq = 0;
+  let bins = 0;
+  for (let k = Math.round((fromHz / sampleRate) * n); k < Math.round((toHz / sampleRate) * n); k++) {
+    const db = gainDbAt((k * sampleRate) / n);
+    maxDb = Math.max(maxDb, Math.abs(db));
+    sumSq += db * db;
+    bins++;
+  }
+  return { maxDb, rmsDb: Math.sqrt(sumSq / Math.max(1, bins)), gainDbAt };
+}

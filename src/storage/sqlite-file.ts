@@ -1,0 +1,34 @@
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { ChorusError } from '../errors.js';
+
+/**
+ * Takes ownership of an embedded SQLite file for this process. node-sqlite3-wasm locks with a
+ * `<file>.lock` directory that a killed process leaves behind; a pid file tells a stale lock (its
+ * owner is gone: remove it) from a live one (another process uses the file: refuse).
+ */
+export function claimDatabase(path: string, what: string): void {
+  const ownerFile = `${path}.owner`;
+  let owner: number | undefined;
+  try {
+    owner = Number.parseInt(readFileSync(ownerFile, 'utf8'), 10);
+  } catch {
+    owner = undefined;
+  }
+  if (owner !== undefined && Number.isInteger(owner) && owner !== process.pid && processAlive(owner)) {
+    throw new ChorusError({
+      code: 'engine_unavailable',
+      message: `Another Chorus process (pid ${owner}) uses the ${what} ${path}; give each process its own CHORUS_DATA_DIR.`,
+    });
+  }
+  rmSync(`${path}.lock`, { recursive: true, force: true });
+  writeFileSync(ownerFile, String(process.pid));
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

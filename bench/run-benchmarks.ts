@@ -1,5 +1,5 @@
 /**
- * Chorus benchmarks: `npm run bench`. Measures six figures, each against a baseline taken in the
+ * Chorus benchmarks: `npm run bench`. Measures eight figures, each against a baseline taken in the
  * same run, and writes docs/benchmarks.md. Every server it starts is a child process on 127.0.0.1
  * with a random port, and every one is stopped before the script ends.
  *
@@ -9,6 +9,8 @@
  *   4. peak memory of a 2-worker server under load
  *   5. encoder cost per response format
  *   6. job API overhead: /runsync and /run against the OpenAI route, job throughput, cache hits (job-api.ts)
+ *   7. watermark: detection of marked / unmarked speech, also after MP3, and its cost (watermark.ts)
+ *   8. voice matching and conversion: speed, and the pitch and duration goals (voices.ts)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -50,10 +52,12 @@ import {
 } from './support.js';
 import { JOB_LATENCY_ROUNDS, JOB_THROUGHPUT_ROUNDS, measureJobLatency, measureJobThroughput, renderJobApi, type JobLatencyResult, type JobThroughputResult } from './job-api.js';
 import { countWords, LONG_TEXT, SHORT_TEXTS } from './texts.js';
+import { measureWatermark, renderWatermark, type WatermarkResult } from './watermark.js';
+import { measureVoices, renderVoices, type VoiceBenchResult } from './voices.js';
 
 // ---------------------------------------------------------------------------------------------
 // Settings. The run must stay under about seven minutes on a 2-core machine (figure 6 adds about a minute;
-// its own settings are in job-api.ts).
+// its own settings are in job-api.ts; figure 7 another minute, settings in watermark.ts).
 
 /** Rounds of figure 1 and the server half of figure 5 (raw engine, pipeline, every format). */
 const SPEED_ROUNDS = 6;
@@ -153,12 +157,18 @@ async function main(): Promise<void> {
     // ---- Figure 6: job API, on the same two servers ------------------------------------------
     const jobLatency = await measureJobLatency(one);
     const jobThroughput = await measureJobThroughput(one, two);
+
+    // ---- Figure 8: voice matching and conversion (in-process, then through the 2-worker server)
+    const voices = await measureVoices(engine, two);
     await one.stop();
     await two.stop();
 
     // ---- Figure 4: peak memory ---------------------------------------------------------------
     const memoryBuild = mode.kind === 'build' ? await measureMemory(mode, 'compiled build', MEMORY_SERVERS_BUILD) : undefined;
     const memorySource = await measureMemory({ kind: 'source' }, 'sources under tsx', MEMORY_SERVERS_SOURCE);
+
+    // ---- Figure 7: watermark, in this process (no server) -------------------------------------
+    const watermark = await measureWatermark();
 
     const codeAtEnd = codeState();
     if (codeAtEnd.commit !== codeAtStart.commit || codeAtEnd.changes.join('\n') !== codeAtStart.changes.join('\n')) {
@@ -187,6 +197,8 @@ async function main(): Promise<void> {
       jobThroughput,
       memoryBuild,
       memorySource,
+      watermark,
+      voices,
       notes,
     });
     const docs = join(REPO_ROOT, 'docs');
@@ -460,6 +472,8 @@ interface ReportInput {
   readonly jobThroughput: JobThroughputResult;
   readonly memoryBuild: MemoryResult | undefined;
   readonly memorySource: MemoryResult;
+  readonly watermark: WatermarkResult;
+  readonly voices: VoiceBenchResult;
   readonly notes: Notes;
 }
 
@@ -667,6 +681,12 @@ function renderReport(input: ReportInput): string {
   // ---- Figure 6
   const jobApi = renderJobApi(input.jobLatency, input.jobThroughput, { cores: machine.cores, openaiScaling: scaling, openaiOneXrt: one.median });
   out.push(...jobApi.lines);
+
+  // ---- Figure 7
+  out.push(renderWatermark(input.watermark));
+
+  // ---- Figure 8
+  out.push(renderVoices(input.voices));
 
   // ---- Reading
   out.push('## Reading the numbers', '');

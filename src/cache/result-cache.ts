@@ -31,7 +31,7 @@ export interface CacheLookup {
 /**
  * The cache key of a request: sha256 over its canonical parts and the engine that would serve it.
  * Built-in voices are the same for everyone, so their results are shared by all keys; a request
- * that uses a user's own voice (the voice library, later) must pass that user's `owner` so one
+ * that uses a user's own voice (from the voice library) must pass that user's `owner` so one
  * key's cloned voice never answers another key's request.
  */
 export function resultCacheKey(parts: Record<string, unknown>, speech: SpeechService, scope: { readonly owner?: string } = {}): string {

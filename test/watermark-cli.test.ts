@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { createResampler, initDsp } from '../src/audio/dsp/index.js';
+import { initDsp, resampleBuffer } from '../src/audio/dsp/index.js';
 import { createEncoder } from '../src/audio/encoders/index.js';
 import { floatToS16leBytes, wavHeader } from '../src/audio/encoders/wav-encoder.js';
 import { concatBytes, concatFloat32 } from '../src/audio/pcm.js';
@@ -50,9 +50,7 @@ describe('chorus watermark detect', () => {
     for await (const part of engine.synthesize({ text, voiceId: 'Brian' }, new AbortController().signal)) {
       if (part.type === 'audio') parts.push(part.samples);
     }
-    const resampler = createResampler({ inputRate: engine.capabilities.sampleRate, outputRate: RATE });
-    const speech = concatFloat32([resampler.process(concatFloat32(parts)), resampler.flush()]);
-    resampler.dispose();
+    const speech = resampleBuffer(concatFloat32(parts), engine.capabilities.sampleRate, RATE);
     const marked = applyWatermark(speech, RATE);
     const wav = (samples: Float32Array): Uint8Array => {
       const data = floatToS16leBytes(samples);
@@ -85,10 +83,16 @@ describe('chorus watermark detect', () => {
     assert.ok(result.score > result.threshold && result.analysedSec > 1 && result.durationSec > 3, stdout);
   });
 
-  it('finds the mark in what `chorus say` writes', async () => {
-    await run(process.execPath, [...CLI, 'say', 'Every file Chorus writes carries the mark.', '-o', file('said.mp3')]);
+  it('finds the mark in what `chorus say` writes, and not with --no-watermark', async () => {
+    const text = 'Every file Chorus writes carries the mark.';
+    await Promise.all([
+      run(process.execPath, [...CLI, 'say', text, '-o', file('said.mp3')]),
+      run(process.execPath, [...CLI, 'say', text, '--no-watermark', '-o', file('unmarked.mp3')]),
+    ]);
     const { stdout } = await run(process.execPath, [...CLI, 'watermark', 'detect', '--json', file('said.mp3')]);
     assert.equal((JSON.parse(stdout) as Detection).detected, true, stdout);
+    const plain = await run(process.execPath, [...CLI, 'watermark', 'detect', '--json', file('unmarked.mp3')]);
+    assert.equal((JSON.parse(plain.stdout) as Detection).detected, false, plain.stdout);
   });
 
   it('exits 2 with a message for missing files, non-audio and bad usage', async () => {

@@ -24,6 +24,7 @@ const USAGE = `Usage:
       -l, --language CODE     eSpeak language (default: the voice's, or detected from the script)
           --gap SECONDS       silence between sentences
           --timings           print word timings as JSON lines on stderr
+          --no-watermark      leave out the inaudible watermark
   chorus voices [--json]                    list the built-in voices
   chorus webhook-secret                     print the secret that signs webhooks (generated on first use)
   chorus watermark detect FILE [--json]     does FILE (WAV, MP3, FLAC, Ogg) carry Chorus's watermark?
@@ -87,6 +88,7 @@ async function sayCommand(args: string[]): Promise<number> {
       language: { type: 'string', short: 'l' },
       gap: { type: 'string' },
       timings: { type: 'boolean', default: false },
+      'no-watermark': { type: 'boolean', default: false },
     },
   });
   const text = positionals.length > 0 ? positionals.join(' ') : await readStdin();
@@ -115,6 +117,7 @@ async function sayCommand(args: string[]): Promise<number> {
       delivery: values.output === undefined ? 'stream' : 'buffered',
       ...(values.language === undefined ? {} : { language: values.language }),
       ...(values.gap === undefined ? {} : { sentenceGapSec: numberOption('--gap', values.gap, 0, 10) }),
+      watermark: !values['no-watermark'],
     },
     controller.signal,
   );

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { setMaxListeners } from 'node:events';
 import { join } from 'node:path';
 import { estimateFormantRatio, voiceDistance, type VoiceProfile } from '../audio/analysis/voice-profile.js';
 import { planVoiceTransform } from '../audio/dsp/voice-transform.js';
@@ -26,6 +27,8 @@ const NAME_PATTERN = /^[\p{L}\p{N}][\p{L}\p{N} _.'-]{0,99}$/u;
 const CALIBRATION_TEXT =
   'The quick brown fox jumps over the lazy dog. She sells sea shells by the sea shore, and I would like to hear about your day.';
 const FEMALE_PITCH_HZ = 165;
+/** Measuring the built-in voices takes seconds; this only guards against a stuck worker. */
+const BUILTIN_PROFILES_TIMEOUT_MS = 300_000;
 
 /** A voice as a request resolved it: what the pipeline renders and how it is named back to the user. */
 export interface ResolvedVoice {
@@ -253,11 +256,12 @@ export class VoiceLibrary {
   }
 
   /** Each built-in voice's profile, measured once per engine version and kept in the data directory. */
-  builtinProfiles(signal: AbortSignal): Promise<Map<string, VoiceProfile>> {
-    this.#builtinProfiles ??= this.#loadBuiltinProfiles(signal).catch((error: unknown) => {
+  async builtinProfiles(signal: AbortSignal): Promise<Map<string, VoiceProfile>> {
+    this.#builtinProfiles ??= this.#loadBuiltinProfiles().catch((error: unknown) => {
       this.#builtinProfiles = undefined;
       throw error;
     });
+    if (signal.aborted) throw new ChorusError({ code: 'aborted', message: 'The request was stopped.' });
     return this.#builtinProfiles;
   }
 
@@ -266,7 +270,7 @@ export class VoiceLibrary {
     return { pitchRatio: to.medianPitchHz / from.medianPitchHz, formantRatio: estimateFormantRatio(from, to) };
   }
 
-  async #loadBuiltinProfiles(signal: AbortSignal): Promise<Map<string, VoiceProfile>> {
+  async #loadBuiltinProfiles(): Promise<Map<string, VoiceProfile>> {
     const file = this.#profilesFile;
     if (file !== undefined) {
       try {
@@ -277,10 +281,13 @@ export class VoiceLibrary {
         // Missing or unreadable: measure again.
       }
     }
-    // Measuring is independent per voice, so it runs on every worker at once.
+    // Measuring is independent per voice, so it runs on every worker at once. It serves every later
+    // caller too, so it is not tied to the first caller's signal; only a time limit stops it.
+    const measuring = AbortSignal.timeout(BUILTIN_PROFILES_TIMEOUT_MS);
+    setMaxListeners(this.builtins().length + 1, measuring);
     const entries = await Promise.all(
       this.builtins().map(async (voice) => {
-        const { profile } = await this.#speech.runTask({ kind: 'profile-builtin', voiceId: voice.id, text: CALIBRATION_TEXT }, signal);
+        const { profile } = await this.#speech.runTask({ kind: 'profile-builtin', voiceId: voice.id, text: CALIBRATION_TEXT }, measuring);
         return [voice.id, profile] as const;
       }),
     );

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import runpodSdk from 'runpod-sdk';
+import { findWords } from '../src/text/index.js';
 import { probeAudio } from './support/ffprobe.js';
 import { assertLocalVoicesShape } from './support/local-voices.js';
 import { startTestServer, type TestServer } from './support/server.js';
@@ -173,6 +174,38 @@ describe('Chatterbox operations worker (002) with the official runpod-sdk client
     assert.ok(chunks.length >= 3, `${chunks.length} elements`);
     for (const chunk of chunks) assert.ok(JSON.stringify(chunk).length < 1_000_000);
     assert.ok(new Set(chunks.map((c) => c['text_chunk_index'])).size < chunks.length, 'one text chunk spread over several elements');
+  });
+
+  it('tts return_timestamps: one timing per word of the original text, in order and inside the audio; subtitles ffmpeg reads', async () => {
+    const text = 'On 3/4/2024, Dr. Smith paid $42.50 — "really?" — for 2 apples... and left!';
+    // The words of the original text as Chorus splits them (numbers at separators), each spoken once.
+    const expected = findWords(text).map((span) => text.slice(span.start, span.end));
+    assert.deepEqual(expected, ['On', '3', '4', '2024', 'Dr', 'Smith', 'paid', '42.50', 'really', 'for', '2', 'apples', 'and', 'left']);
+    for (const mode of ['basic', 'streaming'] as const) {
+      const job = await runSync({ operation: 'tts', mode, text, return_timestamps: true, subtitle_format: 'vtt', subtitle_karaoke: true, chunk_size: 4 });
+      assert.equal(job.status, 'COMPLETED', job.error);
+      const output = job.output!;
+      const words = output['word_timings'] as { word: string; start: number; end: number }[];
+      assert.deepEqual(words.map((w) => w.word), expected, mode);
+      let previous = 0;
+      for (const word of words) {
+        assert.ok(word.start >= previous - 0.001 && word.end >= word.start, `${mode}: ${JSON.stringify(word)}`);
+        previous = word.start;
+      }
+      assert.ok(words.at(-1)!.end <= (output['duration'] as number) + 0.001);
+      assert.equal(output['subtitles_format'], 'vtt');
+      const dir = mkdtempSync(join(tmpdir(), 'chorus-vtt-'));
+      try {
+        const file = join(dir, 'subs.vtt');
+        writeFileSync(file, String(output['subtitles']));
+        const srt = (await promisify(execFile)('ffmpeg', ['-v', 'error', '-i', file, '-f', 'srt', '-'], { encoding: 'utf8' })).stdout;
+        assert.match(srt, /^1\r?\n00:00:0\d,\d{3} --> /);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    await expectError({ operation: 'tts', mode: 'basic', text: 'Hi.', subtitle_format: 'srt' }, 'subtitle_format', /requires return_timestamps/);
+    await expectError({ operation: 'tts', mode: 'basic', text: 'Hi.', return_timestamps: true, subtitle_format: 'sub' }, 'subtitle_format', /ass, srt, vtt/);
   });
 
   it('list_local_voices: the documented shape, 37 voices, 21 male and 16 female', async () => {

@@ -239,6 +239,31 @@ describe('Spark-TTS profile (000): the document’s examples, runpod-sdk, storag
     assert.match(srt, /^1\r?\n00:00:00,\d{3} --> 00:00:0\d,\d{3}\r?\n(?:<font[^>]*>)?Generate subtitles for this speech\./);
   });
 
+  it('subtitle_format srt and vtt (with karaoke) give files ffmpeg reads, timed like word_timings', async () => {
+    for (const [format, karaoke] of [['srt', false], ['vtt', true], ['ass', true]] as const) {
+      const { body } = await runsync(server, {
+        text: 'First line of speech. And a second, longer line follows it.',
+        enable_whisperx: true,
+        enable_subtitles: true,
+        subtitle_format: format,
+        subtitle_karaoke: karaoke,
+      });
+      assert.equal(body.status, 'COMPLETED', JSON.stringify(body));
+      const output = body.output as typeof body.output & { subtitles_format?: string };
+      assert.equal(output!.subtitles_format, format);
+      assert.match(output!.subtitles_url!, new RegExp(`\\.${format}\\?`));
+      const file = join(scratch, `subs-${format}.${format}`);
+      writeFileSync(file, (await download(output!.subtitles_url!)).bytes);
+      const srt = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-f', 'srt', '-'], { encoding: 'utf8' });
+      const first = /^1\r?\n(\d\d):(\d\d):(\d\d),(\d{3}) --> /.exec(srt);
+      assert.ok(first !== null, srt);
+      const startSec = Number(first[3]) + Number(first[4]) / 1000;
+      assert.ok(Math.abs(startSec - output!.word_timings![0]!.start) < 0.011, `${format}: first cue at ${startSec}`);
+      assert.match(srt.replace(/<[^>]+>|\{[^}]*\}/g, ''), /First line of speech\./);
+      if (karaoke && format === 'ass') assert.match(new TextDecoder().decode((await download(output!.subtitles_url!)).bytes), /\{\\kf\d+\}First/);
+    }
+  });
+
   it('the Python example’s payload: temperature is checked and reported as unused', async () => {
     const { status, body } = await runsync(server, PYTHON_PAYLOAD.input);
     assert.equal(status, 200);
@@ -358,6 +383,9 @@ describe('Spark-TTS profile (000): the document’s examples, runpod-sdk, storag
       [{ text: 'x', enable_subtitles: 1 }, 'enable_subtitles', /must be a boolean/],
       [{ text: 'x', enable_subtitles: true }, 'enable_subtitles', /requires enable_whisperx/],
       [{ text: 'x', enable_subtitles: true, enable_whisperx: false }, 'enable_subtitles', /requires enable_whisperx/],
+      [{ text: 'x', enable_subtitles: true, enable_whisperx: true, subtitle_format: 'sub' }, 'subtitle_format', /ass, srt, vtt/],
+      [{ text: 'x', enable_whisperx: true, subtitle_format: 'srt' }, 'subtitle_format', /requires|applies to subtitles/],
+      [{ text: 'x', subtitle_karaoke: true }, 'subtitle_karaoke', /applies to subtitles/],
       [{ text: 'x', output_name: 5 }, 'output_name', /must be a string/],
       [{ text: 'x', prompt_text: ['a'] }, 'prompt_text', /must be a string/],
       [{ text: 'x', prompt_speech_url: 'ftp://example.com/a.wav' }, 'prompt_speech_url', /https:\/\/ or s3:\/\//],

@@ -4,7 +4,8 @@ import { wavHeader } from '../audio/encoders/wav-encoder.js';
 import { concatBytes } from '../audio/pcm.js';
 import type { VoiceProfile } from '../audio/analysis/voice-profile.js';
 import { ChorusError } from '../errors.js';
-import type { LoudnessNormalization, SpeechRequest } from '../pipeline/speech-request.js';
+import type { LoudnessNormalization, SpeechRequest, WordTiming } from '../pipeline/speech-request.js';
+import { buildSubtitles, SUBTITLE_FORMATS } from '../subtitles/index.js';
 import type { SpeechService } from '../pipeline/speech-service.js';
 import { normalizeText } from '../text/index.js';
 import { builtinVoiceId, CLONE_DURATION_SEC, VOICE_MATCHING_NOTE, type ResolvedVoice } from '../voices/voice-library.js';
@@ -12,6 +13,8 @@ import type { UserVoiceRecord } from '../voices/voice-record.js';
 import { decodeBase64Audio, decodeBase64Field } from './base64-audio.js';
 import type { EndpointProfile, OperationContext, ValidationContext } from './endpoint-profile.js';
 import { renderSpeech } from './render-speech.js';
+import { renderCached, speechCacheKey } from '../cache/cached-speech.js';
+import type { ResultCache } from '../cache/result-cache.js';
 
 /**
  * The Chatterbox operations worker (002): one endpoint, an `operation` field.
@@ -59,6 +62,10 @@ const ttsSchema = z.object({
   temperature: numberInRange('temperature', 0.1, 2).optional(),
   print_metrics: z.boolean().optional(),
   no_watermark: z.boolean().optional(),
+  /** Chorus extensions: word timings, and a subtitle file built from them. */
+  return_timestamps: z.boolean().optional(),
+  subtitle_format: z.enum(SUBTITLE_FORMATS).optional(),
+  subtitle_karaoke: z.boolean().optional(),
 });
 type TtsInput = z.infer<typeof ttsSchema>;
 
@@ -161,6 +168,15 @@ function parseTts(input: Record<string, unknown>): TtsInput {
     });
   }
   const parsed = validate(ttsSchema, input);
+  for (const field of ['subtitle_format', 'subtitle_karaoke'] as const) {
+    if (parsed[field] !== undefined && parsed.return_timestamps !== true) {
+      throw new ChorusError({
+        code: 'invalid_request',
+        param: field,
+        message: `'${field}' requires return_timestamps: set "return_timestamps": true to get word timings and subtitles.`,
+      });
+    }
+  }
   if (normalizeText(parsed.text).text.length === 0) {
     throw new ChorusError({ code: 'invalid_request', param: 'text', message: "'text' contains nothing that can be spoken." });
   }
@@ -197,7 +213,7 @@ function parseConversion(input: Record<string, unknown>, operation: 'voice_conve
   return { ...parsed, targetAudio: parsed.target_audio, targetAudioParam: 'target_audio' };
 }
 
-export function createChatterboxOperationsProfile(options: { maxCharsPerChunk: number }): EndpointProfile {
+export function createChatterboxOperationsProfile(options: { maxCharsPerChunk: number; resultCache?: ResultCache }): EndpointProfile {
   return {
     name: 'chatterbox-v2',
     description:
@@ -243,7 +259,7 @@ export function createChatterboxOperationsProfile(options: { maxCharsPerChunk: n
       const fields = input as Record<string, unknown>;
       switch (operation) {
         case 'tts':
-          return runTts(parseTts(fields), context, options.maxCharsPerChunk);
+          return runTts(parseTts(fields), context, options.maxCharsPerChunk, options.resultCache);
         case 'list_local_voices':
           return listLocalVoices(context);
         case 'voice_cloning':
@@ -460,7 +476,7 @@ function formatCreatedAt(ms: number): string {
   return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 }
 
-async function runTts(parsed: TtsInput, context: OperationContext, maxCharsPerChunk: number): Promise<Record<string, unknown>> {
+async function runTts(parsed: TtsInput, context: OperationContext, maxCharsPerChunk: number, cache: ResultCache | undefined): Promise<Record<string, unknown>> {
   const started = performance.now();
   const { speech } = context;
   const voice =
@@ -494,18 +510,26 @@ async function runTts(parsed: TtsInput, context: OperationContext, maxCharsPerCh
   let audio: Uint8Array;
   let durationSec: number;
   let chunkCount: number;
+  let words: readonly WordTiming[];
+  let cacheKey: string | undefined;
+  let cacheHit = false;
   let streamed: { elements: number; firstChunkSec: number | undefined } | undefined;
   if (streaming) {
     const result = await streamTts(request, context);
     audio = result.wav;
     durationSec = result.durationSec;
     chunkCount = result.textChunks;
+    words = result.words;
     streamed = { elements: result.elements, firstChunkSec: result.firstChunkSec };
   } else {
-    const result = await renderSpeech(speech, request, context.signal, undefined, context.progress);
+    // Basic mode answers with one whole file, which a repeated request gets from the result cache.
+    cacheKey = speechCacheKey(request, speech, voice, context.owner);
+    const { rendered: result, hit } = await renderCached(cache, cacheKey, () => renderSpeech(speech, request, context.signal, undefined, context.progress), context.signal);
+    cacheHit = hit;
     audio = result.audio;
     durationSec = result.durationSec;
     chunkCount = result.chunkCount;
+    words = result.words;
   }
   const generationSec = (performance.now() - started) / 1000;
   const ignored = (['exaggeration', 'cfg_weight', 'temperature'] as const).filter((name) => parsed[name] !== undefined);
@@ -524,6 +548,18 @@ async function runTts(parsed: TtsInput, context: OperationContext, maxCharsPerCh
     chunks_processed: chunkCount,
   };
   if (streamed !== undefined) output['stream_chunks'] = streamed.elements;
+  if (cacheKey !== undefined && cache?.enabled === true) {
+    output['cache_hit'] = cacheHit;
+    output['cache_key'] = cacheKey;
+  }
+  if (parsed.return_timestamps === true) {
+    output['word_timings'] = words.map((w) => ({ word: w.word, start: round(w.start, 3), end: round(w.end, 3) }));
+    if (parsed.subtitle_format !== undefined) {
+      const subtitles = buildSubtitles(parsed.subtitle_format, words, { text: parsed.text, karaoke: parsed.subtitle_karaoke === true });
+      output['subtitles'] = subtitles.text;
+      output['subtitles_format'] = subtitles.extension;
+    }
+  }
   if (ignored.length > 0) output['ignored_parameters'] = ignored;
   // Documented default: on for the streaming modes; basic mode reports metrics when asked.
   if (parsed.print_metrics ?? streaming) {
@@ -557,6 +593,7 @@ async function streamTts(request: SpeechRequest, context: OperationContext) {
   let textChunks = 0;
   let chunkCount = 0;
   let firstChunkSec: number | undefined;
+  const words: WordTiming[] = [];
 
   const send = async (pieces: Uint8Array[], text: { start: number; end: number } | undefined): Promise<void> => {
     const bytes = concatBytes(pieces);
@@ -595,6 +632,7 @@ async function streamTts(request: SpeechRequest, context: OperationContext) {
         closed = undefined;
       }
     } else if (part.type === 'words') {
+      words.push(...part.words);
       const first = part.words[0];
       const last = part.words.at(-1);
       if (first !== undefined && last !== undefined) {
@@ -621,6 +659,7 @@ async function streamTts(request: SpeechRequest, context: OperationContext) {
     elements,
     textChunks: chunkCount,
     firstChunkSec,
+    words,
   };
 }
 

@@ -19,9 +19,14 @@ const PROFILE_FACTORIES: Readonly<Record<string, (config: ChorusConfig, deps: Pr
       maxCharsPerChunk: config.maxCharsPerChunk,
       ...(deps.resultCache === undefined ? {} : { resultCache: deps.resultCache }),
     }),
-  'chatterbox-v2': (config) => createChatterboxOperationsProfile({ maxCharsPerChunk: config.maxCharsPerChunk }),
-  'spark-tts': (config) =>
+  'chatterbox-v2': (config, deps) =>
+    createChatterboxOperationsProfile({
+      maxCharsPerChunk: config.maxCharsPerChunk,
+      ...(deps.resultCache === undefined ? {} : { resultCache: deps.resultCache }),
+    }),
+  'spark-tts': (config, deps) =>
     createSparkTtsProfile({
+      ...(deps.resultCache === undefined ? {} : { resultCache: deps.resultCache }),
       maxCharsPerChunk: config.maxCharsPerChunk,
       urlTtlSeconds: config.urlTtlSeconds,
       allowPrivateUrls: config.allowPrivateUrls,

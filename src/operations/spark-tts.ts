@@ -5,9 +5,12 @@ import { numberInRange, validate } from '../api/validation.js';
 import { ChorusError } from '../errors.js';
 import { fetchRemoteBytes } from '../security/fetch-remote-audio.js';
 import { VOICE_MATCHING_NOTE, type ResolvedVoice } from '../voices/voice-library.js';
-import { buildAss } from '../subtitles/ass.js';
+import { buildSubtitles, SUBTITLE_FORMATS } from '../subtitles/index.js';
 import type { EndpointProfile } from './endpoint-profile.js';
 import { renderSpeech } from './render-speech.js';
+import { renderCached, speechCacheKey } from '../cache/cached-speech.js';
+import type { ResultCache } from '../cache/result-cache.js';
+import type { SpeechRequest } from '../pipeline/speech-request.js';
 
 /** The Spark-TTS worker (000): text (and optional reference audio) in, a link to a 24 kHz WAV out. */
 const inputSchema = z.object({
@@ -25,6 +28,9 @@ const inputSchema = z.object({
   max_length: numberInRange('max_length', 256, 8192, { integer: true }).optional(),
   enable_whisperx: z.boolean().optional(),
   enable_subtitles: z.boolean().optional(),
+  /** Chorus extension: the subtitle file's format (the document's is ASS) and word-by-word karaoke timing. */
+  subtitle_format: z.enum(SUBTITLE_FORMATS).optional(),
+  subtitle_karaoke: z.boolean().optional(),
   /** Chorus extension: a library voice (built-in or the key's own) instead of a prompt URL. */
   voice_name: z.string().min(1).optional(),
   voice_id: z.string().min(1).optional(),
@@ -42,6 +48,8 @@ export interface SparkTtsOptions {
   readonly urlTtlSeconds: number;
   readonly allowPrivateUrls: boolean;
   readonly maxPromptAudioBytes: number;
+  /** Whole renderings are kept here: a repeated request is not synthesised again. */
+  readonly resultCache?: ResultCache;
   /** Reads `s3://` prompt URLs; undefined when S3 is not configured. Made on first use. */
   readonly s3Client?: () => S3Client | undefined;
 }
@@ -55,6 +63,15 @@ export function sanitizeOutputName(name: string | undefined): string {
 export function createSparkTtsProfile(options: SparkTtsOptions): EndpointProfile {
   const parse = (input: unknown): SparkInput => {
     const parsed = validate(inputSchema, input);
+    for (const field of ['subtitle_format', 'subtitle_karaoke'] as const) {
+      if (parsed[field] !== undefined && parsed.enable_subtitles !== true) {
+        throw new ChorusError({
+          code: 'invalid_request',
+          param: field,
+          message: `'${field}' applies to subtitles: set "enable_subtitles": true (with "enable_whisperx": true) to get them.`,
+        });
+      }
+    }
     if (parsed.enable_subtitles === true && parsed.enable_whisperx !== true) {
       throw new ChorusError({
         code: 'invalid_request',
@@ -120,25 +137,25 @@ export function createSparkTtsProfile(options: SparkTtsOptions): EndpointProfile
         warnings.push(`${sent.join(', ')}: accepted and checked, but not used by the embedded engine (it has no sampling).`);
       }
 
-      const rendered = await renderSpeech(
-        speech,
-        {
-          text: parsed.text,
-          voiceId: voice.engineVoiceId,
-          ...(voice.match === undefined ? {} : { voiceMatch: { transform: voice.match.transform, rate: voice.match.rate } }),
-          watermark: parsed.no_watermark !== true,
-          speed: parsed.speed_shift ?? 1,
-          pitchSemitones: parsed.pitch_shift ?? 0,
-          sentenceGapSec: parsed.multi_sentence_gap ?? 0.3,
-          sampleRate: SAMPLE_RATE,
-          format: 'wav',
-          normalization: 'none',
-          maxChunkChars: options.maxCharsPerChunk,
-          delivery: 'buffered',
-        },
+      const request: SpeechRequest = {
+        text: parsed.text,
+        voiceId: voice.engineVoiceId,
+        ...(voice.match === undefined ? {} : { voiceMatch: { transform: voice.match.transform, rate: voice.match.rate } }),
+        watermark: parsed.no_watermark !== true,
+        speed: parsed.speed_shift ?? 1,
+        pitchSemitones: parsed.pitch_shift ?? 0,
+        sentenceGapSec: parsed.multi_sentence_gap ?? 0.3,
+        sampleRate: SAMPLE_RATE,
+        format: 'wav',
+        normalization: 'none',
+        maxChunkChars: options.maxCharsPerChunk,
+        delivery: 'buffered',
+      };
+      const { rendered, hit } = await renderCached(
+        options.resultCache,
+        speechCacheKey(request, speech, voice, context.owner),
+        () => renderSpeech(speech, request, signal, undefined, context.progress),
         signal,
-        undefined,
-        context.progress,
       );
       for (const warning of rendered.warnings) warnings.push(`${warning.setting}: ${warning.message}`);
 
@@ -149,15 +166,17 @@ export function createSparkTtsProfile(options: SparkTtsOptions): EndpointProfile
         audio_url: await storage.signedUrl(`${base}.wav`, options.urlTtlSeconds),
         sample_rate: rendered.sampleRate,
         duration: roundMs(rendered.durationSec),
+        cache_hit: hit,
       };
       if (parsed.enable_whisperx === true) {
         const words = rendered.words.map((w) => ({ word: w.word, start: roundMs(w.start), end: roundMs(w.end) }));
         output['word_timings'] = words;
         if (parsed.enable_subtitles === true) {
-          const key = `subtitles/${base}.ass`;
-          const ass = buildAss(rendered.words, { text: parsed.text });
-          await storage.put(key, new TextEncoder().encode(ass), 'text/x-ssa; charset=utf-8');
+          const subtitles = buildSubtitles(parsed.subtitle_format ?? 'ass', rendered.words, { text: parsed.text, karaoke: parsed.subtitle_karaoke === true });
+          const key = `subtitles/${base}.${subtitles.extension}`;
+          await storage.put(key, new TextEncoder().encode(subtitles.text), subtitles.contentType);
           output['subtitles_url'] = await storage.signedUrl(key, options.urlTtlSeconds);
+          output['subtitles_format'] = subtitles.extension;
         }
         warnings.push('enable_whisperx: word timings come from the synthesis itself, not from a WhisperX transcription.');
       }

@@ -12,6 +12,7 @@ import { createFileRoutes } from '../storage/file-routes.js';
 import { LocalBlobStore } from '../storage/local-blob-store.js';
 import type { Logger } from '../util/logger.js';
 import type { VoiceLibrary } from '../voices/voice-library.js';
+import type { ResultCache } from '../cache/result-cache.js';
 import { MAX_AUDIO_FILE_BYTES } from '../operations/base64-audio.js';
 import { ApiKeyVerifier } from './auth.js';
 import { getConnInfo } from '@hono/node-server/conninfo';
@@ -22,6 +23,8 @@ export interface AppDependencies {
   readonly config: ChorusConfig;
   readonly speech: SpeechService;
   readonly voices: VoiceLibrary;
+  /** Whole-file results of the OpenAI routes are kept here (the job profiles get it separately). */
+  readonly resultCache?: ResultCache;
   readonly jobs: JobService;
   readonly logger: Logger;
   readonly version: string;
@@ -35,7 +38,7 @@ export interface AppDependencies {
 /** Per-request values: the owner (API key digest) that the job API scopes jobs by. */
 export type AppEnv = { Variables: { owner: string } };
 
-export function createApp({ config, speech, voices, jobs, logger, version, storage, rateLimitStore }: AppDependencies): Hono<AppEnv> {
+export function createApp({ config, speech, voices, resultCache, jobs, logger, version, storage, rateLimitStore }: AppDependencies): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const keys = new ApiKeyVerifier(config.apiKeys);
   // Per API key (its digest), or per client address when the server has no keys; runs after auth.
@@ -120,7 +123,7 @@ export function createApp({ config, speech, voices, jobs, logger, version, stora
   const referenceBodyLimit = v1BodyLimit(MAX_AUDIO_FILE_BYTES + 64 * 1024, ' (reference audio files may be up to 10 MB)');
   app.use('/v1/*', (c, next) => (c.req.path.startsWith('/v1/references') ? referenceBodyLimit(c, next) : speechBodyLimit(c, next)));
 
-  app.route('/v1', createOpenAIRoutes(speech, voices, (c) => (c.get('owner') as string | undefined) ?? ''));
+  app.route('/v1', createOpenAIRoutes(speech, voices, (c) => (c.get('owner') as string | undefined) ?? '', resultCache));
 
   // The job API accepts RunPod's two header forms; each key sees only its own jobs.
   app.use('/v2/*', async (c, next) => {

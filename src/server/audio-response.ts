@@ -1,9 +1,7 @@
 import type { SpeechPart } from '../pipeline/speech-request.js';
-import { concatBytes } from '../audio/pcm.js';
 import { ChorusError } from '../errors.js';
 
 type StartPart = Extract<SpeechPart, { type: 'start' }>;
-type EndPart = Extract<SpeechPart, { type: 'end' }>;
 
 /**
  * Pulls the first part so that a request that fails before any audio exists still gets a proper
@@ -29,20 +27,6 @@ export function audioHeaders(start: StartPart, engineId: string): Record<string,
     headers['x-chorus-warnings'] = start.warnings.map((w) => `${w.setting}: ${w.message}`).join(' | ').replace(/[^\x20-\x7e]/g, '?');
   }
   return headers;
-}
-
-/** Drains the rest of a synthesis into one buffer (for files with exact headers). */
-export async function collectAudio(rest: AsyncIterator<SpeechPart>): Promise<{ audio: Uint8Array; end: EndPart | undefined; words: Extract<SpeechPart, { type: 'words' }>['words'][number][] }> {
-  const chunks: Uint8Array[] = [];
-  const words: Extract<SpeechPart, { type: 'words' }>['words'][number][] = [];
-  let end: EndPart | undefined;
-  for (let next = await rest.next(); !next.done; next = await rest.next()) {
-    const part = next.value;
-    if (part.type === 'audio') chunks.push(part.bytes);
-    else if (part.type === 'words') words.push(...part.words);
-    else if (part.type === 'end') end = part;
-  }
-  return { audio: concatBytes(chunks), end, words };
 }
 
 /**

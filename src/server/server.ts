@@ -81,7 +81,7 @@ export async function startServer(config: ChorusConfig, logger: Logger = createL
     },
     onFinished: (job) => void webhooks.deliver(job),
   });
-  const app = createApp({ config, speech, voices, jobs, logger, version: VERSION, storage });
+  const app = createApp({ config, speech, voices, resultCache, jobs, logger, version: VERSION, storage });
   const server = await new Promise<ServerType>((resolve, reject) => {
     const listening = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(listening));
     listening.once('error', reject);

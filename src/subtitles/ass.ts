@@ -17,17 +17,36 @@ export interface AssOptions {
   readonly maxGapSec?: number;
   /** The text the words were spoken from. */
   readonly text?: string;
+  /** Word-by-word highlighting: ASS `\kf` sweeps, WebVTT inline timestamps. */
+  readonly karaoke?: boolean;
 }
 
-/** The word as written in the text, with the punctuation attached to it ("Hello," / "(world)."). */
-function displayWord(word: TimedWord, text: string | undefined): string {
-  if (text === undefined || word.charStart === undefined || word.charEnd === undefined) return word.word;
+/** Where the word stands in the text, widened to the punctuation attached to it ("Hello," / "(world)."). */
+function displaySpan(word: TimedWord, text: string): [number, number] | undefined {
+  if (word.charStart === undefined || word.charEnd === undefined) return undefined;
   let start = word.charStart;
   let end = word.charEnd;
   const attached = /[^\s\p{L}\p{N}]/u;
   while (start > 0 && attached.test(text[start - 1]!)) start--;
   while (end < text.length && attached.test(text[end]!)) end++;
-  return text.slice(start, end);
+  return [start, end];
+}
+
+/** The word as written in the text, with the punctuation attached to it. */
+function displayWord(word: TimedWord, text: string | undefined): string {
+  const span = text === undefined ? undefined : displaySpan(word, text);
+  return span === undefined ? word.word : text!.slice(span[0], span[1]);
+}
+
+/**
+ * A cue's line: with the text known, everything it says from the first word to the last (so
+ * symbols between words, "3 < 4", stay), whitespace collapsed; otherwise the words joined.
+ */
+export function cueText(cue: readonly TimedWord[], text: string | undefined): string {
+  const first = text === undefined ? undefined : displaySpan(cue[0]!, text);
+  const last = text === undefined ? undefined : displaySpan(cue.at(-1)!, text);
+  if (first === undefined || last === undefined || last[1] < first[0]) return cue.map((w) => w.word).join(' ');
+  return text!.slice(first[0], last[1]).replace(/\s+/g, ' ');
 }
 
 /** `H:MM:SS.cc`: rounded to centiseconds before splitting, so 59.996 s is 0:01:00.00. */
@@ -96,7 +115,25 @@ export function buildAss(words: readonly TimedWord[], options: AssOptions = {}):
   for (const cue of groupCues(words, options)) {
     const start = cue[0]!.start;
     const end = Math.max(cue.at(-1)!.end, start + 0.01);
-    lines.push(`Dialogue: 0,${assTime(start)},${assTime(end)},Default,,0,0,0,,${assText(cue.map((w) => w.word).join(' '))}`);
+    const text = options.karaoke === true ? karaokeText(cue, end) : assText(cueText(cue, options.text));
+    lines.push(`Dialogue: 0,${assTime(start)},${assTime(end)},Default,,0,0,0,,${text}`);
   }
   return `\ufeff${lines.join('\n')}\n`;
+}
+
+/**
+ * `{\kfNN}` before each word, NN in centiseconds from this word's start to the next one's (the last
+ * word runs to the cue's end), so the sweep follows the speech and the durations add up to the cue's.
+ */
+function karaokeText(cue: readonly TimedWord[], cueEnd: number): string {
+  const start = Math.round(cue[0]!.start * 100);
+  let elapsed = 0;
+  return cue
+    .map((word, i) => {
+      const next = i + 1 < cue.length ? Math.round(cue[i + 1]!.start * 100) : Math.round(cueEnd * 100);
+      const centiseconds = Math.max(0, next - start - elapsed);
+      elapsed += centiseconds;
+      return `{\\kf${centiseconds}}${assText(word.word)}`;
+    })
+    .join(' ');
 }

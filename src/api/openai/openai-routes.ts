@@ -2,11 +2,14 @@ import { Hono, type Context } from 'hono';
 import type { VoiceLibrary, ResolvedVoice } from '../../voices/voice-library.js';
 import { VOICE_MATCHING_NOTE } from '../../voices/voice-library.js';
 import { createReferenceRoutes } from './reference-routes.js';
+import { renderCached, speechCacheKey } from '../../cache/cached-speech.js';
+import type { ResultCache } from '../../cache/result-cache.js';
+import { renderSpeech } from '../../operations/render-speech.js';
 import type { EngineWarning } from '../../engine/speech-engine.js';
 import { ChorusError } from '../../errors.js';
 import type { SpeechPart, SpeechRequest } from '../../pipeline/speech-request.js';
 import type { SpeechService } from '../../pipeline/speech-service.js';
-import { audioHeaders, byteStream, collectAudio, openSpeechStream } from '../../server/audio-response.js';
+import { audioHeaders, byteStream, openSpeechStream } from '../../server/audio-response.js';
 import { parseJsonBody, validate } from '../validation.js';
 import { toOpenAIError } from './openai-errors.js';
 import {
@@ -21,7 +24,7 @@ const DEFAULT_SAMPLE_RATE = 24_000;
 const SAMPLING_KNOBS = ['temperature', 'top_p', 'repetition_penalty', 'max_new_tokens', 'seed'] as const;
 
 /** The OpenAI-compatible surface: /v1/audio/speech, /v1/audio/speech/extended, /v1/voices, /v1/models. */
-export function createOpenAIRoutes(speech: SpeechService, voices: VoiceLibrary, ownerOf: (c: Context) => string): Hono {
+export function createOpenAIRoutes(speech: SpeechService, voices: VoiceLibrary, ownerOf: (c: Context) => string, cache?: ResultCache): Hono {
   const app = new Hono();
   app.onError((error, c) => {
     const { status, body, headers } = toOpenAIError(error);
@@ -31,12 +34,12 @@ export function createOpenAIRoutes(speech: SpeechService, voices: VoiceLibrary, 
 
   app.post('/audio/speech', async (c) => {
     const body = validate(speechRequestSchema, parseJsonBody(await c.req.text()));
-    return speak(speech, voices, ownerOf(c), body, c.req.raw.signal, false);
+    return speak({ speech, voices, cache }, ownerOf(c), body, c.req.raw.signal, false);
   });
 
   app.post('/audio/speech/extended', async (c) => {
     const body = validate(extendedSpeechRequestSchema, parseJsonBody(await c.req.text()));
-    return speak(speech, voices, ownerOf(c), body, c.req.raw.signal, true);
+    return speak({ speech, voices, cache }, ownerOf(c), body, c.req.raw.signal, true);
   });
 
   app.get('/voices', async (c) => {
@@ -84,8 +87,7 @@ export function createOpenAIRoutes(speech: SpeechService, voices: VoiceLibrary, 
 }
 
 async function speak(
-  speech: SpeechService,
-  voices: VoiceLibrary,
+  { speech, voices, cache }: { speech: SpeechService; voices: VoiceLibrary; cache: ResultCache | undefined },
   owner: string,
   body: ExtendedSpeechRequestBody,
   requestSignal: AbortSignal,
@@ -142,6 +144,9 @@ async function speak(
     ...(body.multi_sentence_gap === undefined ? {} : { sentenceGapSec: body.multi_sentence_gap }),
   };
 
+  // A whole file (not a stream) may come from the result cache: same request, same bytes and timings.
+  if (!streaming) return cachedResponse({ speech, cache, owner, voice, request, warnings, format, requestSignal, timestamps: extended && body.timestamps === true });
+
   // One controller per request: the client hanging up or the stream being cancelled aborts it.
   const controller = new AbortController();
   const abort = (): void => controller.abort();
@@ -151,24 +156,56 @@ async function speak(
   headers['x-chorus-voice'] = voice.name;
   if (voice.match !== undefined) headers['x-chorus-voice-method'] = `voice_matching; base=${voice.match.baseVoice}`;
 
-  if (extended && body.timestamps === true) return timestampsResponse(start, rest, headers, streaming, abort);
+  if (extended && body.timestamps === true) return timestampsStream(start, rest, headers, abort);
   if (sse) {
     const encoder = new TextEncoder();
     const stream = byteStream(rest, (part) => encoder.encode(renderSse(part, body.input.length)), abort);
     return new Response(stream, { headers: { ...headers, 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } });
   }
-  if (streaming) {
-    const stream = byteStream(rest, (part) => (part.type === 'audio' ? part.bytes : undefined), abort);
-    return new Response(stream, { headers });
+  const stream = byteStream(rest, (part) => (part.type === 'audio' ? part.bytes : undefined), abort);
+  return new Response(stream, { headers });
+}
+
+async function cachedResponse(options: {
+  speech: SpeechService;
+  cache: ResultCache | undefined;
+  owner: string;
+  voice: ResolvedVoice;
+  request: SpeechRequest;
+  warnings: readonly EngineWarning[];
+  format: string;
+  requestSignal: AbortSignal;
+  timestamps: boolean;
+}): Promise<Response> {
+  const { speech, request, voice } = options;
+  const key = speechCacheKey(request, speech, voice, options.owner);
+  const { rendered, hit } = await renderCached(options.cache, key, () => renderSpeech(speech, request, options.requestSignal), options.requestSignal);
+  const headers = audioHeaders(
+    { type: 'start', format: request.format, mimeType: rendered.mimeType, sampleRate: rendered.sampleRate, decodedSampleRate: rendered.sampleRate, warnings: [...options.warnings, ...rendered.warnings] },
+    speech.engine.id,
+  );
+  headers['x-chorus-voice'] = voice.name;
+  if (voice.match !== undefined) headers['x-chorus-voice-method'] = `voice_matching; base=${voice.match.baseVoice}`;
+  if (options.cache?.enabled === true) {
+    headers['x-cache'] = hit ? 'HIT' : 'MISS';
+    headers['x-chorus-cache-key'] = key;
   }
-  const { audio } = await collectAudio(rest);
-  requestSignal.removeEventListener('abort', abort);
-  return new Response(audio, {
-    headers: {
-      ...headers,
-      'content-length': String(audio.byteLength),
-      'content-disposition': `attachment; filename="speech.${format}"`,
-    },
+  if (options.timestamps) {
+    return new Response(
+      JSON.stringify({
+        audio: Buffer.from(rendered.audio).toString('base64'),
+        format: request.format,
+        content_type: rendered.mimeType,
+        sample_rate: rendered.sampleRate,
+        duration: rendered.durationSec,
+        word_timings: rendered.words.map(publicWord),
+        warnings: [...options.warnings, ...rendered.warnings],
+      }),
+      { headers: { ...headers, 'content-type': 'application/json', 'x-audio-content-type': rendered.mimeType } },
+    );
+  }
+  return new Response(rendered.audio, {
+    headers: { ...headers, 'content-length': String(rendered.audio.byteLength), 'content-disposition': `attachment; filename="speech.${options.format}"` },
   });
 }
 
@@ -214,42 +251,26 @@ function renderSse(part: SpeechPart, inputChars: number): string | undefined {
   return undefined;
 }
 
-async function timestampsResponse(
+/** `timestamps` with `stream`: newline-delimited JSON lines as the audio and word timings are made. */
+async function timestampsStream(
   start: Extract<SpeechPart, { type: 'start' }>,
   rest: AsyncIterator<SpeechPart>,
   headers: Record<string, string>,
-  streaming: boolean,
   abort: () => void,
 ): Promise<Response> {
-  const jsonHeaders = { ...headers, 'content-type': 'application/json', 'x-audio-content-type': start.mimeType };
-  if (streaming) {
-    const encoder = new TextEncoder();
-    const line = (value: unknown): Uint8Array => encoder.encode(`${JSON.stringify(value)}\n`);
-    const stream = byteStream(
-      rest,
-      (part) => {
-        if (part.type === 'audio') return line({ type: 'audio', audio: Buffer.from(part.bytes).toString('base64') });
-        if (part.type === 'words') return line({ type: 'words', words: part.words.map(publicWord) });
-        if (part.type === 'end') return line({ type: 'done', duration: part.durationSec });
-        return undefined;
-      },
-      abort,
-    );
-    return new Response(stream, { headers: { ...jsonHeaders, 'content-type': 'application/x-ndjson' } });
-  }
-  const { audio, end, words } = await collectAudio(rest);
-  return new Response(
-    JSON.stringify({
-      audio: Buffer.from(audio).toString('base64'),
-      format: start.format,
-      content_type: start.mimeType,
-      sample_rate: start.decodedSampleRate,
-      duration: end?.durationSec ?? 0,
-      word_timings: words.map(publicWord),
-      warnings: start.warnings,
-    }),
-    { headers: jsonHeaders },
+  const encoder = new TextEncoder();
+  const line = (value: unknown): Uint8Array => encoder.encode(`${JSON.stringify(value)}\n`);
+  const stream = byteStream(
+    rest,
+    (part) => {
+      if (part.type === 'audio') return line({ type: 'audio', audio: Buffer.from(part.bytes).toString('base64') });
+      if (part.type === 'words') return line({ type: 'words', words: part.words.map(publicWord) });
+      if (part.type === 'end') return line({ type: 'done', duration: part.durationSec });
+      return undefined;
+    },
+    abort,
   );
+  return new Response(stream, { headers: { ...headers, 'content-type': 'application/x-ndjson', 'x-audio-content-type': start.mimeType } });
 }
 
 function publicWord(word: { word: string; start: number; end: number; charStart: number; charEnd: number }) {

@@ -1,0 +1,52 @@
+import type { RenderedSpeech } from '../operations/render-speech.js';
+import type { SpeechRequest, WordTiming } from '../pipeline/speech-request.js';
+import type { SpeechService } from '../pipeline/speech-service.js';
+import { normalizeText } from '../text/index.js';
+import { resultCacheKey, type ResultCache } from './result-cache.js';
+
+/**
+ * The cache key of a whole-file synthesis: everything in the request that changes the bytes (the
+ * normalised text, voice and its match, format, rates, speed, pitch, gaps, loudness, chunking,
+ * watermark) plus the engine id and version. A voice that is not built-in (a key's own, or a
+ * reference sent with the request) scopes the key to its owner, so no key is answered with audio
+ * made in another key's voice.
+ */
+export function speechCacheKey(request: SpeechRequest, speech: SpeechService, voice: { readonly kind: string }, owner: string): string {
+  const { delivery: _delivery, text, ...rest } = request;
+  return resultCacheKey({ ...rest, text: normalizeText(text).text, watermark: request.watermark !== false }, speech, voice.kind === 'builtin' ? {} : { owner });
+}
+
+/**
+ * `render()`'s result, or the stored one for `key`: one synthesis for concurrent identical
+ * requests. Without a cache (or with it turned off) it just renders.
+ */
+export async function renderCached(
+  cache: ResultCache | undefined,
+  key: string,
+  render: () => Promise<RenderedSpeech>,
+  signal: AbortSignal,
+): Promise<{ rendered: RenderedSpeech; hit: boolean }> {
+  if (cache === undefined) return { rendered: await render(), hit: false };
+  const { result, hit } = await cache.getOrCompute(
+    key,
+    async () => {
+      const rendered = await render();
+      const { audio, ...meta } = rendered;
+      return { audio, meta };
+    },
+    signal,
+  );
+  const meta = result.meta as Omit<RenderedSpeech, 'audio'>;
+  return {
+    rendered: {
+      audio: result.audio,
+      mimeType: meta.mimeType,
+      sampleRate: meta.sampleRate,
+      durationSec: meta.durationSec,
+      chunkCount: meta.chunkCount,
+      words: meta.words as readonly WordTiming[],
+      warnings: meta.warnings,
+    },
+    hit,
+  };
+}

@@ -1,5 +1,5 @@
 /**
- * Chorus benchmarks: `npm run bench`. Measures eight figures, each against a baseline taken in the
+ * Chorus benchmarks: `npm run bench`. Measures ten figures, each against a baseline taken in the
  * same run, and writes docs/benchmarks.md. Every server it starts is a child process on 127.0.0.1
  * with a random port, and every one is stopped before the script ends.
  *
@@ -11,6 +11,8 @@
  *   6. job API overhead: /runsync and /run against the OpenAI route, job throughput, cache hits (job-api.ts)
  *   7. watermark: detection of marked / unmarked speech, also after MP3, and its cost (watermark.ts)
  *   8. voice matching and conversion: speed, and the pitch and duration goals (voices.ts)
+ *   9. word timings: the pipeline's after speed and gaps, and the forced aligner's (alignment.ts)
+ *  10. result cache on the OpenAI route: hit latency and hit rate under a replayed workload (cache.ts)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -54,6 +56,7 @@ import { JOB_LATENCY_ROUNDS, JOB_THROUGHPUT_ROUNDS, measureJobLatency, measureJo
 import { countWords, LONG_TEXT, SHORT_TEXTS } from './texts.js';
 import { measureWatermark, renderWatermark, type WatermarkResult } from './watermark.js';
 import { measureVoices, renderVoices, type VoiceBenchResult } from './voices.js';
+import { measureCache, renderCache, type CacheBenchResult } from './cache.js';
 
 // ---------------------------------------------------------------------------------------------
 // Settings. The run must stay under about seven minutes on a 2-core machine (figure 6 adds about a minute;
@@ -160,6 +163,9 @@ async function main(): Promise<void> {
 
     // ---- Figure 8: voice matching and conversion (in-process, then through the 2-worker server)
     const voices = await measureVoices(engine, two);
+
+    // ---- Figure 10: result cache, on the 1-worker server --------------------------------------
+    const cache = await measureCache(one);
     await one.stop();
     await two.stop();
 
@@ -199,6 +205,7 @@ async function main(): Promise<void> {
       memorySource,
       watermark,
       voices,
+      cache,
       notes,
     });
     const docs = join(REPO_ROOT, 'docs');
@@ -474,6 +481,7 @@ interface ReportInput {
   readonly memorySource: MemoryResult;
   readonly watermark: WatermarkResult;
   readonly voices: VoiceBenchResult;
+  readonly cache: CacheBenchResult;
   readonly notes: Notes;
 }
 
@@ -687,6 +695,9 @@ function renderReport(input: ReportInput): string {
 
   // ---- Figure 8
   out.push(renderVoices(input.voices));
+
+  // ---- Figure 10
+  out.push(renderCache(input.cache));
 
   // ---- Reading
   out.push('## Reading the numbers', '');

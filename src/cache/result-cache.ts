@@ -92,8 +92,9 @@ export class ResultCache {
       return undefined;
     }
     this.#touch(key);
+    // Recency survives restarts through the file's mtime; the answer need not wait for it.
     const now = new Date();
-    await utimes(file, now, now).catch(() => undefined);
+    void utimes(file, now, now).catch(() => undefined);
     return result;
   }
 

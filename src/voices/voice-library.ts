@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import { join } from 'node:path';
-import { estimateFormantRatio, voiceDistance, type VoiceProfile } from '../audio/analysis/voice-profile.js';
+import { voiceDistance, type VoiceProfile } from '../audio/analysis/voice-profile.js';
 import { planVoiceTransform } from '../audio/dsp/voice-transform.js';
 import type { AudioContainer } from '../audio/decode-audio.js';
 import type { EngineVoice } from '../engine/speech-engine.js';
@@ -263,11 +263,6 @@ export class VoiceLibrary {
     });
     if (signal.aborted) throw new ChorusError({ code: 'aborted', message: 'The request was stopped.' });
     return this.#builtinProfiles;
-  }
-
-  /** How far a profile is from a voice, for reports: formant ratio and pitch ratio. */
-  static compare(from: VoiceProfile, to: VoiceProfile): { pitchRatio: number; formantRatio: number } {
-    return { pitchRatio: to.medianPitchHz / from.medianPitchHz, formantRatio: estimateFormantRatio(from, to) };
   }
 
   async #loadBuiltinProfiles(): Promise<Map<string, VoiceProfile>> {

@@ -164,3 +164,43 @@ export function formantSynthReference(options: FormantSynthOptions): { samples: 
   if (peak > 0) for (let n = 0; n < length; n++) signal[n] = ((signal[n] ?? 0) / peak) * 0.7;
   return { samples: signal, sampleRate };
 }
+
+/**
+ * flite speech with each word's start time, from flite's own phone durations (`-psdur`): ground
+ * truth from a synthesizer unrelated to eSpeak. Words are found by walking the phone list with
+ * each word's phone count (flite pronounces words alone the same as in a sentence for plain
+ * alphabetic text, which is all this accepts).
+ */
+export async function fliteTimedReference(
+  words: readonly string[],
+  voice: FliteVoice,
+): Promise<{ text: string; samples: Float32Array; sampleRate: number; wordStarts: number[] }> {
+  if (words.some((word) => !/^[A-Za-z]+$/.test(word))) throw new Error('fliteTimedReference takes plain alphabetic words');
+  const text = `${words.join(' ')}.`;
+  const dir = await mkdtemp(join(tmpdir(), 'chorus-flite-'));
+  try {
+    const file = join(dir, 'speech.wav');
+    const { stdout } = await execFileAsync('flite', ['-voice', voice, '-psdur', '-t', text, '-o', file]);
+    const phones = stdout
+      .trim()
+      .split(/\s+/)
+      .map((entry) => {
+        const [phone, end] = entry.split(':');
+        return { phone: phone!, end: Number(end) };
+      });
+    const wordStarts: number[] = [];
+    let k = 0;
+    for (const word of words) {
+      const { stdout: alone } = await execFileAsync('flite', ['-voice', voice, '-ps', '-t', word, '-o', 'none']);
+      const count = alone.trim().split(/\s+/).filter((phone) => phone !== 'pau').length;
+      while (phones[k]?.phone === 'pau') k++;
+      wordStarts.push(k > 0 ? phones[k - 1]!.end : 0);
+      k += count;
+    }
+    while (phones[k]?.phone === 'pau') k++;
+    if (k !== phones.length) throw new Error(`flite's phones for "${text}" do not split into its words`);
+    return { text, wordStarts, ...readWav16(await readFile(file)) };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

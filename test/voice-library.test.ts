@@ -304,6 +304,26 @@ describe('Voice library: cloning, listing, conversion, transfer and references t
     within(medianPitch(converted.samples, converted.sampleRate), femaleRef.medianHz, 0.1, 'converted to target_speaker');
   });
 
+  it('converted audio gets word timings by forced alignment of its text, close to the source speech\'s own', async () => {
+    const timed = (await (
+      await call('/v1/audio/speech/extended', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ voice: 'Albert', input: SPOKEN, response_format: 'wav', no_watermark: true, timestamps: true }),
+      })
+    ).json()) as { audio: string; word_timings: { word: string; start: number; end: number }[] };
+    const output = await completed({ operation: 'voice_conversion', input_audio: timed.audio, voice_name: 'Amy', text: SPOKEN, return_timestamps: true });
+    const words = output['word_timings'] as { word: string; start: number; end: number }[];
+    assert.equal(output['word_timings_method'], 'forced_alignment');
+    assert.deepEqual(words.map((w) => w.word), timed.word_timings.map((w) => w.word));
+    const errors = words.map((w, i) => Math.abs(w.start - timed.word_timings[i]!.start));
+    const mean = errors.reduce((a, b) => a + b, 0) / errors.length;
+    assert.ok(mean < 0.06, `mean word-start error ${(mean * 1000).toFixed(0)} ms`);
+    for (let i = 1; i < words.length; i++) assert.ok(words[i]!.start >= words[i - 1]!.start);
+    assert.ok(words.at(-1)!.end <= output['duration'] + 0.001);
+    await refused({ operation: 'voice_conversion', input_audio: timed.audio, voice_name: 'Amy', return_timestamps: true }, 400, 'text', /needs 'text'/);
+  });
+
   it('voice_transfer in embedding and audio modes reports transfer_info and input_duration', async () => {
     const embedding = await completed({ operation: 'voice_transfer', transfer_mode: 'embedding', input_audio: espeakInput.wav.toString('base64'), voice_name: 'Deep Voice', no_watermark: true });
     assert.deepEqual(embedding['transfer_info'], { transfer_mode: 'embedding', target_voice: 'Deep Voice', source: 'voice_library' });

@@ -83,6 +83,9 @@ const voiceConversionSchema = z.object({
   voice_id: z.string().min(1).optional(),
   target_speaker: audioField.optional(),
   no_watermark: z.boolean().optional(),
+  /** Chorus extensions: what `input_audio` says, to time its words on the converted audio. */
+  text: z.string().min(1).max(5000).optional(),
+  return_timestamps: z.boolean().optional(),
 });
 const voiceTransferSchema = z.object({
   transfer_mode: z.enum(['embedding', 'audio']),
@@ -91,6 +94,9 @@ const voiceTransferSchema = z.object({
   voice_id: z.string().min(1).optional(),
   target_audio: audioField.optional(),
   no_watermark: z.boolean().optional(),
+  /** Chorus extensions: what `input_audio` says, to time its words on the converted audio. */
+  text: z.string().min(1).max(5000).optional(),
+  return_timestamps: z.boolean().optional(),
 });
 const detectWatermarkSchema = z.object({ input_audio: audioField });
 
@@ -184,6 +190,18 @@ function parseTts(input: Record<string, unknown>): TtsInput {
 }
 
 function parseConversion(input: Record<string, unknown>, operation: 'voice_conversion' | 'voice_transfer') {
+  const parsed = parseConversionFields(input, operation);
+  if (parsed.return_timestamps === true && parsed.text === undefined) {
+    throw new ChorusError({
+      code: 'invalid_request',
+      param: 'text',
+      message: "'return_timestamps' on a conversion needs 'text': what input_audio says, so its words can be aligned to the converted audio.",
+    });
+  }
+  return parsed;
+}
+
+function parseConversionFields(input: Record<string, unknown>, operation: 'voice_conversion' | 'voice_transfer') {
   if (operation === 'voice_conversion') {
     const parsed = validate(voiceConversionSchema, input);
     if (parsed.voice_name === undefined && parsed.voice_id === undefined && parsed.target_speaker === undefined) {
@@ -433,6 +451,7 @@ async function runConversion(
       target: target.profile,
       watermark: parsed.no_watermark !== true,
       sampleRate: CONVERSION_RATE,
+      ...(parsed.return_timestamps === true ? { transcript: parsed.text! } : {}),
     },
     signal,
   );
@@ -457,6 +476,10 @@ async function runConversion(
     note:
       'Signal-processing conversion, not neural: timing and words are kept, pitch, pitch range and formant scale move to the target; the timbre stays largely the speaker\'s own.',
   };
+  if (result.words !== undefined) {
+    output['word_timings'] = result.words.map((w) => ({ word: w.word, start: round(w.start, 3), end: round(w.end, 3) }));
+    output['word_timings_method'] = 'forced_alignment';
+  }
   if (operation === 'voice_transfer') {
     output['transfer_info'] = {
       transfer_mode: parsed.targetAudio === undefined ? 'embedding' : 'audio',

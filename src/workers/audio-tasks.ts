@@ -1,5 +1,6 @@
 import { analyzeVoice, type VoiceProfile } from '../audio/analysis/voice-profile.js';
 import { decodeAudioBytes } from '../audio/decode-audio.js';
+import { alignWords, type AlignedWord } from '../alignment/forced-aligner.js';
 import { initDsp, limitInPlace, resampleBuffer } from '../audio/dsp/index.js';
 import { planVoiceTransform, transformVoice, type VoiceTransform } from '../audio/dsp/voice-transform.js';
 import { floatToS16leBytes, wavHeader } from '../audio/encoders/wav-encoder.js';
@@ -34,6 +35,9 @@ export type AudioTask =
       readonly target: VoiceProfile;
       readonly watermark: boolean;
       readonly sampleRate: number;
+      /** What the recording says: its words are then timed on the converted audio by forced alignment. */
+      readonly transcript?: string;
+      readonly language?: string;
     }
   | { readonly kind: 'detect-watermark'; readonly bytes: Uint8Array; readonly param: string };
 
@@ -53,6 +57,8 @@ export interface ConvertVoiceResult {
   readonly inputDurationSec: number;
   readonly source: VoiceProfile;
   readonly transform: VoiceTransform;
+  /** With a transcript: each of its words on the output's time line (forced alignment). */
+  readonly words?: readonly AlignedWord[];
 }
 
 export type DetectWatermarkResult = WatermarkDetection & { readonly durationSec: number };
@@ -104,6 +110,10 @@ export async function runAudioTask(task: AudioTask, context: AudioTaskContext, s
       if (signal.aborted) throw new ChorusError({ code: 'aborted', message: 'The conversion was stopped.' });
       limitInPlace(converted, 0.98, task.sampleRate);
       const output = task.watermark ? applyWatermark(converted, task.sampleRate) : converted;
+      const words =
+        task.transcript === undefined
+          ? undefined
+          : await alignWords(context.engine, output, task.sampleRate, task.transcript, { signal, ...(task.language === undefined ? {} : { language: task.language }) });
       const data = floatToS16leBytes(output);
       return {
         wav: concatBytes([wavHeader(task.sampleRate, data.length), data]),
@@ -112,6 +122,7 @@ export async function runAudioTask(task: AudioTask, context: AudioTaskContext, s
         inputDurationSec: decoded.durationSec,
         source,
         transform,
+        ...(words === undefined ? {} : { words }),
       };
     }
     case 'detect-watermark': {

@@ -57,10 +57,12 @@ import { countWords, LONG_TEXT, SHORT_TEXTS } from './texts.js';
 import { measureWatermark, renderWatermark, type WatermarkResult } from './watermark.js';
 import { measureVoices, renderVoices, type VoiceBenchResult } from './voices.js';
 import { measureCache, renderCache, type CacheBenchResult } from './cache.js';
+import { measureAlignment, renderAlignment, type AlignmentBenchResult } from './alignment.js';
 
 // ---------------------------------------------------------------------------------------------
 // Settings. The run must stay under about seven minutes on a 2-core machine (figure 6 adds about a minute;
-// its own settings are in job-api.ts; figure 7 another minute, settings in watermark.ts).
+// its own settings are in job-api.ts; figure 7 another minute, settings in watermark.ts; figure 9 about a minute,
+// settings in alignment.ts).
 
 /** Rounds of figure 1 and the server half of figure 5 (raw engine, pipeline, every format). */
 const SPEED_ROUNDS = 6;
@@ -164,6 +166,9 @@ async function main(): Promise<void> {
     // ---- Figure 8: voice matching and conversion (in-process, then through the 2-worker server)
     const voices = await measureVoices(engine, two);
 
+    // ---- Figure 9: word timings (in-process, and their cost through the 1-worker server)
+    const alignment = await measureAlignment(engine, one);
+
     // ---- Figure 10: result cache, on the 1-worker server --------------------------------------
     const cache = await measureCache(one);
     await one.stop();
@@ -205,6 +210,7 @@ async function main(): Promise<void> {
       memorySource,
       watermark,
       voices,
+      alignment,
       cache,
       notes,
     });
@@ -481,6 +487,7 @@ interface ReportInput {
   readonly memorySource: MemoryResult;
   readonly watermark: WatermarkResult;
   readonly voices: VoiceBenchResult;
+  readonly alignment: AlignmentBenchResult;
   readonly cache: CacheBenchResult;
   readonly notes: Notes;
 }
@@ -695,6 +702,9 @@ function renderReport(input: ReportInput): string {
 
   // ---- Figure 8
   out.push(renderVoices(input.voices));
+
+  // ---- Figure 9
+  out.push(renderAlignment(input.alignment));
 
   // ---- Figure 10
   out.push(renderCache(input.cache));

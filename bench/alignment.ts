@@ -15,10 +15,8 @@
  *      engine rendering the same text.
  */
 import { alignWords } from '../src/alignment/forced-aligner.js';
-import { concatBytes, int16ToFloat } from '../src/audio/pcm.js';
 import type { SpeechEngine } from '../src/engine/speech-engine.js';
-import type { WordTiming } from '../src/pipeline/speech-request.js';
-import { synthesizeSpeech } from '../src/pipeline/synthesize-speech.js';
+import { renderPcm, type RenderedPcm } from '../src/pipeline/render-pcm.js';
 import { fliteTimedReference, type FliteVoice } from '../test/support/reference-voices.js';
 import { fmtSummary, log, markdownTable, median, now, summarize, type ServerProcess } from './support.js';
 import { LONG_TEXT, SHORT_TEXTS } from './texts.js';
@@ -69,35 +67,20 @@ export interface AlignmentBenchResult {
   readonly engineMsPerSec: number[];
 }
 
-interface Rendered {
-  readonly samples: Float32Array;
-  readonly sampleRate: number;
-  readonly words: WordTiming[];
-}
-
-async function render(engine: SpeechEngine, text: string, options: Omit<PipelineCase, 'label'>): Promise<Rendered> {
-  const sampleRate = options.rate ?? ENGINE_RATE;
+function render(engine: SpeechEngine, text: string, options: Omit<PipelineCase, 'label'>): Promise<RenderedPcm> {
   const request = {
     text,
     voiceId: options.voice,
     speed: options.speed,
     pitchSemitones: options.pitch ?? 0,
-    sampleRate,
-    format: 'pcm' as const,
+    sampleRate: options.rate ?? ENGINE_RATE,
     normalization: 'none' as const,
     maxChunkChars: 400,
     delivery: 'buffered' as const,
     watermark: false,
     ...(options.gap === undefined ? {} : { sentenceGapSec: options.gap }),
   };
-  const bytes: Uint8Array[] = [];
-  const words: WordTiming[] = [];
-  for await (const part of synthesizeSpeech({ engine, ffmpegPath: 'ffmpeg' }, request, new AbortController().signal)) {
-    if (part.type === 'audio') bytes.push(part.bytes);
-    else if (part.type === 'words') words.push(...part.words);
-  }
-  const pcm = concatBytes(bytes).slice();
-  return { samples: int16ToFloat(new Int16Array(pcm.buffer, 0, pcm.byteLength >> 1)), sampleRate, words };
+  return renderPcm({ engine, ffmpegPath: 'ffmpeg' }, request, new AbortController().signal);
 }
 
 /** A reference word counts when its sound starts after at least this much quiet... */

@@ -18,7 +18,7 @@ import { planVoiceTransform, transformVoice } from '../src/audio/dsp/voice-trans
 import { floatToS16leBytes, wavHeader } from '../src/audio/encoders/wav-encoder.js';
 import { concatBytes, concatFloat32, int16ToFloat } from '../src/audio/pcm.js';
 import type { SpeechEngine } from '../src/engine/speech-engine.js';
-import { synthesizeSpeech } from '../src/pipeline/synthesize-speech.js';
+import { renderPcm } from '../src/pipeline/render-pcm.js';
 import { formantSynthReference } from '../test/support/reference-voices.js';
 import { fmtSummary, jsonRequest, log, markdownTable, median, now, summarize, type ServerProcess, type Summary } from './support.js';
 import { LONG_TEXT } from './texts.js';
@@ -42,14 +42,9 @@ export interface VoiceBenchResult {
 
 async function speak(engine: SpeechEngine, text: string, voiceId: string, seconds?: number): Promise<{ samples: Float32Array; ms: number }> {
   const started = now();
-  const parts: Uint8Array[] = [];
-  const request = { text, voiceId, speed: 1, pitchSemitones: 0, sampleRate: RATE, format: 'pcm' as const, normalization: 'none' as const, maxChunkChars: 400, delivery: 'stream' as const, watermark: false };
-  for await (const part of synthesizeSpeech({ engine, ffmpegPath: 'ffmpeg' }, request, new AbortController().signal)) {
-    if (part.type === 'audio') parts.push(part.bytes);
-  }
+  const request = { text, voiceId, speed: 1, pitchSemitones: 0, sampleRate: RATE, normalization: 'none' as const, maxChunkChars: 400, delivery: 'stream' as const, watermark: false };
+  let { samples } = await renderPcm({ engine, ffmpegPath: 'ffmpeg' }, request, new AbortController().signal);
   const ms = now() - started;
-  const bytes = concatBytes(parts);
-  let samples = int16ToFloat(new Int16Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.byteLength / 2)));
   if (seconds !== undefined) {
     while (samples.length < seconds * RATE) samples = concatFloat32([samples, samples]);
     samples = samples.slice(0, seconds * RATE);

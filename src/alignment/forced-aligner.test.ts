@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { concatBytes, int16ToFloat } from '../audio/pcm.js';
 import type { SpeechEngine } from '../engine/speech-engine.js';
 import { createEspeakEngine } from '../engines/espeak/espeak-engine.js';
 import type { WordTiming } from '../pipeline/speech-request.js';
-import { synthesizeSpeech } from '../pipeline/synthesize-speech.js';
+import { renderPcm, type RenderedPcm } from '../pipeline/render-pcm.js';
 import { findWords } from '../text/index.js';
 import { alignWords, type AlignedWord } from './forced-aligner.js';
 
@@ -13,35 +12,21 @@ const TEXT =
   'Nobody expected the fog! Still, the captain — calm as ever — said: "We will be there by noon." ' +
   'And they were, give or take ten minutes.';
 
-interface Rendered {
-  samples: Float32Array;
-  sampleRate: number;
-  /** The pipeline's own word timings: exact, from the engine's events. */
-  words: WordTiming[];
-}
-
-async function render(engine: SpeechEngine, voiceId: string, speed: number, sentenceGapSec?: number): Promise<Rendered> {
+function render(engine: SpeechEngine, voiceId: string, speed: number, sentenceGapSec?: number): Promise<RenderedPcm> {
   const request = {
     text: TEXT,
     voiceId,
     speed,
     pitchSemitones: 0,
     sampleRate: 22_050,
-    format: 'pcm' as const,
     normalization: 'none' as const,
     maxChunkChars: 400,
     delivery: 'buffered' as const,
     watermark: false,
     ...(sentenceGapSec === undefined ? {} : { sentenceGapSec }),
   };
-  const bytes: Uint8Array[] = [];
-  const words: WordTiming[] = [];
-  for await (const part of synthesizeSpeech({ engine, ffmpegPath: 'ffmpeg' }, request, new AbortController().signal)) {
-    if (part.type === 'audio') bytes.push(part.bytes);
-    else if (part.type === 'words') words.push(...part.words);
-  }
-  const pcm = concatBytes(bytes).slice();
-  return { samples: int16ToFloat(new Int16Array(pcm.buffer, 0, pcm.byteLength >> 1)), sampleRate: 22_050, words };
+  // The pipeline's own word timings come with it: exact, from the engine's events.
+  return renderPcm({ engine, ffmpegPath: 'ffmpeg' }, request, new AbortController().signal);
 }
 
 function assertWellFormed(aligned: readonly AlignedWord[], text: string, duration: number): void {

@@ -9,10 +9,9 @@
  * degrade it; there is no confidence score yet.
  */
 import { initDsp, resampleBuffer, silenceBounds } from '../audio/dsp/index.js';
-import { concatBytes, int16ToFloat } from '../audio/pcm.js';
 import type { SpeechEngine } from '../engine/speech-engine.js';
 import type { WordTiming } from '../pipeline/speech-request.js';
-import { synthesizeSpeech } from '../pipeline/synthesize-speech.js';
+import { renderPcm } from '../pipeline/render-pcm.js';
 import { findWords, wordIndexAt, type Span } from '../text/index.js';
 import { alignFeatures, type WarpingPath } from './dtw.js';
 import { addNoiseFloor, bandPercentile, computeMelEnergies, framePercentile, melToMfcc } from './mfcc.js';
@@ -157,22 +156,12 @@ async function renderReference(
     speed: 1,
     pitchSemitones: 0,
     sampleRate: ANALYSIS_RATE,
-    format: 'pcm' as const,
     normalization: 'none' as const,
     maxChunkChars: REFERENCE_CHUNK_CHARS,
     delivery: 'buffered' as const,
     watermark: false,
   };
-  const bytes: Uint8Array[] = [];
-  const words: WordTiming[] = [];
-  for await (const part of synthesizeSpeech({ engine, ffmpegPath: 'ffmpeg' }, request, signal)) {
-    if (part.type === 'audio') bytes.push(part.bytes);
-    else if (part.type === 'words') words.push(...part.words);
-  }
-  const pcm = concatBytes(bytes);
-  // Copied so the Int16Array view is aligned whatever offset the concatenated bytes have.
-  const aligned = pcm.slice(0, pcm.byteLength & ~1);
-  return { samples: int16ToFloat(new Int16Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 2)), words };
+  return renderPcm({ engine, ffmpegPath: 'ffmpeg' }, request, signal);
 }
 
 /**

@@ -17,10 +17,10 @@ describe('result cache across the APIs', () => {
   });
   after(() => server.close());
 
-  const speech = async (body: Record<string, unknown>, key = KEY_A, path = '/v1/audio/speech') => {
+  const speech = async (body: Record<string, unknown>, key = KEY_A, path = '/v1/audio/speech', extraHeaders: Record<string, string> = {}) => {
     const response = await fetch(`${server.url}${path}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, ...extraHeaders },
       body: JSON.stringify({ model: 'tts-1', response_format: 'wav', ...body }),
     });
     assert.equal(response.status, 200, await response.clone().text());
@@ -51,6 +51,17 @@ describe('result cache across the APIs', () => {
     for (const change of [{ speed: 1.2 }, { voice: 'Albert' }, { response_format: 'mp3' }, { sample_rate: 16000 }, { no_watermark: true }, { pitch_shift: 1 }]) {
       assert.equal((await speech({ voice: 'Amy', input: 'Cache me if you can.', ...change })).cache, 'MISS', JSON.stringify(change));
     }
+    // Cache-Control as HTTP caches read it: no-store leaves the cache alone, no-cache refreshes the entry.
+    const syntheses = await completedSyntheses();
+    const bypass = await speech({ voice: 'Amy', input: 'Cache me if you can.' }, KEY_A, '/v1/audio/speech', { 'cache-control': 'no-store' });
+    assert.equal(bypass.cache, 'BYPASS');
+    const refreshed = await speech({ voice: 'Amy', input: 'Cache me if you can.' }, KEY_A, '/v1/audio/speech', { 'cache-control': 'max-age=0, no-cache' });
+    assert.equal(refreshed.cache, 'MISS');
+    assert.equal(await completedSyntheses(), syntheses + 2, 'both were synthesised');
+    assert.equal((await speech({ voice: 'Amy', input: 'Cache me if you can.' })).cache, 'HIT');
+    const fresh = await speech({ voice: 'Amy', input: 'Stored only on request.' }, KEY_A, '/v1/audio/speech', { 'cache-control': 'no-store' });
+    assert.equal(fresh.cache, 'BYPASS');
+    assert.equal((await speech({ voice: 'Amy', input: 'Stored only on request.' })).cache, 'MISS', 'no-store stored nothing');
     const streamed = await speech({ voice: 'Amy', input: 'Cache me if you can.', stream: true });
     assert.equal(streamed.cache, null);
     // Timings come from the cache too.

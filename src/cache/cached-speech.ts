@@ -17,25 +17,36 @@ export function speechCacheKey(request: SpeechRequest, speech: SpeechService, vo
 }
 
 /**
+ * How a request uses the cache, from its `Cache-Control` header as HTTP caches read it: `no-cache`
+ * = do not answer from the cache but store the fresh result; `no-store` = leave the cache alone.
+ */
+export type CacheUse = 'use' | 'refresh' | 'bypass';
+
+export function cacheUseFrom(cacheControl: string | undefined): CacheUse {
+  const directives = (cacheControl ?? '').toLowerCase().split(',').map((part) => part.trim());
+  if (directives.includes('no-store')) return 'bypass';
+  if (directives.includes('no-cache')) return 'refresh';
+  return 'use';
+}
+
+/**
  * `render()`'s result, or the stored one for `key`: one synthesis for concurrent identical
- * requests. Without a cache (or with it turned off) it just renders.
+ * requests. Without a cache (or with it turned off, or `use` = bypass) it just renders.
  */
 export async function renderCached(
   cache: ResultCache | undefined,
   key: string,
   render: () => Promise<RenderedSpeech>,
   signal: AbortSignal,
+  use: CacheUse = 'use',
 ): Promise<{ rendered: RenderedSpeech; hit: boolean }> {
-  if (cache === undefined) return { rendered: await render(), hit: false };
-  const { result, hit } = await cache.getOrCompute(
-    key,
-    async () => {
-      const rendered = await render();
-      const { audio, ...meta } = rendered;
-      return { audio, meta };
-    },
-    signal,
-  );
+  if (cache === undefined || use === 'bypass') return { rendered: await render(), hit: false };
+  const compute = async () => {
+    const rendered = await render();
+    const { audio, ...meta } = rendered;
+    return { audio, meta };
+  };
+  const { result, hit } = use === 'refresh' ? { result: await cache.refresh(key, compute), hit: false } : await cache.getOrCompute(key, compute, signal);
   const meta = result.meta as Omit<RenderedSpeech, 'audio'>;
   return {
     rendered: {

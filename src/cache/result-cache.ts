@@ -157,6 +157,13 @@ export class ResultCache {
     }
   }
 
+  /** `compute()`'s result, stored over whatever `key` held (a client asked for a fresh answer). */
+  async refresh(key: string, compute: () => Promise<CachedResult>): Promise<CachedResult> {
+    const result = await compute();
+    await this.set(key, result);
+    return result;
+  }
+
   #file(key: string): string {
     return join(this.#options.dir, `${key}${ENTRY_SUFFIX}`);
   }

@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import type { VoiceLibrary, ResolvedVoice } from '../../voices/voice-library.js';
 import { VOICE_MATCHING_NOTE } from '../../voices/voice-library.js';
 import { createReferenceRoutes } from './reference-routes.js';
-import { renderCached, speechCacheKey } from '../../cache/cached-speech.js';
+import { cacheUseFrom, renderCached, speechCacheKey, type CacheUse } from '../../cache/cached-speech.js';
 import type { ResultCache } from '../../cache/result-cache.js';
 import { renderSpeech } from '../../operations/render-speech.js';
 import type { EngineWarning } from '../../engine/speech-engine.js';
@@ -34,12 +34,12 @@ export function createOpenAIRoutes(speech: SpeechService, voices: VoiceLibrary, 
 
   app.post('/audio/speech', async (c) => {
     const body = validate(speechRequestSchema, parseJsonBody(await c.req.text()));
-    return speak({ speech, voices, cache }, ownerOf(c), body, c.req.raw.signal, false);
+    return speak({ speech, voices, cache }, ownerOf(c), body, c.req.raw.signal, false, cacheUseFrom(c.req.header('cache-control')));
   });
 
   app.post('/audio/speech/extended', async (c) => {
     const body = validate(extendedSpeechRequestSchema, parseJsonBody(await c.req.text()));
-    return speak({ speech, voices, cache }, ownerOf(c), body, c.req.raw.signal, true);
+    return speak({ speech, voices, cache }, ownerOf(c), body, c.req.raw.signal, true, cacheUseFrom(c.req.header('cache-control')));
   });
 
   app.get('/voices', async (c) => {
@@ -92,6 +92,7 @@ async function speak(
   body: ExtendedSpeechRequestBody,
   requestSignal: AbortSignal,
   extended: boolean,
+  cacheUse: CacheUse,
 ): Promise<Response> {
   const model = body.model ?? 's1-mini';
   if (!isKnownModel(model)) {
@@ -145,7 +146,7 @@ async function speak(
   };
 
   // A whole file (not a stream) may come from the result cache: same request, same bytes and timings.
-  if (!streaming) return cachedResponse({ speech, cache, owner, voice, request, warnings, format, requestSignal, timestamps: extended && body.timestamps === true });
+  if (!streaming) return cachedResponse({ speech, cache, cacheUse, owner, voice, request, warnings, format, requestSignal, timestamps: extended && body.timestamps === true });
 
   // One controller per request: the client hanging up or the stream being cancelled aborts it.
   const controller = new AbortController();
@@ -169,6 +170,7 @@ async function speak(
 async function cachedResponse(options: {
   speech: SpeechService;
   cache: ResultCache | undefined;
+  cacheUse: CacheUse;
   owner: string;
   voice: ResolvedVoice;
   request: SpeechRequest;
@@ -179,7 +181,7 @@ async function cachedResponse(options: {
 }): Promise<Response> {
   const { speech, request, voice } = options;
   const key = speechCacheKey(request, speech, voice, options.owner);
-  const { rendered, hit } = await renderCached(options.cache, key, () => renderSpeech(speech, request, options.requestSignal), options.requestSignal);
+  const { rendered, hit } = await renderCached(options.cache, key, () => renderSpeech(speech, request, options.requestSignal), options.requestSignal, options.cacheUse);
   const headers = audioHeaders(
     { type: 'start', format: request.format, mimeType: rendered.mimeType, sampleRate: rendered.sampleRate, decodedSampleRate: rendered.sampleRate, warnings: [...options.warnings, ...rendered.warnings] },
     speech.engine.id,
@@ -187,7 +189,7 @@ async function cachedResponse(options: {
   headers['x-chorus-voice'] = voice.name;
   if (voice.match !== undefined) headers['x-chorus-voice-method'] = `voice_matching; base=${voice.match.baseVoice}`;
   if (options.cache?.enabled === true) {
-    headers['x-cache'] = hit ? 'HIT' : 'MISS';
+    headers['x-cache'] = options.cacheUse === 'bypass' ? 'BYPASS' : hit ? 'HIT' : 'MISS';
     headers['x-chorus-cache-key'] = key;
   }
   if (options.timestamps) {

@@ -137,7 +137,8 @@ export async function measureJobLatency(server: ServerProcess): Promise<JobLaten
   const wavBytes: number[] = [];
   const jsonBytes: number[] = [];
   for (let round = 0; round < JOB_LATENCY_ROUNDS; round++) {
-    // The OpenAI route has no result cache, so it and /runsync speak the very same text.
+    // The OpenAI request bypasses the result cache (no-store), and the job API's cache is keyed apart from
+    // it, so both speak the very same text.
     const shared = nextText(round);
     const forRun = nextText(round);
     words.push(countWords(shared));

@@ -100,7 +100,8 @@ const REQUEST_TIMEOUT_MS = 120_000;
 async function postSpeech(url: string, body: SpeechBody): Promise<Response> {
   const response = await fetch(`${url}/v1/audio/speech`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    // These figures measure synthesis: the result cache (figure 10) must not answer the repeated texts.
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
   });

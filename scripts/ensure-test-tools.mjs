@@ -2,8 +2,9 @@
 // The test suite validates every audio file with ffprobe, encodes aac with ffmpeg, runs the
 // job documents' curl examples with curl and their Python examples with python3 + requests, checks
 // that converted speech still says the right words with pocketsphinx forced alignment (+ its en-us
-// model) and makes reference voices with flite. On a fresh Debian/Ubuntu machine this installs them
-// (as root); elsewhere it says what is missing.
+// model), makes reference voices with flite and runs the Redis backend against Debian's
+// redis-server. On a fresh Debian/Ubuntu machine this installs them (as root); elsewhere it says
+// what is missing.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
@@ -17,7 +18,8 @@ const onPath = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'i
 const hasSphinx = () => onPath('pocketsphinx_batch');
 const hasSphinxModel = () => existsSync('/usr/share/pocketsphinx/model/en-us/en-us/mdef') && existsSync('/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict');
 const hasFlite = () => has('flite', '-lv'); // `flite --version` exits 1
-const ready = () => has('ffprobe') && has('ffmpeg') && has('curl', '--version') && hasRequests() && hasSphinx() && hasSphinxModel() && hasFlite();
+const hasRedis = () => has('redis-server', '--version');
+const ready = () => has('ffprobe') && has('ffmpeg') && has('curl', '--version') && hasRequests() && hasSphinx() && hasSphinxModel() && hasFlite() && hasRedis();
 if (ready()) process.exit(0);
 const packages = [
   ...(has('ffprobe') && has('ffmpeg') ? [] : ['ffmpeg']),
@@ -26,6 +28,7 @@ const packages = [
   ...(hasSphinx() ? [] : ['pocketsphinx']),
   ...(hasSphinxModel() ? [] : ['pocketsphinx-en-us']),
   ...(hasFlite() ? [] : ['flite']),
+  ...(hasRedis() ? [] : ['redis-server']),
 ];
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -38,8 +41,8 @@ if (isRoot && hasApt) {
   if (update.status === 0 && install.status === 0 && ready()) process.exit(0);
 }
 console.error(
-  'The tests need ffmpeg, ffprobe, curl, pocketsphinx_batch (with the en-us model) and flite on PATH, and python3 ' +
+  'The tests need ffmpeg, ffprobe, curl, pocketsphinx_batch (with the en-us model), flite and redis-server on PATH, and python3 ' +
     'able to `import requests`. Install them (Debian: apt-get install ffmpeg curl python3-requests pocketsphinx ' +
-    'pocketsphinx-en-us flite) and retry.',
+    'pocketsphinx-en-us flite redis-server) and retry.',
 );
 process.exit(1);

@@ -51,3 +51,9 @@ export interface StreamChunk {
   readonly index: number;
   readonly output: unknown;
 }
+
+/** Past its TTL, or finished and past its retention: to every reader, the job no longer exists. */
+export function isExpired(record: JobRecord, now: number): boolean {
+  if (now >= record.createdAt + record.policy.ttlMs) return true;
+  return record.finishedAt !== undefined && now >= record.finishedAt + record.retentionMs;
+}

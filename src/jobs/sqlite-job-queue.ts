@@ -1,11 +1,11 @@
-import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import sqlite from 'node-sqlite3-wasm';
 import { ChorusError } from '../errors.js';
 import { claimDatabase } from '../storage/sqlite-file.js';
-import { isTerminal, type JobRecord, type JobState, type NewJob, type StreamChunk } from './job.js';
+import { isExpired, isTerminal, type JobRecord, type JobState, type NewJob, type StreamChunk } from './job.js';
+import { JobEvents } from './job-events.js';
 import type { JobCounts, JobQueue, TerminalUpdate } from './job-queue.js';
 
 type Row = Record<string, number | bigint | string | Uint8Array | null>;
@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
  */
 export class SqliteJobQueue implements JobQueue {
   readonly #db: InstanceType<typeof sqlite.Database>;
-  readonly #events = new EventEmitter();
+  readonly #events = new JobEvents();
   readonly #maxQueued: number;
   readonly #now: () => number;
   readonly #path: string;
@@ -73,7 +73,6 @@ export class SqliteJobQueue implements JobQueue {
     this.#db.exec(SCHEMA);
     this.#maxQueued = options.maxQueuedJobs;
     this.#now = options.now ?? Date.now;
-    this.#events.setMaxListeners(0);
     this.#recoverInterrupted();
   }
 
@@ -122,7 +121,7 @@ export class SqliteJobQueue implements JobQueue {
     );
     // Built from what was written rather than read back: one statement fewer on the submit path.
     const record: JobRecord = { ...job, id, state: 'queued', createdAt: now, retries: 0, input: JSON.parse(JSON.stringify(job.input ?? null)) as unknown };
-    this.#events.emit('queued');
+    this.#events.queued();
     return record;
   }
 
@@ -130,7 +129,7 @@ export class SqliteJobQueue implements JobQueue {
     const row = this.#db.get('SELECT * FROM jobs WHERE id = ?', [id]) as Row | null;
     if (row === null) return undefined;
     const record = toRecord(row);
-    return this.#expired(record, this.#now()) ? undefined : record;
+    return isExpired(record, this.#now()) ? undefined : record;
   }
 
   async cancel(id: string): Promise<JobRecord | undefined> {
@@ -141,7 +140,7 @@ export class SqliteJobQueue implements JobQueue {
       id,
     ]);
     this.#bump(record.endpointId, 'cancelled');
-    if (record.state === 'running') this.#events.emit('cancel', id);
+    if (record.state === 'running') this.#events.cancelled(id);
     this.#changed(id);
     return this.get(id);
   }
@@ -167,7 +166,7 @@ export class SqliteJobQueue implements JobQueue {
     this.#bump(record.endpointId, 'retried');
     const requeued = await this.get(id);
     this.#changed(id);
-    this.#events.emit('queued');
+    this.#events.queued();
     return requeued;
   }
 
@@ -264,27 +263,15 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   waitForChange(id: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.#events.off(`change:${id}`, done);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, timeoutMs));
-      this.#events.on(`change:${id}`, done);
-      signal?.addEventListener('abort', done, { once: true });
-    });
+    return this.#events.waitForChange(id, timeoutMs, signal);
   }
 
   onCancel(listener: (id: string) => void): () => void {
-    this.#events.on('cancel', listener);
-    return () => this.#events.off('cancel', listener);
+    return this.#events.onCancel(listener);
   }
 
   onQueued(listener: () => void): () => void {
-    this.#events.on('queued', listener);
-    return () => this.#events.off('queued', listener);
+    return this.#events.onQueued(listener);
   }
 
   async sweep(now = this.#now()): Promise<number> {
@@ -304,15 +291,11 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   async close(): Promise<void> {
-    this.#events.removeAllListeners();
+    this.#events.clear();
     this.#db.close();
     rmSync(`${this.#path}.owner`, { force: true });
   }
 
-  #expired(record: JobRecord, now: number): boolean {
-    if (now >= record.createdAt + record.policy.ttlMs) return true;
-    return record.finishedAt !== undefined && now >= record.finishedAt + record.retentionMs;
-  }
 
   #bump(endpointId: string, name: string): void {
     this.#db.run(
@@ -322,7 +305,7 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   #changed(id: string): void {
-    this.#events.emit(`change:${id}`);
+    this.#events.changed(id);
   }
 
   #transaction(work: () => void): void {

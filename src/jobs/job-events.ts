@@ -1,0 +1,54 @@
+import { EventEmitter } from 'node:events';
+
+/**
+ * The in-process half of a queue's notifications (job changes, cancels, new work), shared by the
+ * backends: SQLite raises them directly, Redis also for what other processes announce.
+ */
+export class JobEvents {
+  readonly #emitter = new EventEmitter();
+
+  constructor() {
+    this.#emitter.setMaxListeners(0);
+  }
+
+  changed(id: string): void {
+    this.#emitter.emit(`change:${id}`);
+  }
+
+  cancelled(id: string): void {
+    this.#emitter.emit('cancel', id);
+  }
+
+  queued(): void {
+    this.#emitter.emit('queued');
+  }
+
+  /** Resolves when job `id` changes, after `timeoutMs`, or when `signal` aborts. */
+  waitForChange(id: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#emitter.off(`change:${id}`, done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, timeoutMs));
+      this.#emitter.on(`change:${id}`, done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  onCancel(listener: (id: string) => void): () => void {
+    this.#emitter.on('cancel', listener);
+    return () => this.#emitter.off('cancel', listener);
+  }
+
+  onQueued(listener: () => void): () => void {
+    this.#emitter.on('queued', listener);
+    return () => this.#emitter.off('queued', listener);
+  }
+
+  clear(): void {
+    this.#emitter.removeAllListeners();
+  }
+}

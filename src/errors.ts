@@ -17,6 +17,7 @@ export type ChorusErrorCode =
   | 'rate_limited'
   | 'unauthorized'
   | 'engine_unavailable'
+  | 'store_unavailable'
   | 'engine_failed'
   | 'aborted'
   | 'internal';
@@ -37,6 +38,7 @@ export const HTTP_STATUS: Readonly<Record<ChorusErrorCode, number>> = {
   queue_full: 429,
   rate_limited: 429,
   engine_unavailable: 503,
+  store_unavailable: 503,
   engine_failed: 500,
   aborted: 499,
   internal: 500,

@@ -1,66 +1,26 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../src/config/config.js';
 import { probeAudio } from './support/ffprobe.js';
+import { startChorusProcess, type ChorusProcess } from './support/process.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const ROOT = new URL('..', import.meta.url).pathname;
-
-interface ServerProcess {
-  readonly child: ChildProcess;
-  readonly url: string;
-}
-
 /** `chorus serve` as a child process (as an operator runs it), on a data directory that outlives it. */
-async function startServerProcess(dataDir: string): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--host', '127.0.0.1'], {
-    cwd: ROOT,
-    env: { ...process.env, CHORUS_DATA_DIR: dataDir, CHORUS_WORKERS: '1', CHORUS_LOG_LEVEL: 'warn', CHORUS_API_KEYS: '', CHORUS_RATE_LIMIT_RPS: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let stdout = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start in 30 s; stderr: ${stderr}`)), 30_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const match = /Chorus listening on (http:\/\/\S+)/.exec(stdout);
-      if (match !== null) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}; stderr: ${stderr}`));
-    });
-  });
-  return { child, url };
-}
-
-function killHard(server: ServerProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (server.child.exitCode !== null || server.child.signalCode !== null) return resolve();
-    server.child.once('exit', () => resolve());
-    server.child.kill('SIGKILL');
-  });
-}
+const startServerProcess = (dataDir: string): Promise<ChorusProcess> => startChorusProcess({ CHORUS_DATA_DIR: dataDir });
 
 type Status = Record<string, unknown> & { id: string; status: string };
 
 describe('crash recovery: kill -9 with jobs queued and running, restart on the same data directory', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'chorus-crash-'));
-  let first: ServerProcess | undefined;
-  let second: ServerProcess | undefined;
+  let first: ChorusProcess | undefined;
+  let second: ChorusProcess | undefined;
 
   after(async () => {
-    for (const server of [first, second]) if (server !== undefined) await killHard(server);
+    for (const server of [first, second]) if (server !== undefined) await server.kill();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -106,7 +66,7 @@ describe('crash recovery: kill -9 with jobs queued and running, restart on the s
     assert.ok(states.includes('IN_PROGRESS'), `one job running at the kill: ${states.join(',')}`);
     assert.ok(states.includes('IN_QUEUE'), `some jobs queued at the kill: ${states.join(',')}`);
     const interrupted = ids.filter((_, i) => states[i] === 'IN_PROGRESS');
-    await killHard(first);
+    await first.kill();
 
     second = await startServerProcess(dataDir);
     const again = await status(second.url, doneId);

@@ -13,7 +13,8 @@ import { loadWebhookSecret } from '../jobs/webhook-sender.js';
 import { VoiceCatalog } from '../voices/voice-catalog.js';
 
 const USAGE = `Usage:
-  chorus serve [--port N] [--host H]        start the HTTP server (settings from the environment)
+  chorus serve [--port N] [--host H] [--role all|api|worker]
+                                            start the HTTP server (settings from the environment)
   chorus say [TEXT] [options]               speak TEXT (or standard input) to a file or stdout
       -v, --voice NAME        voice name (default: default; see 'chorus voices')
       -f, --format FORMAT     ${AUDIO_FORMATS.join(' | ')} (default: from --output's extension, else wav)
@@ -60,10 +61,11 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function serveCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { port: { type: 'string' }, host: { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { port: { type: 'string' }, host: { type: 'string' }, role: { type: 'string' } } });
   const env = { ...process.env };
   if (values.port !== undefined) env['PORT'] = values.port;
   if (values.host !== undefined) env['HOST'] = values.host;
+  if (values.role !== undefined) env['CHORUS_ROLE'] = values.role;
   const server = await startServer(loadConfig(env));
   process.stdout.write(`Chorus listening on ${server.url}\n`);
   const stop = (): void => {

@@ -63,6 +63,18 @@ export interface ChorusConfig {
   readonly rateLimitRps: number;
   /** Requests a key may make at once after a quiet spell; 0 turns rate limiting off. */
   readonly rateLimitBurst: number;
+  /**
+   * What this process does: `all` (the default) serves the APIs and runs jobs; `api` serves the
+   * APIs and leaves queued jobs to worker processes; `worker` runs queued jobs (and answers /health).
+   * `api` and `worker` need `redisUrl`, so the processes share one queue.
+   */
+  readonly role: 'all' | 'api' | 'worker';
+  /** `redis://…`: jobs go through Redis (BullMQ) instead of the embedded SQLite queue. */
+  readonly redisUrl: string | undefined;
+  /** Key prefix in Redis; deployments sharing one Redis need different prefixes. */
+  readonly redisPrefix: string;
+  /** A worker that stops renewing its job locks (crashed, killed) loses its jobs to others this long after, ms. */
+  readonly jobLockMs: number;
 }
 
 /** Every setting: environment variable, config-file key, default, and how to read it. */
@@ -108,6 +120,10 @@ const SETTINGS = {
   webhookTimeoutMs: { env: 'CHORUS_WEBHOOK_TIMEOUT_MS', parse: integer(100, 300_000), default: 10_000 },
   rateLimitRps: { env: 'CHORUS_RATE_LIMIT_RPS', parse: decimal(0, 1_000_000), default: 10 },
   rateLimitBurst: { env: 'CHORUS_RATE_LIMIT_BURST', parse: integer(0, 1_000_000), default: 50 },
+  role: { env: 'CHORUS_ROLE', parse: oneOf(['all', 'api', 'worker'] as const), default: 'all' as 'all' | 'api' | 'worker' },
+  redisUrl: { env: 'CHORUS_REDIS_URL', parse: redisUrl, default: undefined as string | undefined },
+  redisPrefix: { env: 'CHORUS_REDIS_PREFIX', parse: text, default: 'chorus' },
+  jobLockMs: { env: 'CHORUS_JOB_LOCK_MS', parse: integer(1000, 3_600_000), default: 30_000 },
 } as const;
 
 export class ConfigError extends Error {
@@ -129,6 +145,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     }
   }
   const config = { ...values, ...overrides } as ChorusConfig;
+  if (config.role !== 'all' && config.redisUrl === undefined) {
+    throw new ConfigError(`CHORUS_ROLE=${config.role} needs CHORUS_REDIS_URL: API and worker processes share their jobs through Redis.`);
+  }
   const dataDir = resolve(config.dataDir);
   return { ...config, dataDir, cacheDir: config.cacheDir === '' ? join(dataDir, 'cache') : resolve(config.cacheDir) };
 }
@@ -159,6 +178,21 @@ function httpUrl(value: unknown): string {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`expected an http:// or https:// URL, got '${raw}'`);
   return raw.replace(/\/+$/, '');
+}
+
+/** redis:// or rediss:// (TLS) URL. */
+function redisUrl(value: unknown): string {
+  const raw = text(value);
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'redis:' && url.protocol !== 'rediss:')) {
+    throw new Error(`expected a redis:// or rediss:// URL, got '${raw}'`);
+  }
+  return raw;
 }
 
 /** true/false, 1/0, yes/no, on/off (or a JSON boolean in the config file). */

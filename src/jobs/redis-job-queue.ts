@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { ChorusError } from '../errors.js';
+import { commandClient, connected, guardRedis, patientClient, whenConnected } from '../storage/redis-client.js';
 import { isExpired, type JobRecord, type JobState, type NewJob, type StreamChunk } from './job.js';
 import { JobEvents } from './job-events.js';
 import type { JobCounts, JobQueue, TerminalUpdate } from './job-queue.js';
@@ -193,20 +194,50 @@ export class RedisJobQueue implements JobQueue {
     this.#prefix = options.prefix ?? 'chorus';
     this.#now = options.now ?? Date.now;
     this.#lockDurationMs = options.lockDurationMs ?? 30_000;
-    this.#redis = new Redis(options.url, { lazyConnect: false }) as ScriptClient;
+    this.#redis = commandClient(options.url) as ScriptClient;
     for (const [name, script] of Object.entries(SCRIPTS)) this.#redis.defineCommand(name, { numberOfKeys: script.keys, lua: script.lua });
-    this.#subscriber = new Redis(options.url);
+    this.#subscriber = patientClient(options.url);
     this.#queue = new Queue(QUEUE_NAME, { connection: this.#bullConnection(), prefix: `${this.#prefix}:bull` });
     this.#subscriber.on('message', (_channel: string, message: string) => this.#receive(message));
-    this.#ready = this.#subscriber.subscribe(this.#key('events')).then(() => undefined);
+    const commandsReady = new Promise<void>((resolve) => this.#redis.once('ready', () => resolve()));
+    this.#ready = Promise.all([this.#subscriber.subscribe(this.#key('events')), commandsReady]).then(() => undefined);
   }
 
-  /** Resolves once this instance hears other processes' events. */
-  ready(): Promise<void> {
-    return this.#ready;
+  /** Resolves once this instance hears other processes' events; rejects after `timeoutMs` without Redis. */
+  ready(timeoutMs = 10_000): Promise<void> {
+    return guardRedis(this.#ready, this.#options.url, timeoutMs);
   }
 
-  async add(job: NewJob, options: { idPrefix?: string } = {}): Promise<JobRecord> {
+  // What API requests call: Redis being unreachable turns into `store_unavailable` (503), never a hang.
+  add(job: NewJob, options: { idPrefix?: string } = {}): Promise<JobRecord> {
+    return this.#guard(() => this.#add(job, options));
+  }
+
+  get(id: string): Promise<JobRecord | undefined> {
+    return this.#guard(() => this.#get(id));
+  }
+
+  cancel(id: string): Promise<JobRecord | undefined> {
+    return this.#guard(() => this.#cancel(id));
+  }
+
+  retry(id: string): Promise<JobRecord | undefined> {
+    return this.#guard(() => this.#retry(id));
+  }
+
+  purge(endpointId: string, owner: string): Promise<number> {
+    return this.#guard(() => this.#purge(endpointId, owner));
+  }
+
+  counts(endpointId?: string): Promise<JobCounts> {
+    return this.#guard(() => this.#counts(endpointId));
+  }
+
+  takeStream(id: string): Promise<StreamChunk[]> {
+    return this.#guard(() => this.#takeStream(id));
+  }
+
+  async #add(job: NewJob, options: { idPrefix?: string } = {}): Promise<JobRecord> {
     await this.#ready;
     if ((await this.#queuedTotal()) >= this.#options.maxQueuedJobs) {
       throw new ChorusError({
@@ -246,15 +277,15 @@ export class RedisJobQueue implements JobQueue {
     return record;
   }
 
-  async get(id: string): Promise<JobRecord | undefined> {
+  async #get(id: string): Promise<JobRecord | undefined> {
     const hash = await this.#redis.hgetall(this.#jobKey(id));
     if (hash['id'] === undefined) return undefined;
     const record = toRecord(hash);
     return isExpired(record, this.#now()) ? undefined : record;
   }
 
-  async cancel(id: string): Promise<JobRecord | undefined> {
-    const record = await this.get(id);
+  async #cancel(id: string): Promise<JobRecord | undefined> {
+    const record = await this.#get(id);
     if (record === undefined) return undefined;
     const left = (await this.#redis.cancelJob(
       this.#jobKey(id),
@@ -268,11 +299,11 @@ export class RedisJobQueue implements JobQueue {
     if (left === 'queued') await this.#queue.remove(id).catch(() => undefined);
     if (left === 'running') this.#announce({ type: 'cancel', id });
     if (left !== '') this.#announce({ type: 'change', id });
-    return this.get(id);
+    return this.#get(id);
   }
 
-  async retry(id: string): Promise<JobRecord | undefined> {
-    const record = await this.get(id);
+  async #retry(id: string): Promise<JobRecord | undefined> {
+    const record = await this.#get(id);
     if (record === undefined) return undefined;
     const [result, state] = (await this.#redis.retryJob(
       this.#jobKey(id),
@@ -291,13 +322,13 @@ export class RedisJobQueue implements JobQueue {
       });
     }
     await this.#enqueue(id, record.policy.lowPriority, false);
-    const requeued = await this.get(id);
+    const requeued = await this.#get(id);
     this.#announce({ type: 'change', id });
     this.#announce({ type: 'queued' });
     return requeued;
   }
 
-  async purge(endpointId: string, owner: string): Promise<number> {
+  async #purge(endpointId: string, owner: string): Promise<number> {
     let removed = 0;
     for (const id of await this.#redis.smembers(this.#stateKey('queued', endpointId))) {
       if ((await this.#redis.hget(this.#jobKey(id), 'owner')) !== owner) continue;
@@ -321,7 +352,7 @@ export class RedisJobQueue implements JobQueue {
     return removed;
   }
 
-  async counts(endpointId?: string): Promise<JobCounts> {
+  async #counts(endpointId?: string): Promise<JobCounts> {
     const endpoints = endpointId === undefined ? await this.#redis.smembers(this.#key('endpoints')) : [endpointId];
     const counters = await this.#redis.hgetall(this.#key('counters'));
     const sum = (name: string) => endpoints.reduce((total, endpoint) => total + Number(counters[`${endpoint}:${name}`] ?? 0), 0);
@@ -351,6 +382,8 @@ export class RedisJobQueue implements JobQueue {
   }
 
   async #claim(workerId: string): Promise<JobRecord | undefined> {
+    // Nothing can be claimed while Redis is away; the runner asks again on its next poll.
+    if (this.#redis.status !== 'ready') return undefined;
     const worker = await this.#startWorker();
     for (;;) {
       const token = randomUUID();
@@ -358,7 +391,7 @@ export class RedisJobQueue implements JobQueue {
       if (job?.id === undefined) return undefined;
       const id = job.id;
       const endpointId = (await this.#redis.hget(this.#jobKey(id), 'endpointId')) ?? '';
-      const record = await this.get(id);
+      const record = await this.#get(id);
       const claimed =
         record === undefined
           ? 0
@@ -378,25 +411,43 @@ export class RedisJobQueue implements JobQueue {
       renew.unref();
       this.#claimed.set(id, { job, token, renew });
       this.#announce({ type: 'change', id });
-      return this.get(id);
+      return this.#get(id);
     }
   }
 
   async progress(id: string, output: unknown): Promise<void> {
+    await connected(this.#redis, this.#options.url);
     if ((await this.#redis.progressJob(this.#jobKey(id), JSON.stringify(output ?? null))) === 1) this.#announce({ type: 'change', id });
   }
 
   async appendStream(id: string, output: unknown): Promise<void> {
+    await connected(this.#redis, this.#options.url);
     if ((await this.#redis.appendStream(this.#jobKey(id), JSON.stringify(output ?? null))) === 1) this.#announce({ type: 'change', id });
   }
 
-  async takeStream(id: string): Promise<StreamChunk[]> {
+  async #takeStream(id: string): Promise<StreamChunk[]> {
     const [first, ...chunks] = (await this.#redis.takeStream(this.#jobKey(id))) as [number, ...string[]];
     return chunks.map((chunk, offset) => ({ index: Number(first) + offset, output: JSON.parse(chunk) as unknown }));
   }
 
+  /**
+   * A result is not given up because Redis blinked: finishing retries until Redis answers (the lock
+   * renewal keeps the job ours meanwhile) or the queue closes.
+   */
   async finish(id: string, update: TerminalUpdate): Promise<JobRecord | undefined> {
-    const record = await this.get(id);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await connected(this.#redis, this.#options.url);
+        return await this.#finish(id, update);
+      } catch (error) {
+        if (this.#closed || !ChorusError.isInstance(error) || error.code !== 'store_unavailable') throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 200 * 2 ** Math.min(attempt, 5))));
+      }
+    }
+  }
+
+  async #finish(id: string, update: TerminalUpdate): Promise<JobRecord | undefined> {
+    const record = await this.#get(id);
     if (record === undefined) {
       await this.#release(id, 'done');
       return undefined;
@@ -414,7 +465,7 @@ export class RedisJobQueue implements JobQueue {
     )) as number;
     await this.#release(id, 'done');
     if (changed === 1) this.#announce({ type: 'change', id });
-    return this.get(id);
+    return this.#get(id);
   }
 
   waitForChange(id: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
@@ -430,6 +481,7 @@ export class RedisJobQueue implements JobQueue {
   }
 
   async sweep(now = this.#now()): Promise<number> {
+    if (this.#redis.status !== 'ready') return 0;
     const ids = await this.#redis.zrangebyscore(this.#key('expiry'), '-inf', now);
     for (const id of ids) {
       await this.#forget(id);
@@ -455,9 +507,13 @@ export class RedisJobQueue implements JobQueue {
   }
 
   #bullConnection(): Redis {
-    const connection = new Redis(this.#options.url, { maxRetriesPerRequest: null });
+    const connection = patientClient(this.#options.url);
     this.#bullConnections.push(connection);
     return connection;
+  }
+
+  #guard<T>(work: () => Promise<T>): Promise<T> {
+    return whenConnected(this.#redis, this.#options.url, work);
   }
 
   async #startWorker(): Promise<Worker> {
@@ -491,7 +547,7 @@ export class RedisJobQueue implements JobQueue {
       const released = (await this.#redis.releaseJob(this.#jobKey(id), this.#stateKey('queued', endpointId), this.#stateKey('running', endpointId))) as number;
       await claimed.job.moveToCompleted(null, claimed.token, false).catch(() => undefined);
       if (released === 1) {
-        const record = await this.get(id);
+        const record = await this.#get(id);
         await this.#enqueue(id, record?.policy.lowPriority ?? false, true);
         this.#announce({ type: 'change', id });
         this.#announce({ type: 'queued' });

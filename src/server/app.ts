@@ -66,25 +66,7 @@ export function createApp({ config, speech, voices, resultCache, jobs, logger, v
     });
   });
 
-  app.get('/health', async (c) => {
-    const stats = speech.stats();
-    const healthy = stats.readyWorkers > 0;
-    return c.json(
-      {
-        status: healthy ? 'healthy' : 'unhealthy',
-        provider: speech.engine.id,
-        models_loaded: healthy,
-        device: 'cpu',
-        streaming_enabled: true,
-        version,
-        engine: { id: speech.engine.id, version: speech.engine.version, sample_rate: speech.engine.capabilities.sampleRate },
-        workers: { total: stats.workers, ready: stats.readyWorkers },
-        jobs: { active: stats.activeJobs, completed: stats.completedJobs, aborted: stats.abortedJobs },
-        formats: await speech.availableFormats(),
-      },
-      healthy ? 200 : 503,
-    );
-  });
+  app.get('/health', (c) => healthResponse(c, speech, version));
 
   // Every route but /health needs a key once keys are configured.
   app.use('/v1/*', async (c, next) => {
@@ -154,6 +136,45 @@ export function createApp({ config, speech, voices, resultCache, jobs, logger, v
   if (storage instanceof LocalBlobStore) app.route('/files', createFileRoutes(storage));
 
   app.notFound((c) => c.json({ error: { message: `No route ${c.req.method} ${c.req.path}.`, type: 'invalid_request_error', param: null, code: 'not_found' } }, 404));
+  app.onError((error, c) => {
+    logger.error('unhandled error', { path: c.req.path, error: error instanceof Error ? error.message : String(error) });
+    const { status, body, headers } = toOpenAIError(error);
+    return c.json(body, status as 500, headers);
+  });
+  return app;
+}
+
+/** Engine and worker-thread health, the same on API and worker processes. */
+async function healthResponse(c: Context, speech: SpeechService, version: string): Promise<Response> {
+  const stats = speech.stats();
+  const healthy = stats.readyWorkers > 0;
+  return c.json(
+    {
+      status: healthy ? 'healthy' : 'unhealthy',
+      provider: speech.engine.id,
+      models_loaded: healthy,
+      device: 'cpu',
+      streaming_enabled: true,
+      version,
+      engine: { id: speech.engine.id, version: speech.engine.version, sample_rate: speech.engine.capabilities.sampleRate },
+      workers: { total: stats.workers, ready: stats.readyWorkers },
+      jobs: { active: stats.activeJobs, completed: stats.completedJobs, aborted: stats.abortedJobs },
+      formats: await speech.availableFormats(),
+    },
+    healthy ? 200 : 503,
+  );
+}
+
+/**
+ * A worker process's HTTP surface: /health, plus the signed file links of local storage (the
+ * links it hands out point at it). The APIs are served by the API processes.
+ */
+export function createWorkerApp({ speech, jobs, logger, version, storage }: Pick<AppDependencies, 'speech' | 'jobs' | 'logger' | 'version' | 'storage'>): Hono {
+  const app = new Hono();
+  app.get('/health', (c) => healthResponse(c, speech, version));
+  app.get('/worker', (c) => c.json({ role: 'worker', runner: jobs.workers() }));
+  if (storage instanceof LocalBlobStore) app.route('/files', createFileRoutes(storage));
+  app.notFound((c) => c.json({ error: { message: `No route ${c.req.method} ${c.req.path}: this is a worker process; the APIs are served by the API processes.`, type: 'invalid_request_error', param: null, code: 'not_found' } }, 404));
   app.onError((error, c) => {
     logger.error('unhandled error', { path: c.req.path, error: error instanceof Error ? error.message : String(error) });
     const { status, body, headers } = toOpenAIError(error);

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import type { ChorusConfig } from '../config/config.js';
 import { JobRunner } from '../jobs/job-runner.js';
 import { JobService } from '../jobs/job-service.js';
+import type { JobQueue } from '../jobs/job-queue.js';
+import { RedisJobQueue } from '../jobs/redis-job-queue.js';
 import { SqliteJobQueue } from '../jobs/sqlite-job-queue.js';
 import { loadWebhookSecret, WebhookSender } from '../jobs/webhook-sender.js';
 import { toRunpodJob } from '../api/runpod/job-view.js';
@@ -13,9 +15,11 @@ import { createProfiles } from '../operations/index.js';
 import { createSpeechService, type SpeechService } from '../pipeline/speech-service.js';
 import { createBlobStore } from '../storage/index.js';
 import { createLogger, type Logger } from '../util/logger.js';
+import { RedisVoiceStore } from '../voices/redis-voice-store.js';
 import { SqliteVoiceStore } from '../voices/sqlite-voice-store.js';
+import type { VoiceStore } from '../voices/voice-store.js';
 import { VoiceLibrary } from '../voices/voice-library.js';
-import { createApp } from './app.js';
+import { createApp, createWorkerApp } from './app.js';
 
 export interface RunningServer {
   readonly url: string;
@@ -28,6 +32,24 @@ export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
 
+async function openSharedState(config: ChorusConfig, logger: Logger): Promise<{ queue: JobQueue; voiceStore: VoiceStore }> {
+  if (config.redisUrl === undefined) {
+    return {
+      queue: new SqliteJobQueue({ path: join(config.dataDir, 'jobs.sqlite'), maxQueuedJobs: config.maxQueuedJobs }),
+      voiceStore: new SqliteVoiceStore(join(config.dataDir, 'voices.sqlite')),
+    };
+  }
+  const redis = { url: config.redisUrl, prefix: config.redisPrefix };
+  const queue = new RedisJobQueue({ ...redis, maxQueuedJobs: config.maxQueuedJobs, lockDurationMs: config.jobLockMs });
+  try {
+    await queue.ready();
+  } catch {
+    // Start anyway: requests that need Redis answer 503 until it can be reached, and the clients reconnect.
+    logger.warn('Redis cannot be reached yet; job and voice requests answer 503 until it can', { redis: config.redisUrl.replace(/\/\/[^@/]*@/, '//') });
+  }
+  return { queue, voiceStore: new RedisVoiceStore(redis) };
+}
+
 /** Starts the engine workers, then listens. Resolves once the server accepts requests. */
 export async function startServer(config: ChorusConfig, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   mkdirSync(config.dataDir, { recursive: true });
@@ -37,9 +59,9 @@ export async function startServer(config: ChorusConfig, logger: Logger = createL
   // Local file links point at this server; its URL is known once it listens (PORT=0).
   let listeningUrl = '';
   const storage = await createBlobStore(config, () => config.publicUrl ?? listeningUrl);
-  const voiceStore = new SqliteVoiceStore(join(config.dataDir, 'voices.sqlite'));
+  // With Redis every process shares the queue and the voice library; without, they live in the data directory.
+  const { queue, voiceStore } = await openSharedState(config, logger);
   const voices = new VoiceLibrary({ store: voiceStore, blobs: storage, speech, dataDir: config.dataDir });
-  const queue = new SqliteJobQueue({ path: join(config.dataDir, 'jobs.sqlite'), maxQueuedJobs: config.maxQueuedJobs });
   const webhookSecret = loadWebhookSecret(config.webhookSecret, config.dataDir);
   if (webhookSecret.source === 'generated') {
     logger.info('generated a webhook signing secret; read it with `chorus webhook-secret`', { path: webhookSecret.path });
@@ -81,7 +103,10 @@ export async function startServer(config: ChorusConfig, logger: Logger = createL
     },
     onFinished: (job) => void webhooks.deliver(job),
   });
-  const app = createApp({ config, speech, voices, resultCache, jobs, logger, version: VERSION, storage });
+  const app =
+    config.role === 'worker'
+      ? createWorkerApp({ jobs, speech, logger, version: VERSION, storage })
+      : createApp({ config, speech, voices, resultCache, jobs, logger, version: VERSION, storage });
   const server = await new Promise<ServerType>((resolve, reject) => {
     const listening = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(listening));
     listening.once('error', reject);
@@ -90,9 +115,12 @@ export async function startServer(config: ChorusConfig, logger: Logger = createL
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
   listeningUrl = url;
-  runner.start();
+  // An API process leaves queued jobs to the worker processes.
+  if (config.role !== 'api') runner.start();
   logger.info('listening', {
     url,
+    role: config.role,
+    queue: config.redisUrl === undefined ? 'embedded' : 'redis',
     engine: speech.engine.id,
     workers: config.workers,
     auth: config.apiKeys.length > 0,

@@ -1,5 +1,6 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { ChorusError } from '../errors.js';
+import { commandClient, whenConnected } from '../storage/redis-client.js';
 import type { UserVoiceRecord } from './voice-record.js';
 import type { VoiceStore } from './voice-store.js';
 
@@ -17,10 +18,12 @@ type ScriptedRedis = Redis & {
 export class RedisVoiceStore implements VoiceStore {
   readonly #redis: ScriptedRedis;
   readonly #prefix: string;
+  readonly #url: string;
 
   constructor(options: { url: string; prefix?: string }) {
     this.#prefix = `${options.prefix ?? 'chorus'}:voices`;
-    this.#redis = new Redis(options.url) as ScriptedRedis;
+    this.#url = options.url;
+    this.#redis = commandClient(options.url) as ScriptedRedis;
     // KEYS: voice, owner's name hash, owner's id set, global id set. ARGV: id, name key, record, createdAt.
     // → 1 stored, 0 the name is taken, -1 the id is taken.
     this.#redis.defineCommand('insertVoice', {
@@ -46,7 +49,11 @@ export class RedisVoiceStore implements VoiceStore {
     });
   }
 
-  async insert(voice: UserVoiceRecord): Promise<void> {
+  insert(voice: UserVoiceRecord): Promise<void> {
+    return whenConnected(this.#redis, this.#url, () => this.#insert(voice));
+  }
+
+  async #insert(voice: UserVoiceRecord): Promise<void> {
     const id = voice.voiceId.toLowerCase();
     const result = await this.#redis.insertVoice(
       this.#voiceKey(voice.owner, id),
@@ -64,32 +71,52 @@ export class RedisVoiceStore implements VoiceStore {
     if (result === -1) throw new ChorusError({ code: 'conflict', param: 'voice_id', message: `The voice id '${id}' is taken.` });
   }
 
-  async get(owner: string, voiceId: string): Promise<UserVoiceRecord | undefined> {
+  get(owner: string, voiceId: string): Promise<UserVoiceRecord | undefined> {
+    return whenConnected(this.#redis, this.#url, () => this.#get(owner, voiceId));
+  }
+
+  async #get(owner: string, voiceId: string): Promise<UserVoiceRecord | undefined> {
     const json = await this.#redis.get(this.#voiceKey(owner, voiceId.toLowerCase()));
     return json === null ? undefined : (JSON.parse(json) as UserVoiceRecord);
   }
 
-  async findByName(owner: string, name: string): Promise<UserVoiceRecord | undefined> {
-    const id = await this.#redis.hget(this.#namesKey(owner), nameKey(name));
-    return id === null ? undefined : this.get(owner, id);
+  findByName(owner: string, name: string): Promise<UserVoiceRecord | undefined> {
+    return whenConnected(this.#redis, this.#url, () => this.#findByName(owner, name));
   }
 
-  async list(owner: string): Promise<UserVoiceRecord[]> {
+  async #findByName(owner: string, name: string): Promise<UserVoiceRecord | undefined> {
+    const id = await this.#redis.hget(this.#namesKey(owner), nameKey(name));
+    return id === null ? undefined : this.#get(owner, id);
+  }
+
+  list(owner: string): Promise<UserVoiceRecord[]> {
+    return whenConnected(this.#redis, this.#url, () => this.#list(owner));
+  }
+
+  async #list(owner: string): Promise<UserVoiceRecord[]> {
     const ids = await this.#redis.zrange(this.#idsKey(owner), '0', '-1');
     if (ids.length === 0) return [];
     const records = await this.#redis.mget(...ids.map((id: string) => this.#voiceKey(owner, id)));
     return records.flatMap((json) => (json === null ? [] : [JSON.parse(json) as UserVoiceRecord]));
   }
 
-  async delete(owner: string, voiceId: string): Promise<boolean> {
-    const existing = await this.get(owner, voiceId);
+  delete(owner: string, voiceId: string): Promise<boolean> {
+    return whenConnected(this.#redis, this.#url, () => this.#delete(owner, voiceId));
+  }
+
+  async #delete(owner: string, voiceId: string): Promise<boolean> {
+    const existing = await this.#get(owner, voiceId);
     if (existing === undefined) return false;
     const id = voiceId.toLowerCase();
     const removed = await this.#redis.deleteVoice(this.#voiceKey(owner, id), this.#namesKey(owner), this.#idsKey(owner), `${this.#prefix}:all-ids`, id, nameKey(existing.name));
     return removed === 1;
   }
 
-  async idTaken(voiceId: string): Promise<boolean> {
+  idTaken(voiceId: string): Promise<boolean> {
+    return whenConnected(this.#redis, this.#url, () => this.#idTaken(voiceId));
+  }
+
+  async #idTaken(voiceId: string): Promise<boolean> {
     return (await this.#redis.sismember(`${this.#prefix}:all-ids`, voiceId.toLowerCase())) === 1;
   }
 

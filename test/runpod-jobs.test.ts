@@ -2,15 +2,20 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import runpodSdk from 'runpod-sdk';
 import { probeAudio } from './support/ffprobe.js';
+import { JOB_BACKENDS, stopJobBackends } from './support/job-backends.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
-describe('RunPod job API with the official runpod-sdk client (chatterbox profile)', () => {
+after(() => stopJobBackends());
+
+for (const backend of JOB_BACKENDS) {
+
+describe(`RunPod job API with the official runpod-sdk client (chatterbox profile), ${backend.name}`, () => {
   let server: TestServer;
   let endpoint: NonNullable<ReturnType<ReturnType<typeof runpodSdk>['endpoint']>>;
   const KEY = 'job-key-1';
 
   before(async () => {
-    server = await startTestServer({ CHORUS_API_KEYS: `${KEY},job-key-2` });
+    server = await startTestServer({ ...(await backend.env()), CHORUS_API_KEYS: `${KEY},job-key-2` });
     endpoint = runpodSdk(KEY, { baseUrl: `${server.url}/v2` }).endpoint('chatterbox')!;
   });
   after(() => server.close());
@@ -144,10 +149,10 @@ describe('RunPod job API with the official runpod-sdk client (chatterbox profile
   });
 });
 
-describe('job API: progress while running and a full queue', () => {
+describe(`job API: progress while running and a full queue, ${backend.name}`, () => {
   let server: TestServer;
   before(async () => {
-    server = await startTestServer({ CHORUS_WORKERS: '1', CHORUS_MAX_QUEUED_JOBS: '2', CHORUS_RATE_LIMIT_RPS: '0' });
+    server = await startTestServer({ ...(await backend.env()), CHORUS_WORKERS: '1', CHORUS_MAX_QUEUED_JOBS: '2', CHORUS_RATE_LIMIT_RPS: '0' });
   });
   after(() => server.close());
 
@@ -211,3 +216,4 @@ describe('job API: progress while running and a full queue', () => {
     assert.equal((await run('Accepted again.')).status, 200);
   });
 });
+}

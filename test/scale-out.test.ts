@@ -10,14 +10,16 @@ import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
 import { startChorusProcess, type ChorusProcess } from './support/process.js';
 import { startTestRedis, type TestRedis } from './support/redis.js';
+import { startTestS3, type TestS3 } from './support/s3.js';
 import { fliteReference } from './support/reference-voices.js';
 
 type Job = Record<string, any> & { id: string; status: string };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const LONG_TEXT = Array.from({ length: 30 }, (_, i) => `Sentence number ${i + 1} keeps the worker busy for a little while longer.`).join(' ');
 
-describe('scale-out: one Redis, two API processes, two worker processes', () => {
+describe('scale-out: one Redis and one S3 bucket, two API processes, two worker processes', () => {
   let redis: TestRedis;
+  let s3: TestS3;
   const dataDir = mkdtempSync(join(tmpdir(), 'chorus-scale-'));
   let apis: ChorusProcess[] = [];
   let workers: ChorusProcess[] = [];
@@ -26,6 +28,7 @@ describe('scale-out: one Redis, two API processes, two worker processes', () => 
     CHORUS_REDIS_URL: redis.url,
     CHORUS_ROLE: role,
     CHORUS_JOB_LOCK_MS: '2000',
+    ...s3.env('chorus'),
     // Each process has its own data directory, as on separate machines.
     CHORUS_DATA_DIR: join(dataDir, name),
   });
@@ -48,7 +51,7 @@ describe('scale-out: one Redis, two API processes, two worker processes', () => 
   const workerPid = (job: Job): number => Number(/-(\d+)-\d+$/.exec(String(job.workerId))?.[1]);
 
   before(async () => {
-    redis = await startTestRedis();
+    [redis, s3] = await Promise.all([startTestRedis(), startTestS3(['chorus'])]);
     [apis, workers] = await Promise.all([
       Promise.all([startChorusProcess(env('api', 'api1')), startChorusProcess(env('api', 'api2'))]),
       Promise.all([startChorusProcess(env('worker', 'worker1')), startChorusProcess(env('worker', 'worker2'))]),
@@ -57,6 +60,7 @@ describe('scale-out: one Redis, two API processes, two worker processes', () => 
   after(async () => {
     await Promise.all([...apis, ...workers].map((process) => process.stop()));
     await redis.close();
+    await s3.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -70,6 +74,13 @@ describe('scale-out: one Redis, two API processes, two worker processes', () => 
     assert.deepEqual([...pids].sort(), workers.map((w) => w.pid).sort(), 'both worker processes ran jobs');
     const health = (await (await fetch(`${apis[1]!.url}/v2/chatterbox-v2/health`)).json()) as { jobs: { completed: number } };
     assert.ok(health.jobs.completed >= 6);
+    // Files a worker uploads are in the shared bucket: the link works whichever process made it.
+    const spark = (await (await fetch(`${apis[1]!.url}/v2/spark-tts/runsync`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: { text: 'Stored in the shared bucket.' } }) })).json()) as Job;
+    assert.equal(spark.status, 'COMPLETED', JSON.stringify(spark).slice(0, 300));
+    assert.ok(String(spark.output.audio_url).startsWith(`${s3.endpoint}/chorus/`), spark.output.audio_url);
+    const audio = await fetch(spark.output.audio_url);
+    assert.equal(audio.status, 200);
+    assert.ok((await audio.arrayBuffer()).byteLength > 10_000);
     // A worker process answers /health but not the APIs.
     assert.equal((await fetch(`${workers[0]!.url}/health`)).status, 200);
     assert.equal((await fetch(`${workers[0]!.url}/v1/models`)).status, 404);

@@ -10,6 +10,7 @@ import { Webhook } from 'standardwebhooks';
 import type { JobRecord } from '../src/jobs/job.js';
 import { decodeSecret, loadWebhookSecret, signWebhook, WebhookSender } from '../src/jobs/webhook-sender.js';
 import { createLogger } from '../src/util/logger.js';
+import { JOB_BACKENDS, stopJobBackends } from './support/job-backends.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
@@ -88,86 +89,91 @@ class Receiver {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe('webhooks: signed (Standard Webhooks), retried, once per terminal state', () => {
-  let server: TestServer;
-  const receiver = new Receiver();
+after(() => stopJobBackends());
 
-  before(async () => {
-    await receiver.start();
-    server = await startTestServer({
-      CHORUS_ALLOW_PRIVATE_URLS: 'true',
-      CHORUS_WEBHOOK_SECRET: SECRET,
-      CHORUS_WEBHOOK_RETRY_DELAY_MS: String(RETRY_DELAY_MS),
-      CHORUS_WORKERS: '1',
+for (const backend of JOB_BACKENDS) {
+  describe(`webhooks: signed (Standard Webhooks), retried, once per terminal state, ${backend.name}`, () => {
+    let server: TestServer;
+    const receiver = new Receiver();
+
+    before(async () => {
+      await receiver.start();
+      server = await startTestServer({
+        ...(await backend.env()),
+        CHORUS_ALLOW_PRIVATE_URLS: 'true',
+        CHORUS_WEBHOOK_SECRET: SECRET,
+        CHORUS_WEBHOOK_RETRY_DELAY_MS: String(RETRY_DELAY_MS),
+        CHORUS_WORKERS: '1',
+      });
+    });
+    after(async () => {
+      await server.close();
+      await receiver.close();
+    });
+
+    const run = async (endpoint: string, body: unknown): Promise<{ id: string; status: string }> => {
+      const response = await fetch(`${server.url}/v2/${endpoint}/run`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      assert.equal(response.status, 200, await response.clone().text());
+      return (await response.json()) as { id: string; status: string };
+    };
+    const status = async (endpoint: string, id: string) => (await (await fetch(`${server.url}/v2/${endpoint}/status/${id}`)).json()) as Record<string, unknown>;
+
+    /** Exactly one 2xx, every attempt signed and verified, one message id, the body equal to /status. */
+    const assertOneDelivery = async (endpoint: string, jobId: string, expectedStatus: string): Promise<void> => {
+      const attempts = await receiver.delivered(jobId);
+      assert.deepEqual(
+        attempts.map((attempt) => attempt.status),
+        [500, 200],
+        'first attempt refused with 500, the retry accepted, nothing after',
+      );
+      assert.ok(attempts.every((attempt) => attempt.verified), 'every attempt carries a valid signature');
+      assert.equal(new Set(attempts.map((attempt) => attempt.headers['webhook-id'])).size, 1, 'one webhook-id across retries');
+      assert.match(String(attempts[0]!.headers['webhook-id']), /^msg_/);
+      assert.equal(attempts[0]!.headers['content-type'], 'application/json');
+      const delivered = JSON.parse(attempts[1]!.body) as Record<string, unknown>;
+      assert.equal(delivered['status'], expectedStatus);
+      assert.deepEqual(delivered, await status(endpoint, jobId), 'the webhook body is the /status object');
+    };
+
+    it('COMPLETED jobs: delivered exactly once each after one refused attempt; body equals /status', async () => {
+      const jobs = await Promise.all(
+        [1, 2, 3].map((n) => run('chatterbox', { input: { text: `Webhook job number ${n}.`, format: 'wav' }, webhook: `${receiver.url}/hook/${n}` })),
+      );
+      for (const job of jobs) await assertOneDelivery('chatterbox', job.id, 'COMPLETED');
+      const first = JSON.parse(receiver.for(jobs[0]!.id)[1]!.body) as { output: { audio_base64: string } };
+      assert.ok(first.output.audio_base64.length > 1000, 'the output travels with the webhook');
+    });
+
+    it('FAILED jobs are delivered too', async () => {
+      // The reference audio URL answers 404, so the job fails while running.
+      const job = await run('spark-tts', {
+        input: { text: 'This will fail.', prompt_speech_url: `${receiver.url}/missing.wav` },
+        webhook: `${receiver.url}/hook/failed`,
+      });
+      await assertOneDelivery('spark-tts', job.id, 'FAILED');
+      assert.match(String((await status('spark-tts', job.id))['error']), /404/);
+    });
+
+    it('a queued job cancelled through the API is delivered once as CANCELLED', async () => {
+      // One engine thread runs two jobs at once: two long ones keep the third waiting.
+      const busy = await Promise.all([1, 2].map(() => run('chatterbox', { input: { text: 'Keeping the worker busy for a while. '.repeat(120) } })));
+      const queued = await run('chatterbox', { input: { text: 'Never spoken.' }, webhook: `${receiver.url}/hook/cancelled` });
+      assert.equal((await status('chatterbox', queued.id))['status'], 'IN_QUEUE');
+      const cancelled = (await (await fetch(`${server.url}/v2/chatterbox/cancel/${queued.id}`, { method: 'POST' })).json()) as { status: string };
+      assert.equal(cancelled.status, 'CANCELLED');
+      await assertOneDelivery('chatterbox', queued.id, 'CANCELLED');
+      for (const job of busy) await fetch(`${server.url}/v2/chatterbox/cancel/${job.id}`, { method: 'POST' });
+    });
+
+    it('a job without a webhook sends nothing', async () => {
+      const before = receiver.attempts.length;
+      const done = (await (await fetch(`${server.url}/v2/chatterbox/runsync`, { method: 'POST', body: JSON.stringify({ input: { text: 'Quiet.' } }) })).json()) as { status: string };
+      assert.equal(done.status, 'COMPLETED');
+      await sleep(RETRY_DELAY_MS);
+      assert.equal(receiver.attempts.length, before);
     });
   });
-  after(async () => {
-    await server.close();
-    await receiver.close();
-  });
-
-  const run = async (endpoint: string, body: unknown): Promise<{ id: string; status: string }> => {
-    const response = await fetch(`${server.url}/v2/${endpoint}/run`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    assert.equal(response.status, 200, await response.clone().text());
-    return (await response.json()) as { id: string; status: string };
-  };
-  const status = async (endpoint: string, id: string) => (await (await fetch(`${server.url}/v2/${endpoint}/status/${id}`)).json()) as Record<string, unknown>;
-
-  /** Exactly one 2xx, every attempt signed and verified, one message id, the body equal to /status. */
-  const assertOneDelivery = async (endpoint: string, jobId: string, expectedStatus: string): Promise<void> => {
-    const attempts = await receiver.delivered(jobId);
-    assert.deepEqual(
-      attempts.map((attempt) => attempt.status),
-      [500, 200],
-      'first attempt refused with 500, the retry accepted, nothing after',
-    );
-    assert.ok(attempts.every((attempt) => attempt.verified), 'every attempt carries a valid signature');
-    assert.equal(new Set(attempts.map((attempt) => attempt.headers['webhook-id'])).size, 1, 'one webhook-id across retries');
-    assert.match(String(attempts[0]!.headers['webhook-id']), /^msg_/);
-    assert.equal(attempts[0]!.headers['content-type'], 'application/json');
-    const delivered = JSON.parse(attempts[1]!.body) as Record<string, unknown>;
-    assert.equal(delivered['status'], expectedStatus);
-    assert.deepEqual(delivered, await status(endpoint, jobId), 'the webhook body is the /status object');
-  };
-
-  it('COMPLETED jobs: delivered exactly once each after one refused attempt; body equals /status', async () => {
-    const jobs = await Promise.all(
-      [1, 2, 3].map((n) => run('chatterbox', { input: { text: `Webhook job number ${n}.`, format: 'wav' }, webhook: `${receiver.url}/hook/${n}` })),
-    );
-    for (const job of jobs) await assertOneDelivery('chatterbox', job.id, 'COMPLETED');
-    const first = JSON.parse(receiver.for(jobs[0]!.id)[1]!.body) as { output: { audio_base64: string } };
-    assert.ok(first.output.audio_base64.length > 1000, 'the output travels with the webhook');
-  });
-
-  it('FAILED jobs are delivered too', async () => {
-    // The reference audio URL answers 404, so the job fails while running.
-    const job = await run('spark-tts', {
-      input: { text: 'This will fail.', prompt_speech_url: `${receiver.url}/missing.wav` },
-      webhook: `${receiver.url}/hook/failed`,
-    });
-    await assertOneDelivery('spark-tts', job.id, 'FAILED');
-    assert.match(String((await status('spark-tts', job.id))['error']), /404/);
-  });
-
-  it('a queued job cancelled through the API is delivered once as CANCELLED', async () => {
-    // One engine thread runs two jobs at once: two long ones keep the third waiting.
-    const busy = await Promise.all([1, 2].map(() => run('chatterbox', { input: { text: 'Keeping the worker busy for a while. '.repeat(120) } })));
-    const queued = await run('chatterbox', { input: { text: 'Never spoken.' }, webhook: `${receiver.url}/hook/cancelled` });
-    assert.equal((await status('chatterbox', queued.id))['status'], 'IN_QUEUE');
-    const cancelled = (await (await fetch(`${server.url}/v2/chatterbox/cancel/${queued.id}`, { method: 'POST' })).json()) as { status: string };
-    assert.equal(cancelled.status, 'CANCELLED');
-    await assertOneDelivery('chatterbox', queued.id, 'CANCELLED');
-    for (const job of busy) await fetch(`${server.url}/v2/chatterbox/cancel/${job.id}`, { method: 'POST' });
-  });
-
-  it('a job without a webhook sends nothing', async () => {
-    const before = receiver.attempts.length;
-    const done = (await (await fetch(`${server.url}/v2/chatterbox/runsync`, { method: 'POST', body: JSON.stringify({ input: { text: 'Quiet.' } }) })).json()) as { status: string };
-    assert.equal(done.status, 'COMPLETED');
-    await sleep(RETRY_DELAY_MS);
-    assert.equal(receiver.attempts.length, before);
-  });
-});
+}
 
 describe('webhooks: address policy', () => {
   let server: TestServer;

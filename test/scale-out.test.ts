@@ -72,8 +72,10 @@ describe('scale-out: one Redis and one S3 bucket, two API processes, two worker 
     for (const job of finished) assert.equal(typeof job.output.audio, 'string');
     const pids = new Set(finished.map(workerPid));
     assert.deepEqual([...pids].sort(), workers.map((w) => w.pid).sort(), 'both worker processes ran jobs');
-    const health = (await (await fetch(`${apis[1]!.url}/v2/chatterbox-v2/health`)).json()) as { jobs: { completed: number } };
+    const health = (await (await fetch(`${apis[1]!.url}/v2/chatterbox-v2/health`)).json()) as { jobs: { completed: number }; workers: { ready: number } };
     assert.ok(health.jobs.completed >= 6);
+    // Each worker process runs 2 jobs at once (1 engine thread); the API processes run none.
+    assert.equal(health.workers.ready, 4, 'health counts the live workers of every node');
     // Files a worker uploads are in the shared bucket: the link works whichever process made it.
     const spark = (await (await fetch(`${apis[1]!.url}/v2/spark-tts/runsync`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: { text: 'Stored in the shared bucket.' } }) })).json()) as Job;
     assert.equal(spark.status, 'COMPLETED', JSON.stringify(spark).slice(0, 300));

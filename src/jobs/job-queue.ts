@@ -11,6 +11,13 @@ export interface JobCounts {
   readonly retried: number;
 }
 
+export interface WorkerStats {
+  /** Jobs the runner can run at once. */
+  readonly slots: number;
+  /** Jobs it is running. */
+  readonly running: number;
+}
+
 export interface TerminalUpdate {
   readonly state: Extract<JobState, 'completed' | 'failed' | 'cancelled' | 'timed-out'>;
   readonly output?: unknown;
@@ -50,6 +57,15 @@ export interface JobQueue {
   onCancel(listener: (id: string) => void): () => void;
   /** Calls `listener` when a job becomes claimable. */
   onQueued(listener: () => void): () => void;
+  /**
+   * A running job runner says it is alive and how busy it is (every poll). Queues shared by several
+   * processes keep these to count live workers across all of them; the embedded queue needs none.
+   */
+  reportWorker?(processId: string, stats: WorkerStats): Promise<void>;
+  /** The runner stopped: it no longer counts. */
+  retireWorker?(processId: string): Promise<void>;
+  /** Job slots and busy slots of every runner that reported lately, across all processes. */
+  liveWorkers?(): Promise<WorkerStats & { readonly processes: number }>;
   /** Deletes jobs past their TTL or retention; returns how many. */
   sweep(now?: number): Promise<number>;
   close(): Promise<void>;

@@ -64,8 +64,12 @@ export class JobRunner {
       queue.onQueued(() => void setImmediate(() => this.#pump())),
       queue.onCancel((id) => this.#running.get(id)?.abort('cancelled')),
     ];
+    const report = (): void =>
+      void queue.reportWorker?.(this.#workerPrefix, this.stats()).catch((error: unknown) => this.#options.logger.warn('worker report failed', { error: String(error) }));
+    report();
     this.#timer = setInterval(() => {
       void queue.sweep().catch((error: unknown) => this.#options.logger.warn('sweep failed', { error: String(error) }));
+      report();
       this.#pump();
     }, this.#options.pollIntervalMs ?? 1000);
     this.#timer.unref();
@@ -78,11 +82,13 @@ export class JobRunner {
 
   /** Stops claiming; running jobs are aborted and go back to the queue when the process restarts. */
   async stop(): Promise<void> {
+    if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#timer);
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
     for (const controller of this.#running.values()) controller.abort(SHUTDOWN);
     await Promise.allSettled(this.#idle);
+    await this.#options.queue.retireWorker?.(this.#workerPrefix).catch(() => undefined);
   }
 
   #pump(): void {

@@ -174,7 +174,15 @@ export class JobService {
     return this.#queue.counts(endpointId);
   }
 
-  workers(): { slots: number; running: number } {
+  /**
+   * Worker slots: across every process when the queue is shared (runners report to it), else this
+   * process's runner. An API-only process runs nothing itself, so without reports it has no slots.
+   */
+  async workers(): Promise<{ slots: number; running: number }> {
+    if (this.#queue.liveWorkers !== undefined) {
+      const { slots, running } = await this.#queue.liveWorkers();
+      return { slots, running };
+    }
     return this.#runner.stats();
   }
 }

@@ -5,7 +5,7 @@ import { ChorusError } from '../errors.js';
 import { commandClient, connected, guardRedis, patientClient, whenConnected } from '../storage/redis-client.js';
 import { isExpired, type JobRecord, type JobState, type NewJob, type StreamChunk } from './job.js';
 import { JobEvents } from './job-events.js';
-import type { JobCounts, JobQueue, TerminalUpdate } from './job-queue.js';
+import type { JobCounts, JobQueue, TerminalUpdate, WorkerStats } from './job-queue.js';
 
 export interface RedisJobQueueOptions {
   /** `redis://host:port/db`. */
@@ -37,6 +37,8 @@ interface QueueEvent {
 }
 
 const QUEUE_NAME = 'jobs';
+/** A runner reports every second; one silent for this long is gone. */
+const WORKER_REPORT_TTL_MS = 5000;
 
 /**
  * State changes are Lua scripts, so two processes never both move a job out of one state (a claim
@@ -478,6 +480,37 @@ export class RedisJobQueue implements JobQueue {
 
   onQueued(listener: () => void): () => void {
     return this.#events.onQueued(listener);
+  }
+
+  async reportWorker(processId: string, stats: WorkerStats): Promise<void> {
+    if (this.#redis.status !== 'ready') return;
+    await this.#redis.hset(this.#key('workers'), processId, JSON.stringify({ ...stats, seenAt: Date.now() }));
+  }
+
+  async retireWorker(processId: string): Promise<void> {
+    if (this.#redis.status === 'ready') await this.#redis.hdel(this.#key('workers'), processId);
+  }
+
+  /** Runners that reported within the last few seconds; older reports (stopped or dead processes) are dropped. */
+  liveWorkers(): Promise<WorkerStats & { processes: number }> {
+    return this.#guard(async () => {
+      const reports = await this.#redis.hgetall(this.#key('workers'));
+      const now = Date.now();
+      let slots = 0;
+      let running = 0;
+      let processes = 0;
+      for (const [processId, json] of Object.entries(reports)) {
+        const report = JSON.parse(json) as WorkerStats & { seenAt: number };
+        if (now - report.seenAt > WORKER_REPORT_TTL_MS) {
+          await this.#redis.hdel(this.#key('workers'), processId);
+          continue;
+        }
+        slots += report.slots;
+        running += report.running;
+        processes++;
+      }
+      return { slots, running, processes };
+    });
   }
 
   async sweep(now = this.#now()): Promise<number> {

@@ -172,7 +172,7 @@ async function healthResponse(c: Context, speech: SpeechService, version: string
 export function createWorkerApp({ speech, jobs, logger, version, storage }: Pick<AppDependencies, 'speech' | 'jobs' | 'logger' | 'version' | 'storage'>): Hono {
   const app = new Hono();
   app.get('/health', (c) => healthResponse(c, speech, version));
-  app.get('/worker', (c) => c.json({ role: 'worker', runner: jobs.workers() }));
+  app.get('/worker', async (c) => c.json({ role: 'worker', workers: await jobs.workers() }));
   if (storage instanceof LocalBlobStore) app.route('/files', createFileRoutes(storage));
   app.notFound((c) => c.json({ error: { message: `No route ${c.req.method} ${c.req.path}: this is a worker process; the APIs are served by the API processes.`, type: 'invalid_request_error', param: null, code: 'not_found' } }, 404));
   app.onError((error, c) => {

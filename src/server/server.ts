@@ -16,6 +16,7 @@ import { createSpeechService, type SpeechService } from '../pipeline/speech-serv
 import { createBlobStore } from '../storage/index.js';
 import { createLogger, type Logger } from '../util/logger.js';
 import { RedisVoiceStore } from '../voices/redis-voice-store.js';
+import { RedisRateLimitStore } from './redis-rate-limit-store.js';
 import { SqliteVoiceStore } from '../voices/sqlite-voice-store.js';
 import type { VoiceStore } from '../voices/voice-store.js';
 import { VoiceLibrary } from '../voices/voice-library.js';
@@ -32,7 +33,14 @@ export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
 
-async function openSharedState(config: ChorusConfig, logger: Logger): Promise<{ queue: JobQueue; voiceStore: VoiceStore }> {
+interface SharedState {
+  readonly queue: JobQueue;
+  readonly voiceStore: VoiceStore;
+  /** Absent: rate-limit buckets live in this process's memory. */
+  readonly rateLimitStore?: RedisRateLimitStore;
+}
+
+async function openSharedState(config: ChorusConfig, logger: Logger): Promise<SharedState> {
   if (config.redisUrl === undefined) {
     return {
       queue: new SqliteJobQueue({ path: join(config.dataDir, 'jobs.sqlite'), maxQueuedJobs: config.maxQueuedJobs }),
@@ -41,13 +49,14 @@ async function openSharedState(config: ChorusConfig, logger: Logger): Promise<{ 
   }
   const redis = { url: config.redisUrl, prefix: config.redisPrefix };
   const queue = new RedisJobQueue({ ...redis, maxQueuedJobs: config.maxQueuedJobs, lockDurationMs: config.jobLockMs });
+  const rateLimitStore = new RedisRateLimitStore(redis);
   try {
-    await queue.ready();
+    await Promise.all([queue.ready(), rateLimitStore.ready()]);
   } catch {
     // Start anyway: requests that need Redis answer 503 until it can be reached, and the clients reconnect.
     logger.warn('Redis cannot be reached yet; job and voice requests answer 503 until it can', { redis: config.redisUrl.replace(/\/\/[^@/]*@/, '//') });
   }
-  return { queue, voiceStore: new RedisVoiceStore(redis) };
+  return { queue, voiceStore: new RedisVoiceStore(redis), rateLimitStore };
 }
 
 /** Starts the engine workers, then listens. Resolves once the server accepts requests. */
@@ -60,7 +69,7 @@ export async function startServer(config: ChorusConfig, logger: Logger = createL
   let listeningUrl = '';
   const storage = await createBlobStore(config, () => config.publicUrl ?? listeningUrl);
   // With Redis every process shares the queue and the voice library; without, they live in the data directory.
-  const { queue, voiceStore } = await openSharedState(config, logger);
+  const { queue, voiceStore, rateLimitStore } = await openSharedState(config, logger);
   const voices = new VoiceLibrary({ store: voiceStore, blobs: storage, speech, dataDir: config.dataDir });
   const webhookSecret = loadWebhookSecret(config.webhookSecret, config.dataDir);
   if (webhookSecret.source === 'generated') {
@@ -106,7 +115,7 @@ export async function startServer(config: ChorusConfig, logger: Logger = createL
   const app =
     config.role === 'worker'
       ? createWorkerApp({ jobs, speech, logger, version: VERSION, storage })
-      : createApp({ config, speech, voices, resultCache, jobs, logger, version: VERSION, storage });
+      : createApp({ config, speech, voices, resultCache, jobs, logger, version: VERSION, storage, ...(rateLimitStore === undefined ? {} : { rateLimitStore }) });
   const server = await new Promise<ServerType>((resolve, reject) => {
     const listening = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(listening));
     listening.once('error', reject);
@@ -141,6 +150,7 @@ export async function startServer(config: ChorusConfig, logger: Logger = createL
       await speech.close();
       await queue.close();
       await voiceStore.close();
+      await rateLimitStore?.close();
       (storage as { close?: () => void }).close?.();
     },
   };

@@ -78,7 +78,7 @@ export function createRunpodRoutes({ jobs, ownerOf, maxRunBytes, maxRunsyncBytes
 
   app.get('/:endpointId/health', async (c) => {
     const counts = await jobs.counts(c.req.param('endpointId'));
-    const workers = jobs.workers();
+    const workers = await jobs.workers();
     return c.json({
       jobs: {
         completed: counts.completed,
@@ -102,7 +102,7 @@ export function createRunpodRoutes({ jobs, ownerOf, maxRunBytes, maxRunsyncBytes
     const endpointId = c.req.param('endpointId');
     const profile = jobs.profile(endpointId);
     const counts = await jobs.counts(endpointId);
-    const workers = jobs.workers();
+    const workers = await jobs.workers();
     return c.json({
       id: endpointId,
       name: profile.name,

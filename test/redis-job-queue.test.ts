@@ -71,7 +71,7 @@ describe('Redis job queue across processes', () => {
       ]);
 
       const cancelHeard = new Promise<string>((resolve) => worker.onCancel(resolve));
-      assert.equal((await api.cancel(job.id))?.state, 'cancelled');
+      assert.equal((await api.cancel(job.id))?.job.state, 'cancelled');
       assert.equal(await cancelHeard, job.id, "the worker's abort listener hears the other process's cancel");
       assert.equal((await worker.finish(job.id, { state: 'completed', output: 1 }))?.state, 'cancelled');
       assert.equal((await api.counts('chatterbox')).cancelled, 1);

@@ -4,6 +4,8 @@
 // going away gives 503s, and its return is survived.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -22,12 +24,18 @@ describe('scale-out: one Redis and one S3 bucket, two API processes, two worker 
   let s3: TestS3;
   const dataDir = mkdtempSync(join(tmpdir(), 'chorus-scale-'));
   let apis: ChorusProcess[] = [];
+  // Webhook deliveries by path, from whichever process sends them.
+  const deliveries = new Map<string, string[]>();
+  let receiver: Server;
+  let receiverUrl = '';
   let workers: ChorusProcess[] = [];
 
   const env = (role: string, name: string) => ({
     CHORUS_REDIS_URL: redis.url,
     CHORUS_ROLE: role,
     CHORUS_JOB_LOCK_MS: '2000',
+    // The webhook receiver below is on loopback.
+    CHORUS_ALLOW_PRIVATE_URLS: 'true',
     ...s3.env('chorus'),
     // Each process has its own data directory, as on separate machines.
     CHORUS_DATA_DIR: join(dataDir, name),
@@ -51,6 +59,16 @@ describe('scale-out: one Redis and one S3 bucket, two API processes, two worker 
   const workerPid = (job: Job): number => Number(/-(\d+)-\d+$/.exec(String(job.workerId))?.[1]);
 
   before(async () => {
+    receiver = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      request.on('end', () => {
+        deliveries.set(request.url ?? '', [...(deliveries.get(request.url ?? '') ?? []), body]);
+        response.end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
     [redis, s3] = await Promise.all([startTestRedis(), startTestS3(['chorus'])]);
     [apis, workers] = await Promise.all([
       Promise.all([startChorusProcess(env('api', 'api1')), startChorusProcess(env('api', 'api2'))]),
@@ -61,6 +79,7 @@ describe('scale-out: one Redis and one S3 bucket, two API processes, two worker 
     await Promise.all([...apis, ...workers].map((process) => process.stop()));
     await redis.close();
     await s3.close();
+    await new Promise((resolve) => receiver.close(resolve));
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -110,7 +129,7 @@ describe('scale-out: one Redis and one S3 bucket, two API processes, two worker 
     }
     assert.ok(chunks > 0, 'chunks crossed from the worker to the other API process');
 
-    const long = await post(apis[0]!, '/v2/chatterbox-v2/run', { input: { operation: 'tts', mode: 'basic', text: `${LONG_TEXT} ${LONG_TEXT}`, format: 'mp3' } });
+    const long = await post(apis[0]!, '/v2/chatterbox-v2/run', { input: { operation: 'tts', mode: 'basic', text: `${LONG_TEXT} ${LONG_TEXT}`, format: 'mp3' }, webhook: `${receiverUrl}/cancelled` });
     await until(apis[0]!, long.id, (job) => job.status === 'IN_PROGRESS');
     const cancelled = await post(apis[1]!, `/v2/chatterbox-v2/cancel/${long.id}`, {});
     assert.equal(cancelled.status, 'CANCELLED');
@@ -118,6 +137,10 @@ describe('scale-out: one Redis and one S3 bucket, two API processes, two worker 
     const after = await status(apis[0]!, long.id);
     assert.equal(after.status, 'CANCELLED');
     assert.equal(after.output, undefined, 'the worker stopped: no output was written over the cancel');
+    // The cancelling API process reports the end; the worker, whose finish finds the job ended, does not.
+    const sent = deliveries.get('/cancelled') ?? [];
+    assert.equal(sent.length, 1, `webhook deliveries: ${sent.length}`);
+    assert.equal((JSON.parse(sent[0]!) as Job).status, 'CANCELLED');
   });
 
   it('a worker killed with SIGKILL mid-job loses nothing: the job completes on the other worker', async () => {

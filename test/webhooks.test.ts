@@ -165,6 +165,16 @@ for (const backend of JOB_BACKENDS) {
       for (const job of busy) await fetch(`${server.url}/v2/chatterbox/cancel/${job.id}`, { method: 'POST' });
     });
 
+    it('a running job cancelled through the API is delivered once as CANCELLED (by the cancel, not again by its worker)', async () => {
+      const job = await run('chatterbox', { input: { text: 'A long job that will be cancelled while it runs. '.repeat(60) }, webhook: `${receiver.url}/hook/running-cancelled` });
+      for (let i = 0; i < 200 && (await status('chatterbox', job.id))['status'] !== 'IN_PROGRESS'; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+      const cancelled = (await (await fetch(`${server.url}/v2/chatterbox/cancel/${job.id}`, { method: 'POST' })).json()) as { status: string };
+      assert.equal(cancelled.status, 'CANCELLED');
+      // The worker's handler ends after the abort; a second delivery would come from it.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await assertOneDelivery('chatterbox', job.id, 'CANCELLED');
+    });
+
     it('a job without a webhook sends nothing', async () => {
       const before = receiver.attempts.length;
       const done = (await (await fetch(`${server.url}/v2/chatterbox/runsync`, { method: 'POST', body: JSON.stringify({ input: { text: 'Quiet.' } }) })).json()) as { status: string };

@@ -81,8 +81,9 @@ export function runJobQueueCases(name: string, createFixture: (maxQueuedJobs: nu
       const running = await queue.add(newJob());
       const waiting = await queue.add(newJob());
       await queue.claim('w1');
-      assert.equal((await queue.cancel(waiting.id))?.state, 'cancelled');
-      assert.equal((await queue.cancel(running.id))?.state, 'cancelled');
+      assert.deepEqual(await queue.cancel(waiting.id).then((r) => [r?.job.state, r?.cancelled]), ['cancelled', true]);
+      assert.deepEqual(await queue.cancel(running.id).then((r) => [r?.job.state, r?.cancelled]), ['cancelled', true]);
+      assert.deepEqual(await queue.cancel(running.id).then((r) => [r?.job.state, r?.cancelled]), ['cancelled', false], 'a second cancel changes nothing');
       assert.deepEqual(cancelled, [running.id]);
       const finished = await queue.finish(running.id, { state: 'completed', output: 1 });
       assert.equal(finished?.state, 'cancelled', 'a cancelled job stays cancelled when its handler returns');

@@ -33,8 +33,11 @@ export interface JobQueue {
   /** Throws ChorusError `queue_full` when the queue is at capacity. */
   add(job: NewJob, options?: { idPrefix?: string }): Promise<JobRecord>;
   get(id: string): Promise<JobRecord | undefined>;
-  /** Queued or running → cancelled (the runner's abort signal fires); terminal jobs are unchanged. */
-  cancel(id: string): Promise<JobRecord | undefined>;
+  /**
+   * Queued or running → cancelled (the runner's abort signal fires); terminal jobs are unchanged.
+   * `cancelled` says whether this call made the change, so exactly one party reports the end.
+   */
+  cancel(id: string): Promise<{ readonly job: JobRecord; readonly cancelled: boolean } | undefined>;
   /** Failed or timed-out → queued again with the same id and input; anything else throws. */
   retry(id: string): Promise<JobRecord | undefined>;
   /** Removes queued jobs of one endpoint and owner; returns how many. */
@@ -48,7 +51,10 @@ export interface JobQueue {
   appendStream(id: string, output: unknown): Promise<void>;
   /** Chunks not yet handed out by `takeStream`; marks them delivered (RunPod's /stream is destructive). */
   takeStream(id: string): Promise<StreamChunk[]>;
-  /** Finishes a running job. A job cancelled meanwhile stays cancelled; returns the final record. */
+  /**
+   * Finishes a running job. A job cancelled meanwhile stays cancelled; returns the final record
+   * (its state differs from `update.state` when this call did not end the job).
+   */
   finish(id: string, update: TerminalUpdate): Promise<JobRecord | undefined>;
 
   /** Resolves when the job changes (state, progress, stream) or after `timeoutMs`. */

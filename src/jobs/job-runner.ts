@@ -159,6 +159,7 @@ export class JobRunner {
 
   async #finish(id: string, update: Parameters<JobQueue['finish']>[1]): Promise<void> {
     const record = await this.#options.queue.finish(id, update);
-    if (record !== undefined) this.#options.onFinished?.(record);
+    // Only the party that ended the job reports it: a job cancelled meanwhile was reported by the cancel.
+    if (record !== undefined && record.state === update.state) this.#options.onFinished?.(record);
   }
 }

@@ -149,12 +149,13 @@ export class JobService {
   }
 
   async cancel(endpointId: string, owner: string, jobId: string): Promise<JobRecord> {
-    const before = await this.get(endpointId, owner, jobId);
-    const job = await this.#queue.cancel(jobId);
-    if (job === undefined) throw new ChorusError({ code: 'not_found', param: 'job_id', message: `Job '${jobId}' not found.` });
-    // A running job's end is reported by the runner; a queued one never reaches it.
-    if (before.state === 'queued' && job.state === 'cancelled') this.#onFinished?.(job);
-    return job;
+    await this.get(endpointId, owner, jobId);
+    const result = await this.#queue.cancel(jobId);
+    if (result === undefined) throw new ChorusError({ code: 'not_found', param: 'job_id', message: `Job '${jobId}' not found.` });
+    // Whoever makes a job terminal reports it (webhooks): a cancel here, queued or running, so the
+    // runner of a cancelled job does not (its finish finds the job already ended).
+    if (result.cancelled) this.#onFinished?.(result.job);
+    return result.job;
   }
 
   async retry(endpointId: string, owner: string, jobId: string): Promise<JobRecord> {

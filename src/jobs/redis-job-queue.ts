@@ -219,7 +219,7 @@ export class RedisJobQueue implements JobQueue {
     return this.#guard(() => this.#get(id));
   }
 
-  cancel(id: string): Promise<JobRecord | undefined> {
+  cancel(id: string): Promise<{ job: JobRecord; cancelled: boolean } | undefined> {
     return this.#guard(() => this.#cancel(id));
   }
 
@@ -286,7 +286,7 @@ export class RedisJobQueue implements JobQueue {
     return isExpired(record, this.#now()) ? undefined : record;
   }
 
-  async #cancel(id: string): Promise<JobRecord | undefined> {
+  async #cancel(id: string): Promise<{ job: JobRecord; cancelled: boolean } | undefined> {
     const record = await this.#get(id);
     if (record === undefined) return undefined;
     const left = (await this.#redis.cancelJob(
@@ -301,7 +301,8 @@ export class RedisJobQueue implements JobQueue {
     if (left === 'queued') await this.#queue.remove(id).catch(() => undefined);
     if (left === 'running') this.#announce({ type: 'cancel', id });
     if (left !== '') this.#announce({ type: 'change', id });
-    return this.#get(id);
+    const job = await this.#get(id);
+    return job === undefined ? undefined : { job, cancelled: left !== '' };
   }
 
   async #retry(id: string): Promise<JobRecord | undefined> {

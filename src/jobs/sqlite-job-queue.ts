@@ -132,17 +132,19 @@ export class SqliteJobQueue implements JobQueue {
     return isExpired(record, this.#now()) ? undefined : record;
   }
 
-  async cancel(id: string): Promise<JobRecord | undefined> {
+  async cancel(id: string): Promise<{ job: JobRecord; cancelled: boolean } | undefined> {
     const record = await this.get(id);
-    if (record === undefined || isTerminal(record.state)) return record;
-    this.#db.run(`UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE id = ? AND state IN ('queued', 'running')`, [
+    if (record === undefined) return undefined;
+    if (isTerminal(record.state)) return { job: record, cancelled: false };
+    const changed = this.#db.run(`UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE id = ? AND state IN ('queued', 'running')`, [
       this.#now(),
       id,
-    ]);
+    ]).changes;
+    if (Number(changed) === 0) return { job: (await this.get(id))!, cancelled: false };
     this.#bump(record.endpointId, 'cancelled');
     if (record.state === 'running') this.#events.cancelled(id);
     this.#changed(id);
-    return this.get(id);
+    return { job: (await this.get(id))!, cancelled: true };
   }
 
   async retry(id: string): Promise<JobRecord | undefined> {

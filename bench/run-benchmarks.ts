@@ -1,5 +1,5 @@
 /**
- * Chorus benchmarks: `npm run bench`. Measures ten figures, each against a baseline taken in the
+ * Chorus benchmarks: `npm run bench`. Measures eleven figures, each against a baseline taken in the
  * same run, and writes docs/benchmarks.md. Every server it starts is a child process on 127.0.0.1
  * with a random port, and every one is stopped before the script ends.
  *
@@ -13,6 +13,7 @@
  *   8. voice matching and conversion: speed, and the pitch and duration goals (voices.ts)
  *   9. word timings: the pipeline's after speed and gaps, and the forced aligner's (alignment.ts)
  *  10. result cache on the OpenAI route: hit latency and hit rate under a replayed workload (cache.ts)
+ *  11. scale-out on Redis: throughput with 1, 2, 4 worker processes, added latency of the Redis path (scale-out.ts)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -58,11 +59,12 @@ import { measureWatermark, renderWatermark, type WatermarkResult } from './water
 import { measureVoices, renderVoices, type VoiceBenchResult } from './voices.js';
 import { measureCache, renderCache, type CacheBenchResult } from './cache.js';
 import { measureAlignment, renderAlignment, type AlignmentBenchResult } from './alignment.js';
+import { measureScaleOut, renderScaleOut, type ScaleOutResult } from './scale-out.js';
 
 // ---------------------------------------------------------------------------------------------
 // Settings. The run must stay under about seven minutes on a 2-core machine (figure 6 adds about a minute;
 // its own settings are in job-api.ts; figure 7 another minute, settings in watermark.ts; figure 9 about a minute,
-// settings in alignment.ts).
+// settings in alignment.ts; figure 11 about four minutes, settings in scale-out.ts).
 
 /** Rounds of figure 1 and the server half of figure 5 (raw engine, pipeline, every format). */
 const SPEED_ROUNDS = 6;
@@ -181,6 +183,10 @@ async function main(): Promise<void> {
     // ---- Figure 7: watermark, in this process (no server) -------------------------------------
     const watermark = await measureWatermark();
 
+    // ---- Figure 11: API and worker processes on Redis (their own servers, started per run) ----
+    const scaleOut = await measureScaleOut(mode);
+    if (scaleOut.skipped !== undefined) notes.items.push(`Figure 11 was not measured: ${scaleOut.skipped}.`);
+
     const codeAtEnd = codeState();
     if (codeAtEnd.commit !== codeAtStart.commit || codeAtEnd.changes.join('\n') !== codeAtStart.changes.join('\n')) {
       notes.items.push(
@@ -211,6 +217,7 @@ async function main(): Promise<void> {
       watermark,
       voices,
       alignment,
+      scaleOut,
       cache,
       notes,
     });
@@ -488,6 +495,7 @@ interface ReportInput {
   readonly watermark: WatermarkResult;
   readonly voices: VoiceBenchResult;
   readonly alignment: AlignmentBenchResult;
+  readonly scaleOut: ScaleOutResult;
   readonly cache: CacheBenchResult;
   readonly notes: Notes;
 }
@@ -708,6 +716,9 @@ function renderReport(input: ReportInput): string {
 
   // ---- Figure 10
   out.push(renderCache(input.cache));
+
+  // ---- Figure 11
+  out.push(renderScaleOut(input.scaleOut, machine.cores));
 
   // ---- Reading
   out.push('## Reading the numbers', '');

@@ -213,7 +213,13 @@ const START_TIMEOUT_MS = 90_000;
  * Starts `chorus serve --port 0` as a child process on 127.0.0.1 and waits for its
  * "Chorus listening on http://127.0.0.1:PORT" line.
  */
-export async function startServerProcess(options: { workers: number; mode: ServerMode; label: string }): Promise<ServerProcess> {
+export async function startServerProcess(options: {
+  workers: number;
+  mode: ServerMode;
+  label: string;
+  /** Extra environment (a role, the Redis URL); wins over the defaults below. */
+  env?: NodeJS.ProcessEnv;
+}): Promise<ServerProcess> {
   installExitHook();
   const dataDir = makeTempDir('chorus-bench-data-');
   const args =
@@ -233,7 +239,8 @@ export async function startServerProcess(options: { workers: number; mode: Serve
   };
   // Defaults everywhere else: no keys, every job profile under its own name, the result cache on
   // under the data directory.
-  for (const name of ['CHORUS_API_KEYS', 'CHORUS_CONFIG', 'CHORUS_ENDPOINTS', 'CACHE_ENABLED', 'CACHE_DIR', 'CACHE_MAX_BYTES']) delete env[name];
+  for (const name of ['CHORUS_API_KEYS', 'CHORUS_CONFIG', 'CHORUS_ENDPOINTS', 'CACHE_ENABLED', 'CACHE_DIR', 'CACHE_MAX_BYTES', 'CHORUS_ROLE', 'CHORUS_REDIS_URL']) delete env[name];
+  Object.assign(env, options.env);
   const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let stderr = '';

@@ -74,15 +74,20 @@ export const SENTENCES: readonly string[] = [
  * (for rounds below a third of words / count, about 8 for 50 texts).
  */
 export function thirtyWordTexts(count: number, round: number): string[] {
+  return wordWindowTexts(count, round, 30);
+}
+
+/** `count` windows of `size` words over the benchmark texts, `step` words apart and shifted by 3 words per round. */
+export function wordWindowTexts(count: number, round: number, size: number): string[] {
   const words = [...SHORT_TEXTS, LONG_TEXT].join(' ').split(/\s+/).filter((word) => word.length > 0);
   // Starts `step` words apart; rounds shift them by 3 words, so windows stay distinct while 3 * round < step.
   const step = Math.floor(words.length / count);
-  if (3 * round >= step) throw new Error(`thirtyWordTexts: round ${round} would repeat texts of round 0`);
+  if (3 * round >= step) throw new Error(`wordWindowTexts: round ${round} would repeat texts of round 0`);
   const texts: string[] = [];
   for (let i = 0; i < count; i++) {
     const start = i * step + round * 3;
     const window: string[] = [];
-    for (let k = 0; k < 30; k++) window.push(words[(start + k) % words.length]!);
+    for (let k = 0; k < size; k++) window.push(words[(start + k) % words.length]!);
     texts.push(window.join(' '));
   }
   return texts;

@@ -119,6 +119,24 @@ describe('scale-out: one Redis and one S3 bucket, two API processes, two worker 
     assert.ok((await response.arrayBuffer()).byteLength > 10_000);
   });
 
+  it('the result cache is the deployment\'s: a repeat through another API process, or run by another worker, is a hit', async () => {
+    const speak = (api: ChorusProcess) =>
+      fetch(`${api.url}/v1/audio/speech`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'tts-1', voice: 'Amy', input: 'Cached once, for every process.', response_format: 'wav' }) });
+    const first = await speak(apis[0]!);
+    assert.equal(first.headers.get('x-cache'), 'MISS');
+    const firstBytes = Buffer.from(await first.arrayBuffer());
+    const second = await speak(apis[1]!);
+    assert.equal(second.headers.get('x-cache'), 'HIT');
+    assert.ok(Buffer.from(await second.arrayBuffer()).equals(firstBytes));
+
+    const input = { operation: 'tts', mode: 'basic', text: 'A job result both workers can reuse.' };
+    const a = await post(apis[0]!, '/v2/chatterbox-v2/runsync', { input });
+    const b = await post(apis[1]!, '/v2/chatterbox-v2/runsync', { input });
+    assert.equal(a.output.cache_hit, false);
+    assert.equal(b.output.cache_hit, true);
+    assert.equal(b.output.audio, a.output.audio);
+  });
+
   it('stream chunks made on a worker are read through the other API process; cancel reaches the running job', async () => {
     const streaming = await post(apis[0]!, '/v2/chatterbox-v2/run', { input: { operation: 'tts', mode: 'streaming', text: LONG_TEXT, chunk_size: 20 } });
     let chunks = 0;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { Logger } from '../util/logger.js';
-import { ResultCache, resultCacheKey, type CachedResult } from './result-cache.js';
+import { DirectoryResultCache, resultCacheKey, type CachedResult } from './result-cache.js';
 import type { SpeechService } from '../pipeline/speech-service.js';
 
 const key = (name: string): string => createHash('sha256').update(name).digest('hex');
@@ -25,7 +25,7 @@ describe('ResultCache', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   const open = (options: { maxBytes?: number; enabled?: boolean; logger?: Logger } = {}) =>
-    new ResultCache({ dir, maxBytes: options.maxBytes ?? 1 << 20, enabled: options.enabled ?? true, logger: options.logger ?? recordingLogger() });
+    new DirectoryResultCache({ dir, maxBytes: options.maxBytes ?? 1 << 20, enabled: options.enabled ?? true, logger: options.logger ?? recordingLogger() });
 
   it('misses, then hits with the same bytes and metadata; survives a restart', async () => {
     const cache = open();

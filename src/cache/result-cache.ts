@@ -38,6 +38,24 @@ export function resultCacheKey(parts: Record<string, unknown>, speech: SpeechSer
   return requestDigest(scope.owner === undefined ? parts : { ...parts, owner: scope.owner }, speech);
 }
 
+/**
+ * What every API uses: whole results by key, one computation for identical concurrent requests.
+ * `DirectoryResultCache` keeps them in a local directory (one process or machine);
+ * `SharedResultCache` in the blob store with its index in Redis (every process of a deployment).
+ */
+export interface ResultCache {
+  readonly enabled: boolean;
+  /** The stored result, or undefined (also for a damaged entry, which is removed). */
+  get(key: string): Promise<CachedResult | undefined>;
+  /** Stores a result; a failure only logs. */
+  set(key: string, result: CachedResult): Promise<void>;
+  /** The cached result for `key`, or `compute()`'s, stored for next time; concurrent callers share one `compute()`. */
+  getOrCompute(key: string, compute: () => Promise<CachedResult>, signal?: AbortSignal): Promise<CacheLookup>;
+  /** `compute()`'s result, stored over whatever `key` held. */
+  refresh(key: string, compute: () => Promise<CachedResult>): Promise<CachedResult>;
+  stats(): Promise<{ entries: number; bytes: number; maxBytes: number }>;
+}
+
 const MAGIC = Buffer.from('CHRC1\n', 'latin1');
 const KEY_PATTERN = /^[0-9a-f]{64}$/;
 const ENTRY_SUFFIX = '.entry';
@@ -55,7 +73,7 @@ interface IndexEntry {
  * every hit refreshes. Identical requests that arrive while one is being computed wait for it
  * instead of synthesising again (single-flight, within this process).
  */
-export class ResultCache {
+export class DirectoryResultCache implements ResultCache {
   readonly #options: ResultCacheOptions;
   readonly #index = new Map<string, IndexEntry>();
   readonly #inflight = new Map<string, Promise<CachedResult>>();
@@ -228,11 +246,11 @@ export class ResultCache {
   }
 }
 
-function assertKey(key: string): void {
+export function assertKey(key: string): void {
   if (!KEY_PATTERN.test(key)) throw new ChorusError({ code: 'internal', message: `Invalid result cache key '${key}'.` });
 }
 
-function encodeEntry(result: CachedResult): Buffer {
+export function encodeEntry(result: CachedResult): Buffer {
   const audio = Buffer.from(result.audio.buffer, result.audio.byteOffset, result.audio.byteLength);
   const meta = Buffer.from(
     JSON.stringify({ meta: result.meta, audioBytes: audio.length, audioSha256: createHash('sha256').update(audio).digest('hex') }),
@@ -243,7 +261,7 @@ function encodeEntry(result: CachedResult): Buffer {
   return Buffer.concat([MAGIC, length, meta, audio]);
 }
 
-function decodeEntry(bytes: Buffer): CachedResult {
+export function decodeEntry(bytes: Buffer): CachedResult {
   if (bytes.length < MAGIC.length + 4 || !bytes.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error('bad magic');
   const metaLength = bytes.readUInt32LE(MAGIC.length);
   const metaStart = MAGIC.length + 4;
@@ -259,7 +277,7 @@ function decodeEntry(bytes: Buffer): CachedResult {
   return { audio: new Uint8Array(audio), meta: header.meta as Record<string, unknown> };
 }
 
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (signal === undefined) return promise;
   if (signal.aborted) return Promise.reject(new ChorusError({ code: 'aborted', message: 'The job was stopped.' }));
   return new Promise<T>((resolve, reject) => {

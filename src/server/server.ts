@@ -10,7 +10,8 @@ import { RedisJobQueue } from '../jobs/redis-job-queue.js';
 import { SqliteJobQueue } from '../jobs/sqlite-job-queue.js';
 import { loadWebhookSecret, WebhookSender } from '../jobs/webhook-sender.js';
 import { toRunpodJob } from '../api/runpod/job-view.js';
-import { ResultCache } from '../cache/result-cache.js';
+import { DirectoryResultCache } from '../cache/result-cache.js';
+import { SharedResultCache } from '../cache/shared-result-cache.js';
 import { createProfiles } from '../operations/index.js';
 import { createSpeechService, type SpeechService } from '../pipeline/speech-service.js';
 import { createBlobStore } from '../storage/index.js';
@@ -62,12 +63,17 @@ async function openSharedState(config: ChorusConfig, logger: Logger): Promise<Sh
 /** Starts the engine workers, then listens. Resolves once the server accepts requests. */
 export async function startServer(config: ChorusConfig, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   mkdirSync(config.dataDir, { recursive: true });
-  const resultCache = new ResultCache({ dir: config.cacheDir, maxBytes: config.cacheMaxBytes, enabled: config.cacheEnabled, logger });
-  const profiles = createProfiles(config, { resultCache });
   const speech = await createSpeechService(config);
   // Local file links point at this server; its URL is known once it listens (PORT=0).
   let listeningUrl = '';
   const storage = await createBlobStore(config, () => config.publicUrl ?? listeningUrl);
+  // With Redis the cache is the deployment's (entries in the blob store, index in Redis); without, this machine's.
+  const cacheSettings = { maxBytes: config.cacheMaxBytes, enabled: config.cacheEnabled, logger };
+  const resultCache =
+    config.redisUrl === undefined
+      ? new DirectoryResultCache({ ...cacheSettings, dir: config.cacheDir })
+      : new SharedResultCache({ ...cacheSettings, url: config.redisUrl, prefix: config.redisPrefix, blobs: storage });
+  const profiles = createProfiles(config, { resultCache });
   // With Redis every process shares the queue and the voice library; without, they live in the data directory.
   const { queue, voiceStore, rateLimitStore } = await openSharedState(config, logger);
   const voices = new VoiceLibrary({ store: voiceStore, blobs: storage, speech, dataDir: config.dataDir });
@@ -151,6 +157,7 @@ export async function startServer(config: ChorusConfig, logger: Logger = createL
       await queue.close();
       await voiceStore.close();
       await rateLimitStore?.close();
+      if (resultCache instanceof SharedResultCache) await resultCache.close();
       (storage as { close?: () => void }).close?.();
     },
   };

@@ -31,4 +31,15 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ CHORUS_LOG_LEVEL: 'loud' }), /one of debug, info/);
     assert.throws(() => loadConfig({ CHORUS_CONFIG: '/nonexistent/chorus.json' }), /Cannot read config file/);
   });
+
+  it('a split role needs Redis; Redis URLs are checked', () => {
+    assert.equal(loadConfig({}).role, 'all');
+    assert.throws(() => loadConfig({ CHORUS_ROLE: 'worker' }), (error: unknown) => error instanceof ConfigError && /CHORUS_ROLE=worker needs CHORUS_REDIS_URL/.test(error.message));
+    assert.throws(() => loadConfig({ CHORUS_ROLE: 'boss' }), /CHORUS_ROLE.*one of all, api, worker/);
+    assert.throws(() => loadConfig({ CHORUS_REDIS_URL: 'http://127.0.0.1:6379' }), /CHORUS_REDIS_URL.*redis:\/\//);
+    const split = loadConfig({ CHORUS_ROLE: 'api', CHORUS_REDIS_URL: 'redis://127.0.0.1:6379/2' });
+    assert.equal(split.role, 'api');
+    assert.equal(split.redisUrl, 'redis://127.0.0.1:6379/2');
+    assert.equal(split.jobLockMs, 30_000);
+  });
 });

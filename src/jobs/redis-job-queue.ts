@@ -272,7 +272,8 @@ export class RedisJobQueue implements JobQueue {
       .sadd(this.#key('endpoints'), job.endpointId)
       .sadd(this.#stateKey('queued', job.endpointId), id)
       .zadd(this.#key('expiry'), expiresAt, id)
-      .exec();
+      .exec()
+      .then(throwOnCommandError);
     await this.#enqueue(id, job.policy.lowPriority, false);
     const record: JobRecord = { ...job, id, state: 'queued', createdAt: now, retries: 0, input: JSON.parse(JSON.stringify(job.input ?? null)) as unknown };
     this.#announce({ type: 'queued' });
@@ -642,6 +643,16 @@ export class RedisJobQueue implements JobQueue {
   #stateKey(state: Extract<JobState, 'queued' | 'running'>, endpointId: string): string {
     return `${this.#prefix}:${state}:${endpointId}`;
   }
+}
+
+/**
+ * A transaction resolves even when its commands failed (a Redis still loading its data after a
+ * restart answers LOADING); a job must not be announced that was never written.
+ */
+function throwOnCommandError(results: [error: Error | null, result: unknown][] | null): void {
+  if (results === null) throw new Error('the Redis transaction was aborted');
+  const failed = results.find(([error]) => error !== null);
+  if (failed !== undefined) throw failed[0]!;
 }
 
 function toRecord(hash: Record<string, string>): JobRecord {

@@ -74,6 +74,8 @@ describe('SharedResultCache (blob store + Redis index) across processes', () => 
 
   it('a waiter whose leader in another process fails computes for itself', async () => {
     const [a, b] = pair();
+    // Both connected first, so the leader is the one that asks first.
+    await Promise.all([a.stats(), b.stats()]);
     const leader = a.getOrCompute(key('fails'), async () => {
       await sleep(200);
       throw new Error('boom');

@@ -76,10 +76,13 @@ describe('SharedResultCache (blob store + Redis index) across processes', () => 
     const [a, b] = pair();
     // Both connected first, so the leader is the one that asks first.
     await Promise.all([a.stats(), b.stats()]);
+    let leading = false;
     const leader = a.getOrCompute(key('fails'), async () => {
+      leading = true;
       await sleep(200);
       throw new Error('boom');
     });
+    while (!leading) await sleep(5);
     const waiter = b.getOrCompute(key('fails'), async () => result(10, 3));
     await assert.rejects(leader, /boom/);
     const lookup = await waiter;

@@ -45,8 +45,6 @@ export interface CepstrumOptions {
   readonly floorDb?: number;
 }
 
-export type MfccOptions = MelOptions & CepstrumOptions;
-
 /** Power in each mel band, frame-major (`energies[frame * bands + band]`). */
 export interface MelEnergies {
   readonly energies: Float64Array;
@@ -209,11 +207,6 @@ export function melToMfcc(mel: MelEnergies, options: CepstrumOptions = {}): Mfcc
     }
   }
   return { data, frames, dims, hopSec: mel.hopSec };
-}
-
-/** MFCCs (with the defaults above) of mono `samples`. */
-export function computeMfcc(samples: Float32Array, sampleRate: number, options: MfccOptions = {}): MfccFeatures {
-  return melToMfcc(computeMelEnergies(samples, sampleRate, options), options);
 }
 
 /** Per band, the energy below which `fraction` of the frames fall: the noise floor where speech pauses. */

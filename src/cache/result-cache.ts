@@ -153,13 +153,10 @@ export class DirectoryResultCache implements ResultCache {
       if (stored !== undefined) return { result: stored, hit: true };
       const pending = this.#inflight.get(key);
       if (pending !== undefined) {
-        try {
-          return { result: await abortable(pending, signal), hit: true };
-        } catch (error) {
-          if (signal?.aborted) throw error;
-          if (this.#inflight.get(key) === pending) this.#inflight.delete(key);
-          continue;
-        }
+        const shared = await joinComputation(pending, signal);
+        if (shared !== undefined) return { result: shared, hit: true };
+        if (this.#inflight.get(key) === pending) this.#inflight.delete(key);
+        continue;
       }
       const work = (async () => {
         const result = await compute();
@@ -277,7 +274,20 @@ export function decodeEntry(bytes: Buffer): CachedResult {
   return { audio: new Uint8Array(audio), meta: header.meta as Record<string, unknown> };
 }
 
-export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+/**
+ * Waits for another caller's computation of the same key: its result, or undefined when it failed
+ * (the caller then computes for itself). Throws only when the caller's own `signal` aborts.
+ */
+export async function joinComputation(pending: Promise<CachedResult>, signal: AbortSignal | undefined): Promise<CachedResult | undefined> {
+  try {
+    return await abortable(pending, signal);
+  } catch (error) {
+    if (signal?.aborted) throw error;
+    return undefined;
+  }
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (signal === undefined) return promise;
   if (signal.aborted) return Promise.reject(new ChorusError({ code: 'aborted', message: 'The job was stopped.' }));
   return new Promise<T>((resolve, reject) => {

@@ -4,7 +4,7 @@ import { ChorusError } from '../errors.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { commandClient, connected } from '../storage/redis-client.js';
 import type { Logger } from '../util/logger.js';
-import { abortable, assertKey, decodeEntry, encodeEntry, type CachedResult, type CacheLookup, type ResultCache } from './result-cache.js';
+import { assertKey, decodeEntry, encodeEntry, type CachedResult, type CacheLookup, type ResultCache, joinComputation } from './result-cache.js';
 
 export interface SharedResultCacheOptions {
   readonly url: string;
@@ -152,13 +152,8 @@ export class SharedResultCache implements ResultCache {
     if (stored !== undefined) return { result: stored, hit: true };
     // Within this process: share the computation directly.
     const pending = this.#inflight.get(key);
-    if (pending !== undefined) {
-      try {
-        return { result: await abortable(pending, signal), hit: true };
-      } catch (error) {
-        if (signal?.aborted) throw error;
-      }
-    }
+    const shared = pending === undefined ? undefined : await joinComputation(pending, signal);
+    if (shared !== undefined) return { result: shared, hit: true };
     // Across processes: one holds the lease and computes; the others wait for its entry.
     const lease = await this.#takeLease(key);
     if (lease === undefined) {

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { ChorusError } from '../errors.js';
 
 /** Longest an API request waits for Redis before answering `store_unavailable` (503). */
-export const REDIS_DEADLINE_MS = 5000;
+const REDIS_DEADLINE_MS = 5000;
 
 /**
  * A client for request-path commands: they fail at once while Redis is unreachable (rather than
@@ -22,7 +22,7 @@ export function patientClient(url: string): Redis {
   return client;
 }
 
-export function storeUnavailable(url: string, cause?: unknown): ChorusError {
+function storeUnavailable(url: string, cause?: unknown): ChorusError {
   // Credentials in the URL stay out of messages.
   const where = url.replace(/\/\/[^@/]*@/, '//');
   return new ChorusError({

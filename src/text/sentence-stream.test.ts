@@ -27,6 +27,28 @@ describe('sentenceStream', () => {
     assert.ok(log.indexOf('sentence:Hello there.') < log.indexOf('piece: are'), log.join(' | '));
   });
 
+  it('yields a sentence with its last piece when no continuation could undo its end', async () => {
+    const log: string[] = [];
+    const sentences = await collect(['Hello', ' there', '.', ' How', ' are you', '?', ' Fine', '.'], log);
+    assert.deepEqual(sentences, ['Hello there.', 'How are you?', 'Fine.']);
+    assert.equal(log[log.indexOf('piece:.') + 1], 'sentence:Hello there.', log.join(' | '));
+    assert.equal(log[log.indexOf('piece:?') + 1], 'sentence:How are you?', log.join(' | '));
+  });
+
+  it('waits for the next piece after an abbreviation, an initial, a number or a quote', async () => {
+    for (const [first, rest] of [
+      ['Ask Dr.', ' Smith.'],
+      ['It costs 3.', '5 dollars.'],
+      ['By J.', ' R. Tolkien.'],
+      ['He said "go."', ' Then left.'],
+      ['Wait...', ' what?'],
+    ] as const) {
+      const log: string[] = [];
+      await collect([first, rest], log);
+      assert.equal(log[1], `piece:${rest}`, `${first} | ${log.join(' | ')}`);
+    }
+  });
+
   it('does not split at abbreviations or decimals, whatever the piece boundaries', async () => {
     assert.deepEqual(await collect(['Dr', '. Smith paid 3', '.5 dollars', '. Then he left.']), ['Dr. Smith paid 3.5 dollars.', 'Then he left.']);
   });

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { splitSentences } from './split-sentences.js';
+import { endsSentenceForSure, splitSentences } from './split-sentences.js';
 import type { Span } from './span.js';
 
 function texts(input: string): string[] {
@@ -165,5 +165,22 @@ describe('splitSentences', () => {
     const t1 = performance.now();
     splitSentences(noLetters);
     assert.ok(performance.now() - t1 < 2000);
+  });
+});
+
+describe('endsSentenceForSure', () => {
+  it('is true only for ends that no continuation can undo', () => {
+    for (const text of ['Hello there.', 'Really?', 'Stop!', 'Why?!', '你好。', 'It is late now.  ']) assert.equal(endsSentenceForSure(text), true, text);
+    for (const text of ['Hello there', 'Ask Dr.', 'It costs 3.', 'By J.', 'Wait...', 'He said "go."', 'And so on etc.', 'The U.S.', 'See p.', '?', '   ', 'Live in the US.']) {
+      assert.equal(endsSentenceForSure(text), false, text);
+    }
+  });
+
+  it('agrees with splitSentences: whatever follows a sure end, the sentence ends there', () => {
+    for (const text of ['Hello there.', 'Really?', 'Stop!', 'It is late now.']) {
+      for (const next of [' and more.', ' 5 apples.', ' Then.', ' dr. who.']) {
+        assert.equal(splitSentences(text + next)[0]?.text, text.trim(), `${text}${next}`);
+      }
+    }
   });
 });

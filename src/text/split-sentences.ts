@@ -122,3 +122,32 @@ function endsSentence(
   if (DIGITS.test(token) && trimBounds(text, sentenceStart, tokenStart)[0] === tokenStart) return false;
   return true;
 }
+
+const FINAL_TERMINATOR = /([.!?…‽。！？；．｡]+)([\p{Pe}\p{Pf}"']*)\s*$/u;
+const LETTERS = /^\p{L}+$/u;
+const HAS_LOWER = /\p{Ll}/u;
+
+/**
+ * True when `text` ends a sentence whatever comes after it, so a stream of text can hand the
+ * sentence on without waiting for the next one to begin. Only ends that no continuation can undo
+ * qualify: `!`/`?` without closing quotes, CJK terminators, and a single period after an ordinary
+ * lower-case word (not an abbreviation, initial or number: "Dr." "J." "3." wait for the next piece).
+ */
+export function endsSentenceForSure(text: string): boolean {
+  const match = FINAL_TERMINATOR.exec(text);
+  if (match === null) return false;
+  const run = match[1]!;
+  const closers = match[2]!;
+  const at = match.index;
+  if (!LETTER_OR_DIGIT.test(text.slice(0, at))) return false;
+  if (CJK_TERMINATOR.test(run)) return run !== '．';
+  if (closers !== '' || ELLIPSIS.test(run)) return false;
+  if (/^[!?‽]+$/.test(run)) return true;
+  if (run !== '.') return false;
+  let tokenStart = at;
+  while (tokenStart > 0 && at - tokenStart < MAX_TOKEN && WORD_CHAR.test(text.charAt(tokenStart - 1))) tokenStart--;
+  const token = text.slice(tokenStart, at);
+  if (token.length < 2 || !LETTERS.test(token) || !HAS_LOWER.test(token)) return false;
+  const lower = token.toLowerCase();
+  return !NEVER_ENDS.has(lower) && !BEFORE_NUMBER.has(lower) && !MAYBE_ENDS.has(lower);
+}

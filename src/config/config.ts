@@ -75,7 +75,24 @@ export interface ChorusConfig {
   readonly redisPrefix: string;
   /** A worker that stops renewing its job locks (crashed, killed) loses its jobs to others this long after, ms. */
   readonly jobLockMs: number;
+  /** Base URL (up to `/v1`) of the OpenAI-compatible chat server behind the chat agent; absent = no agent. */
+  readonly llmUrl: string | undefined;
+  /** The model the chat server is asked for; required with `llmUrl`. */
+  readonly llmModel: string | undefined;
+  readonly llmApiKey: string | undefined;
+  /** Sent first in every conversation; `none` sends no system message. */
+  readonly llmSystemPrompt: string;
+  /** Longest wait for the chat server's first byte and between its bytes, ms. */
+  readonly llmTimeoutMs: number;
+  /** Conversation memory: turns and characters kept per conversation, and how long an idle one lives, s. */
+  readonly conversationMaxTurns: number;
+  readonly conversationMaxChars: number;
+  readonly conversationIdleSeconds: number;
 }
+
+/** What the agent is told unless CHORUS_LLM_SYSTEM_PROMPT says otherwise: its replies are heard, not read. */
+export const DEFAULT_SYSTEM_PROMPT =
+  'You are a helpful voice assistant. Your replies are spoken aloud: answer in short, plain sentences, without Markdown, lists, code or emoji.';
 
 /** Every setting: environment variable, config-file key, default, and how to read it. */
 const SETTINGS = {
@@ -124,6 +141,14 @@ const SETTINGS = {
   redisUrl: { env: 'CHORUS_REDIS_URL', parse: redisUrl, default: undefined as string | undefined },
   redisPrefix: { env: 'CHORUS_REDIS_PREFIX', parse: text, default: 'chorus' },
   jobLockMs: { env: 'CHORUS_JOB_LOCK_MS', parse: integer(1000, 3_600_000), default: 30_000 },
+  llmUrl: { env: 'CHORUS_LLM_URL', parse: httpUrl, default: undefined as string | undefined },
+  llmModel: { env: 'CHORUS_LLM_MODEL', parse: text, default: undefined as string | undefined },
+  llmApiKey: { env: 'CHORUS_LLM_API_KEY', parse: text, default: undefined as string | undefined },
+  llmSystemPrompt: { env: 'CHORUS_LLM_SYSTEM_PROMPT', parse: text, default: DEFAULT_SYSTEM_PROMPT },
+  llmTimeoutMs: { env: 'CHORUS_LLM_TIMEOUT_MS', parse: integer(100, 600_000), default: 60_000 },
+  conversationMaxTurns: { env: 'CHORUS_CONVERSATION_MAX_TURNS', parse: integer(1, 10_000), default: 20 },
+  conversationMaxChars: { env: 'CHORUS_CONVERSATION_MAX_CHARS', parse: integer(100, 10_000_000), default: 24_000 },
+  conversationIdleSeconds: { env: 'CHORUS_CONVERSATION_IDLE_SECONDS', parse: integer(1, 365 * 24 * 3600), default: 24 * 3600 },
 } as const;
 
 export class ConfigError extends Error {
@@ -147,6 +172,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const config = { ...values, ...overrides } as ChorusConfig;
   if (config.role !== 'all' && config.redisUrl === undefined) {
     throw new ConfigError(`CHORUS_ROLE=${config.role} needs CHORUS_REDIS_URL: API and worker processes share their jobs through Redis.`);
+  }
+  if (config.llmUrl !== undefined && config.llmModel === undefined) {
+    throw new ConfigError('CHORUS_LLM_URL needs CHORUS_LLM_MODEL: the name of the model the chat server serves (llama.cpp accepts any name; Ollama, vLLM and OpenAI need theirs).');
   }
   const dataDir = resolve(config.dataDir);
   return { ...config, dataDir, cacheDir: config.cacheDir === '' ? join(dataDir, 'cache') : resolve(config.cacheDir) };

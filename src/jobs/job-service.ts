@@ -126,26 +126,49 @@ export class JobService {
   /** Waits until the job is terminal or `waitMs` passes; returns the job as it is then. */
   async waitForTerminal(endpointId: string, owner: string, jobId: string, waitMs: number, signal: AbortSignal): Promise<JobRecord> {
     const deadline = Date.now() + waitMs;
-    let job = await this.get(endpointId, owner, jobId);
-    while (!isTerminal(job.state) && Date.now() < deadline && !signal.aborted) {
-      await this.#queue.waitForChange(jobId, deadline - Date.now(), signal);
-      job = await this.get(endpointId, owner, jobId);
+    for (;;) {
+      const change = this.#watch(jobId, deadline - Date.now(), signal);
+      let keepWatching = false;
+      try {
+        const job = await this.get(endpointId, owner, jobId);
+        if (isTerminal(job.state) || Date.now() >= deadline || signal.aborted) return job;
+        keepWatching = true;
+      } finally {
+        if (!keepWatching) change.stop();
+      }
+      await change.changed;
     }
-    return job;
   }
 
   /** Chunks not yet delivered; waits up to `waitMs` for at least one, or for the end. */
   async stream(endpointId: string, owner: string, jobId: string, waitMs: number, signal: AbortSignal): Promise<{ job: JobRecord; chunks: StreamChunk[] }> {
     const deadline = Date.now() + waitMs;
     for (;;) {
-      const job = await this.get(endpointId, owner, jobId);
-      const chunks = await this.#queue.takeStream(jobId);
-      if (chunks.length > 0 || isTerminal(job.state) || Date.now() >= deadline || signal.aborted) {
-        // A job that finished after we read its state may have left chunks; read its final state.
-        return { job: chunks.length > 0 ? job : await this.get(endpointId, owner, jobId), chunks };
+      const change = this.#watch(jobId, deadline - Date.now(), signal);
+      let keepWatching = false;
+      try {
+        const job = await this.get(endpointId, owner, jobId);
+        const chunks = await this.#queue.takeStream(jobId);
+        if (chunks.length > 0 || isTerminal(job.state) || Date.now() >= deadline || signal.aborted) {
+          // A job that finished after we read its state may have left chunks; read its final state.
+          return { job: chunks.length > 0 ? job : await this.get(endpointId, owner, jobId), chunks };
+        }
+        keepWatching = true;
+      } finally {
+        if (!keepWatching) change.stop();
       }
-      await this.#queue.waitForChange(jobId, deadline - Date.now(), signal);
+      await change.changed;
     }
+  }
+
+  /**
+   * Listens for a change of the job before its state is read, so a change that lands between the
+   * read and the wait is not missed (it would cost a whole long-poll).
+   */
+  #watch(jobId: string, timeoutMs: number, signal: AbortSignal): { changed: Promise<void>; stop(): void } {
+    const stopped = new AbortController();
+    const changed = this.#queue.waitForChange(jobId, timeoutMs, AbortSignal.any([signal, stopped.signal]));
+    return { changed, stop: () => stopped.abort() };
   }
 
   async cancel(endpointId: string, owner: string, jobId: string): Promise<JobRecord> {

@@ -16,6 +16,8 @@ export interface ChatRequest {
 }
 
 export interface ChatModel {
+  /** The model's name, as responses report it. */
+  readonly model: string;
   /** Where replies come from, for logs and errors (`model @ url`). */
   readonly description: string;
   stream(request: ChatRequest, signal: AbortSignal): AsyncIterable<string>;

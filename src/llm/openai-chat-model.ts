@@ -21,6 +21,7 @@ export function createOpenAIChatModel(options: OpenAIChatModelOptions): ChatMode
   const timeoutMs = options.timeoutMs ?? 60_000;
   const description = `${options.model} at ${options.url}`;
   return {
+    model: options.model,
     description,
     async *stream(request: ChatRequest, signal: AbortSignal): AsyncIterable<string> {
       const controller = new AbortController();

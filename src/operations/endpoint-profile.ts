@@ -30,6 +30,12 @@ export interface ValidationContext {
 export interface EndpointProfile {
   readonly name: string;
   readonly description: string;
+  /**
+   * How `/run` answers, for profiles whose document does not follow RunPod's (absent: the job id at
+   * once). `result`: `/run` waits and answers with the finished job in the document's envelope;
+   * `stream`: it streams the job's /stream elements as they are made, as newline-delimited JSON.
+   */
+  runAnswer?(input: unknown): 'result' | 'stream';
   /** May be async (decoding uploaded audio, say); the job service awaits it before queueing. */
   validate(input: unknown, context: ValidationContext): void | Promise<void>;
   run(input: unknown, context: OperationContext): Promise<unknown>;

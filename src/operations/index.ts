@@ -4,12 +4,19 @@ import { createChatterboxProfile } from './chatterbox.js';
 import { createChatterboxOperationsProfile } from './chatterbox-operations.js';
 import type { EndpointProfile } from './endpoint-profile.js';
 import { createSparkTtsProfile } from './spark-tts.js';
+import { createFishSpeechAgentProfile } from './fish-speech-agent.js';
+import type { ChatModel } from '../llm/chat-model.js';
+import type { ConversationStore } from '../conversations/conversation-store.js';
 import { lazyS3Client } from '../storage/index.js';
 
 /** Shared services a profile may use, made once by the server. */
 export interface ProfileDependencies {
   /** The result cache (001's `cache_hit`); absent = no caching. */
   readonly resultCache?: ResultCache;
+  /** The chat agent's language model; absent = none configured. */
+  readonly chat?: ChatModel;
+  /** The chat agent's memory (the server always makes one). */
+  readonly conversations?: ConversationStore;
 }
 
 /** Endpoint profiles by kind. An endpoint id is bound to one kind by CHORUS_ENDPOINTS. */
@@ -24,6 +31,13 @@ const PROFILE_FACTORIES: Readonly<Record<string, (config: ChorusConfig, deps: Pr
       maxCharsPerChunk: config.maxCharsPerChunk,
       ...(deps.resultCache === undefined ? {} : { resultCache: deps.resultCache }),
     }),
+  'fish-speech': (config, deps) =>
+    createFishSpeechAgentProfile({
+      chat: deps.chat,
+      conversations: required(deps.conversations, 'a conversation store'),
+      systemPrompt: config.llmSystemPrompt === 'none' ? undefined : config.llmSystemPrompt,
+      limits: { maxTurns: config.conversationMaxTurns, maxChars: config.conversationMaxChars, idleMs: config.conversationIdleSeconds * 1000 },
+    }),
   'spark-tts': (config, deps) =>
     createSparkTtsProfile({
       ...(deps.resultCache === undefined ? {} : { resultCache: deps.resultCache }),
@@ -34,6 +48,11 @@ const PROFILE_FACTORIES: Readonly<Record<string, (config: ChorusConfig, deps: Pr
       s3Client: lazyS3Client(config),
     }),
 };
+
+function required<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`The fish-speech profile needs ${what}.`);
+  return value;
+}
 
 export const PROFILE_KINDS: readonly string[] = Object.keys(PROFILE_FACTORIES);
 

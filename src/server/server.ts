@@ -21,6 +21,10 @@ import { RedisRateLimitStore } from './redis-rate-limit-store.js';
 import { SqliteVoiceStore } from '../voices/sqlite-voice-store.js';
 import type { VoiceStore } from '../voices/voice-store.js';
 import { VoiceLibrary } from '../voices/voice-library.js';
+import type { ConversationStore } from '../conversations/conversation-store.js';
+import { RedisConversationStore } from '../conversations/redis-conversation-store.js';
+import { SqliteConversationStore } from '../conversations/sqlite-conversation-store.js';
+import { createOpenAIChatModel } from '../llm/openai-chat-model.js';
 import { createApp, createWorkerApp } from './app.js';
 
 export interface RunningServer {
@@ -37,6 +41,7 @@ export const VERSION: string = (
 interface SharedState {
   readonly queue: JobQueue;
   readonly voiceStore: VoiceStore;
+  readonly conversations: ConversationStore;
   /** Absent: rate-limit buckets live in this process's memory. */
   readonly rateLimitStore?: RedisRateLimitStore;
 }
@@ -46,6 +51,7 @@ async function openSharedState(config: ChorusConfig, logger: Logger): Promise<Sh
     return {
       queue: new SqliteJobQueue({ path: join(config.dataDir, 'jobs.sqlite'), maxQueuedJobs: config.maxQueuedJobs }),
       voiceStore: new SqliteVoiceStore(join(config.dataDir, 'voices.sqlite')),
+      conversations: new SqliteConversationStore(join(config.dataDir, 'conversations.sqlite')),
     };
   }
   const redis = { url: config.redisUrl, prefix: config.redisPrefix };
@@ -57,7 +63,7 @@ async function openSharedState(config: ChorusConfig, logger: Logger): Promise<Sh
     // Start anyway: requests that need Redis answer 503 until it can be reached, and the clients reconnect.
     logger.warn('Redis cannot be reached yet; job and voice requests answer 503 until it can', { redis: config.redisUrl.replace(/\/\/[^@/]*@/, '//') });
   }
-  return { queue, voiceStore: new RedisVoiceStore(redis), rateLimitStore };
+  return { queue, voiceStore: new RedisVoiceStore(redis), conversations: new RedisConversationStore(redis), rateLimitStore };
 }
 
 /** Starts the engine workers, then listens. Resolves once the server accepts requests. */
@@ -73,9 +79,13 @@ export async function startServer(config: ChorusConfig, logger: Logger = createL
     config.redisUrl === undefined
       ? new DirectoryResultCache({ ...cacheSettings, dir: config.cacheDir })
       : new SharedResultCache({ ...cacheSettings, url: config.redisUrl, prefix: config.redisPrefix, blobs: storage });
-  const profiles = createProfiles(config, { resultCache });
-  // With Redis every process shares the queue and the voice library; without, they live in the data directory.
-  const { queue, voiceStore, rateLimitStore } = await openSharedState(config, logger);
+  // With Redis every process shares the queue, the voice library and the conversations; without, they live in the data directory.
+  const { queue, voiceStore, conversations, rateLimitStore } = await openSharedState(config, logger);
+  const chat =
+    config.llmUrl === undefined || config.llmModel === undefined
+      ? undefined
+      : createOpenAIChatModel({ url: config.llmUrl, model: config.llmModel, timeoutMs: config.llmTimeoutMs, ...(config.llmApiKey === undefined ? {} : { apiKey: config.llmApiKey }) });
+  const profiles = createProfiles(config, { resultCache, conversations, ...(chat === undefined ? {} : { chat }) });
   const voices = new VoiceLibrary({ store: voiceStore, blobs: storage, speech, dataDir: config.dataDir });
   const webhookSecret = loadWebhookSecret(config.webhookSecret, config.dataDir);
   if (webhookSecret.source === 'generated') {
@@ -156,6 +166,7 @@ export async function startServer(config: ChorusConfig, logger: Logger = createL
       await speech.close();
       await queue.close();
       await voiceStore.close();
+      await conversations.close();
       await rateLimitStore?.close();
       if (resultCache instanceof SharedResultCache) await resultCache.close();
       (storage as { close?: () => void }).close?.();

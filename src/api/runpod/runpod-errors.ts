@@ -16,3 +16,12 @@ export function toRunpodError(error: unknown, retryAfterSeconds = 1): { status: 
   if (chorus.param !== undefined) body['field'] = chorus.param;
   return { status, body, headers };
 }
+
+/**
+ * The same failure in the Fish Speech agent document's envelope: `{"id", "status": "error",
+ * "error"}` (`id` is null when no job was made).
+ */
+export function toAgentError(error: unknown, id: string | null): { status: number; body: Record<string, unknown>; headers: Record<string, string> } {
+  const answer = toRunpodError(error);
+  return { ...answer, body: { id, status: 'error', ...answer.body } };
+}

@@ -4,6 +4,7 @@ import { ChorusError } from '../../errors.js';
 import type { JobService } from '../../jobs/job-service.js';
 import { parseJsonBody } from '../validation.js';
 import { toRunpodJob, runpodStatus } from './job-view.js';
+import { answerRun } from './answer-run.js';
 import { toRunpodError } from './runpod-errors.js';
 
 export interface RunpodRouteOptions {
@@ -35,7 +36,9 @@ export function createRunpodRoutes({ jobs, ownerOf, maxRunBytes, maxRunsyncBytes
   const readBody = async (c: Context): Promise<unknown> => parseJsonBody(await c.req.text());
 
   app.post('/:endpointId/run', limit(maxRunBytes), async (c) => {
-    const job = await jobs.submit(c.req.param('endpointId'), ownerOf(c), await readBody(c), false);
+    const endpointId = c.req.param('endpointId');
+    if (jobs.profile(endpointId).runAnswer !== undefined) return answerRun(c, { jobs, endpointId, owner: ownerOf(c), body: () => readBody(c) });
+    const job = await jobs.submit(endpointId, ownerOf(c), await readBody(c), false);
     return c.json({ id: job.id, status: runpodStatus(job.state) });
   });
 

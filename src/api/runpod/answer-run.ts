@@ -1,0 +1,172 @@
+import type { Writable } from 'node:stream';
+import type { Context } from 'hono';
+import type { JobService } from '../../jobs/job-service.js';
+import { isTerminal, type JobRecord } from '../../jobs/job.js';
+import { toAgentError } from './runpod-errors.js';
+
+/**
+ * `/run` for profiles whose document answers it with the result (the Fish Speech agent): the job
+ * is queued like any other (so /status, /stream and /cancel see it), and the request waits for it.
+ * Success is `{"id", "status": "success", "output"}`, failure `{"id", "status": "error", "error"}`.
+ * A client that hangs up cancels the job: nobody else asked for it.
+ *
+ * Streamed (`stream`), the body is newline-delimited JSON, one message per HTTP chunk: each /stream
+ * element as `{"id", "status": "success", "output": element}`, then `{"id", "status": "success",
+ * "done": true, "output": summary}` (the final output without the text already streamed), or an
+ * error message. The document's own readers parse every network read as one message, which holds
+ * only while each message arrives whole and alone. So a long float array is sent as several
+ * messages of WIRE_SAMPLES samples (well under one 64 KiB socket read), and messages leave apart:
+ * at least MESSAGE_GAP_MS, and audio at most AUDIO_PACE times faster than it plays, time for a
+ * reader that shares its machine with the engines to take each message before the next lands.
+ * Audio still arrives well ahead of playback. Robust clients split on newlines and need neither.
+ */
+
+const WIRE_SAMPLES = 2048;
+const MESSAGE_GAP_MS = 8;
+const AUDIO_PACE = 2;
+/** Beyond the job's own execution timeout, how long `/run` waits before answering with what there is. */
+const WAIT_MARGIN_MS = 10_000;
+const STREAM_POLL_MS = 30_000;
+
+export interface RunAnswerRequest {
+  readonly jobs: JobService;
+  readonly endpointId: string;
+  readonly owner: string;
+  readonly body: () => Promise<unknown>;
+}
+
+export async function answerRun(c: Context, { jobs, endpointId, owner, body }: RunAnswerRequest): Promise<Response> {
+  let job: JobRecord;
+  try {
+    job = await jobs.submit(endpointId, owner, await body(), false);
+  } catch (error) {
+    return errorResponse(c, error, null);
+  }
+  const signal = c.req.raw.signal;
+  const cancel = (): void => void jobs.cancel(endpointId, owner, job.id).catch(() => undefined);
+  if (jobs.profile(endpointId).runAnswer?.(job.input) === 'stream') {
+    signal.addEventListener('abort', cancel, { once: true });
+    return new Response(ndjson(messages(jobs, endpointId, owner, job.id, signal), cancel, socketOf(c)), {
+      headers: { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store', 'x-job-id': job.id },
+    });
+  }
+  signal.addEventListener('abort', cancel, { once: true });
+  try {
+    const done = await jobs.waitForTerminal(endpointId, owner, job.id, job.policy.executionTimeoutMs + WAIT_MARGIN_MS, signal);
+    if (done.state === 'completed') return c.json({ id: done.id, status: 'success', output: done.output ?? null });
+    if (!isTerminal(done.state)) return c.json({ id: done.id, status: 'error', error: `The job is still ${done.state}; poll /status/${done.id}.` }, 504);
+    return c.json({ id: done.id, status: 'error', error: done.error ?? `The job ended ${done.state}.` }, 500);
+  } catch (error) {
+    return errorResponse(c, error, job.id);
+  } finally {
+    signal.removeEventListener('abort', cancel);
+  }
+}
+
+function errorResponse(c: Context, error: unknown, id: string | null): Response {
+  const { status, body, headers } = toAgentError(error, id);
+  return c.json(body, status as 400, headers);
+}
+
+async function* messages(jobs: JobService, endpointId: string, owner: string, id: string, signal: AbortSignal): AsyncIterable<Record<string, unknown>> {
+  try {
+    while (!signal.aborted) {
+      const { job, chunks } = await jobs.stream(endpointId, owner, id, STREAM_POLL_MS, signal);
+      for (const output of joinTexts(chunks.map((chunk) => chunk.output))) {
+        for (const piece of wirePieces(output)) yield { id, status: 'success', output: piece };
+      }
+      if (chunks.length > 0 || !isTerminal(job.state)) continue;
+      if (job.state === 'completed') {
+        const { text: _streamed, ...summary } = (job.output ?? {}) as Record<string, unknown>;
+        yield { id, status: 'success', done: true, output: summary };
+      } else {
+        yield { id, status: 'error', error: job.error ?? `The job ended ${job.state}.` };
+      }
+      return;
+    }
+  } catch (error) {
+    if (!signal.aborted) yield toAgentError(error, id).body;
+  }
+}
+
+/** Text elements that waited side by side go out as one message: fewer messages, the same text. */
+function joinTexts(outputs: readonly unknown[]): unknown[] {
+  const joined: unknown[] = [];
+  for (const output of outputs) {
+    const previous = joined.at(-1);
+    if (isText(output) && isText(previous)) joined[joined.length - 1] = { text: previous.text + output.text };
+    else joined.push(output);
+  }
+  return joined;
+}
+
+function isText(output: unknown): output is { text: string } {
+  return typeof output === 'object' && output !== null && Object.keys(output).length === 1 && typeof (output as { text?: unknown }).text === 'string';
+}
+
+/** A /stream element as wire messages: one, or one per WIRE_SAMPLES of a float `audio` array. */
+function* wirePieces(output: unknown): Iterable<unknown> {
+  const audio = (output as { audio?: unknown } | null)?.audio;
+  if (!Array.isArray(audio) || audio.length <= WIRE_SAMPLES) {
+    yield output;
+    return;
+  }
+  for (let offset = 0; offset < audio.length; offset += WIRE_SAMPLES) {
+    yield { ...(output as Record<string, unknown>), audio: audio.slice(offset, offset + WIRE_SAMPLES) };
+  }
+}
+
+/** The connection under the response, when the app runs on Node's HTTP server (not in `app.request()`). */
+function socketOf(c: Context): Writable | undefined {
+  return (c.env as { outgoing?: { socket?: Writable | null } } | undefined)?.outgoing?.socket ?? undefined;
+}
+
+/** How long the audio a message carries plays, ms. */
+function audioMs(message: Record<string, unknown>): number {
+  const output = message['output'] as { audio?: unknown; sample_rate?: unknown } | undefined;
+  const rate = typeof output?.sample_rate === 'number' ? output.sample_rate : 0;
+  if (rate <= 0) return 0;
+  if (Array.isArray(output?.audio)) return (output.audio.length / rate) * 1000;
+  // A base64 WAV of 16-bit mono: 3 bytes per 4 characters, 44 of them header.
+  if (typeof output?.audio === 'string') return ((((output.audio.length * 3) / 4 - 44) / 2 / rate) * 1000);
+  return 0;
+}
+
+/**
+ * Messages as an NDJSON byte stream; cancelling it (the client left) calls `onCancel`. The stream
+ * holds nothing ahead (high-water mark 0), so a pull starts when the server has just written the
+ * previous message: the gap is counted from there, even when the event loop was busy in between.
+ */
+function ndjson(source: AsyncIterable<Record<string, unknown>>, onCancel: () => void, socket: Writable | undefined): ReadableStream<Uint8Array> {
+  const iterator = source[Symbol.asyncIterator]();
+  const encoder = new TextEncoder();
+  let gapMs = 0;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        // Node sends a response's writes at the end of the tick; a busy event loop can hold one back
+        // until the next is written, and the two then leave as one. Count the gap from its leaving.
+        while (socket !== undefined && socket.writableLength > 0 && !socket.destroyed) await new Promise((resolve) => setTimeout(resolve, 1));
+        const sendAt = performance.now() + gapMs;
+        try {
+          const next = await iterator.next();
+          if (next.done) {
+            controller.close();
+            return;
+          }
+          const wait = sendAt - performance.now();
+          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+          gapMs = Math.max(MESSAGE_GAP_MS, audioMs(next.value) / AUDIO_PACE);
+          controller.enqueue(encoder.encode(`${JSON.stringify(next.value)}\n`));
+        } catch (error) {
+          controller.error(error);
+        }
+      },
+      async cancel() {
+        onCancel();
+        await iterator.return?.();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}

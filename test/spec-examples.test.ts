@@ -5,7 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { trackPitch, voicedPitchStats } from '../src/audio/analysis/pitch.js';
+import { startChatServer, type ChatServer } from './support/chat-server.js';
 import { probeAudio } from './support/ffprobe.js';
+import { formantSynthReference, wavBytes } from './support/reference-voices.js';
 import { assertLocalVoicesShape } from './support/local-voices.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
@@ -27,7 +30,7 @@ interface Example {
   readonly file: string;
   readonly doc: string;
   readonly heading: string;
-  readonly lang: 'python' | 'javascript';
+  readonly lang: 'python' | 'javascript' | 'bash';
 }
 
 const EXAMPLES = {
@@ -36,6 +39,11 @@ const EXAMPLES = {
   cbJs: { file: '001-chatterbox-javascript.cjs', doc: '001_41e4177c6d137d4b.txt', heading: '### JavaScript / Node.js', lang: 'javascript' },
   opsPython: { file: '002-chatterbox-v2-python-quick-start.py', doc: '002_de8506932031be05.txt', heading: '### Python Quick Start', lang: 'python' },
   opsJs: { file: '002-chatterbox-v2-javascript-quick-start.cjs', doc: '002_de8506932031be05.txt', heading: '### JavaScript/Node.js Quick Start', lang: 'javascript' },
+  agentCurl: { file: '004-fish-speech-curl-basic.sh', doc: '004_d7d026f27f04803e.txt', heading: '#### 1. Basic Text Chat (cURL)', lang: 'bash' },
+  agentCloning: { file: '004-fish-speech-voice-cloning.py', doc: '004_d7d026f27f04803e.txt', heading: '#### 2. Voice Cloning (Python)', lang: 'python' },
+  agentConversation: { file: '004-fish-speech-conversation.mjs', doc: '004_d7d026f27f04803e.txt', heading: '#### 3. Conversation Context (JavaScript)', lang: 'javascript' },
+  agentHttpx: { file: '004-fish-speech-stream-httpx.py', doc: '004_d7d026f27f04803e.txt', heading: '#### Python with httpx', lang: 'python' },
+  agentFetch: { file: '004-fish-speech-stream-fetch.mjs', doc: '004_d7d026f27f04803e.txt', heading: '#### JavaScript Fetch API', lang: 'javascript' },
 } as const satisfies Record<string, Example>;
 
 /** The fixture's code below the header marker: the document's code block, byte for byte. */
@@ -78,7 +86,7 @@ const workDirs: string[] = [];
 async function runExample(
   example: Example,
   substitutions: readonly Substitution[],
-  options: { prelude?: string; env?: Record<string, string> } = {},
+  options: { prelude?: string; epilogue?: string; env?: Record<string, string>; files?: Record<string, Uint8Array> } = {},
 ): Promise<Ran> {
   let code = verbatim(example);
   for (const { from, to, count } of substitutions) {
@@ -89,7 +97,8 @@ async function runExample(
   const dir = mkdtempSync(join(tmpdir(), 'chorus-spec-example-'));
   workDirs.push(dir);
   const script = join(dir, example.file);
-  writeFileSync(script, (options.prelude ?? '') + code);
+  writeFileSync(script, (options.prelude ?? '') + code + (options.epilogue ?? ''));
+  for (const [name, bytes] of Object.entries(options.files ?? {})) writeFileSync(join(dir, name), bytes);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...options.env,
@@ -99,9 +108,9 @@ async function runExample(
     PYTHONDONTWRITEBYTECODE: '1',
     NO_PROXY: [process.env['NO_PROXY'], '127.0.0.1', 'localhost'].filter(Boolean).join(','),
   };
-  const command = example.lang === 'python' ? pythonWithRequests() : process.execPath;
+  const command = example.lang === 'python' ? pythonWith(code.includes('import httpx') ? 'httpx' : 'requests') : example.lang === 'bash' ? 'bash' : process.execPath;
   return new Promise((resolve) => {
-    execFile(command, [script], { cwd: dir, env, timeout: TIMEOUT_MS, encoding: 'utf8' }, (error, stdout, stderr) => {
+    execFile(command, [script], { cwd: dir, env, timeout: TIMEOUT_MS, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 }, (error, stdout, stderr) => {
       const status = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
       resolve({ status, stdout, stderr, dir });
     });
@@ -269,11 +278,93 @@ describe('the documents’ Python and JavaScript examples, run unchanged against
   });
 });
 
-/** The python3 on PATH if it has `requests`, else Debian's (where apt installs python3-requests). */
-function pythonWithRequests(): string {
+/** The python3 on PATH if it has `module`, else Debian's (where apt installs python3-requests and python3-httpx). */
+function pythonWith(module: 'requests' | 'httpx'): string {
   for (const python of ['python3', '/usr/bin/python3']) {
-    if (spawnSync(python, ['-c', 'import requests'], { stdio: 'ignore' }).status === 0) return python;
+    if (spawnSync(python, ['-c', `import ${module}`], { stdio: 'ignore' }).status === 0) return python;
   }
   return 'python3';
 }
 
+
+describe('the Fish Speech agent document’s examples (004), run unchanged against Chorus with a chat server configured', () => {
+  const REPLY = 'Hello! I am doing well, thank you for asking. How can I help you today?';
+  let chat: ChatServer;
+  let server: TestServer;
+  let url: string;
+
+  before(async () => {
+    chat = await startChatServer(() => ({ tokens: REPLY.match(/ ?[\p{L}\p{N}']+|[^\s\p{L}\p{N}']/gu) ?? [], tokenIntervalMs: 10 }));
+    server = await startTestServer({ CHORUS_API_KEYS: KEY, CHORUS_LLM_URL: chat.url, CHORUS_LLM_MODEL: 'scripted' });
+    url = `${server.url}/v2/fish-speech/run`;
+  });
+  after(async () => {
+    await server?.close();
+    await chat?.close();
+  });
+
+  const substitutions = (count: number): Substitution[] => [
+    { from: 'https://api.runpod.ai/v2/{ENDPOINT_ID}/run', to: url, count },
+    { from: 'YOUR_API_KEY', to: KEY, count },
+  ];
+  type Answer = { id: string; status: string; output: { text: string; audio: number[]; sample_rate: number; conversation_id: string } };
+  const spoken = (answer: Answer): void => {
+    assert.equal(answer.status, 'success', JSON.stringify(answer).slice(0, 300));
+    assert.equal(answer.output.text, REPLY);
+    assert.equal(answer.output.sample_rate, 44_100);
+    assert.ok(answer.output.audio.length > 44_100 && answer.output.audio.every((x) => x >= -1 && x <= 1), 'seconds of float samples in [-1, 1]');
+  };
+
+  it('1. Basic Text Chat (cURL): prints the reply and its audio', async () => {
+    const ran = await runExample(EXAMPLES.agentCurl, substitutions(1));
+    assert.equal(ran.status, 0, show(ran));
+    spoken(JSON.parse(ran.stdout) as Answer);
+    assert.equal(chat.requests.at(-1)?.body.temperature, 0.7);
+  });
+
+  it('2. Voice Cloning (Python): the reply is spoken in the voice of speaker.wav', async () => {
+    const reference = formantSynthReference({ f0Hz: 220, seconds: 6, sampleRate: 44_100 });
+    const ran = await runExample(EXAMPLES.agentCloning, substitutions(1), {
+      files: { 'speaker.wav': wavBytes(reference.samples, reference.sampleRate) },
+      epilogue: 'import json\nprint(json.dumps({"text": text, "audio": audio_data, "method": result["output"]["voice_method"]}))\n',
+    });
+    assert.equal(ran.status, 0, show(ran));
+    const printed = JSON.parse(ran.stdout) as { text: string; audio: number[]; method: string };
+    assert.equal(printed.text, REPLY);
+    assert.equal(printed.method, 'voice_matching');
+    const stats = voicedPitchStats(trackPitch(Float32Array.from(printed.audio), 44_100));
+    assert.ok(stats !== undefined && Math.abs(stats.medianHz / 220 - 1) < 0.1, `reply median pitch ${stats?.medianHz} Hz vs the speaker's 220 Hz`);
+  });
+
+  it('3. Conversation Context (JavaScript): the follow-up is answered with the first exchange as context', async () => {
+    const ran = await runExample(EXAMPLES.agentConversation, substitutions(2), {
+      epilogue: 'console.log(JSON.stringify([await response1.json(), await response2.json()]));\n',
+    });
+    assert.equal(ran.status, 0, show(ran));
+    const [first, second] = JSON.parse(ran.stdout) as [Answer, Answer];
+    spoken(first);
+    spoken(second);
+    assert.equal(second.output.conversation_id, 'chat-123');
+    const followUp = chat.requests.find((r) => r.body.messages?.at(-1)?.content === 'And what about tomorrow?');
+    assert.deepEqual(
+      followUp?.body.messages?.filter((m) => m.role !== 'system'),
+      [
+        { role: 'user', content: "What's the weather?" },
+        { role: 'assistant', content: REPLY },
+        { role: 'user', content: 'And what about tomorrow?' },
+      ],
+    );
+  });
+
+  it('Streaming, Python with httpx: prints the reply as it streams', async () => {
+    const ran = await runExample(EXAMPLES.agentHttpx, substitutions(1), { epilogue: 'import asyncio\nasyncio.run(stream_response())\n' });
+    assert.equal(ran.status, 0, show(ran));
+    assert.equal(ran.stdout, REPLY);
+  });
+
+  it('Streaming, JavaScript Fetch API: writes the reply as it streams, parsing each read as one message', async () => {
+    const ran = await runExample(EXAMPLES.agentFetch, substitutions(1));
+    assert.equal(ran.status, 0, show(ran));
+    assert.equal(ran.stdout, REPLY);
+  });
+});

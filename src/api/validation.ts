@@ -65,6 +65,8 @@ function describeIssue(issue: z.core.$ZodIssue, param: string, received: unknown
         detail: 'invalid_value',
       };
     case 'invalid_type':
+      // A fractional number where an integer belongs: numberInRange's message says the whole range.
+      if (issue.expected === 'int' && typeof received === 'number') return { message: `${issue.message}, got ${received}.`, detail: 'invalid_value' };
       return { message: `'${param}' must be ${article(issue.expected)}, got ${typeName(received)}.`, detail: 'invalid_type' };
     case 'invalid_union':
       return { message: `'${param}' has the wrong type: ${issue.message === 'Invalid input' ? 'see the API documentation' : issue.message}; got ${typeName(received)}.`, detail: 'invalid_type' };

@@ -1,5 +1,5 @@
 /**
- * Chorus benchmarks: `npm run bench`. Measures eleven figures, each against a baseline taken in the
+ * Chorus benchmarks: `npm run bench`. Measures twelve figures, each against a baseline taken in the
  * same run, and writes docs/benchmarks.md. Every server it starts is a child process on 127.0.0.1
  * with a random port, and every one is stopped before the script ends.
  *
@@ -14,6 +14,7 @@
  *   9. word timings: the pipeline's after speed and gaps, and the forced aligner's (alignment.ts)
  *  10. result cache on the OpenAI route: hit latency and hit rate under a replayed workload (cache.ts)
  *  11. scale-out on Redis: throughput with 1, 2, 4 worker processes, added latency of the Redis path (scale-out.ts)
+ *  12. chat agent: first audio against the moment the model finished its first sentence (agent.ts)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -60,6 +61,7 @@ import { measureVoices, renderVoices, type VoiceBenchResult } from './voices.js'
 import { measureCache, renderCache, type CacheBenchResult } from './cache.js';
 import { measureAlignment, renderAlignment, type AlignmentBenchResult } from './alignment.js';
 import { measureScaleOut, renderScaleOut, type ScaleOutResult } from './scale-out.js';
+import { measureAgent, renderAgent, type AgentBenchResult } from './agent.js';
 
 // ---------------------------------------------------------------------------------------------
 // Settings. The run must stay under about seven minutes on a 2-core machine (figure 6 adds about a minute;
@@ -183,6 +185,9 @@ async function main(): Promise<void> {
     // ---- Figure 7: watermark, in this process (no server) -------------------------------------
     const watermark = await measureWatermark();
 
+    // ---- Figure 12: the chat agent's first audio (its own server and scripted chat server) ----
+    const agent = await measureAgent(engine, mode);
+
     // ---- Figure 11: API and worker processes on Redis (their own servers, started per run) ----
     const scaleOut = await measureScaleOut(mode);
     if (scaleOut.skipped !== undefined) notes.items.push(`Figure 11 was not measured: ${scaleOut.skipped}.`);
@@ -219,6 +224,7 @@ async function main(): Promise<void> {
       alignment,
       scaleOut,
       cache,
+      agent,
       notes,
     });
     const docs = join(REPO_ROOT, 'docs');
@@ -497,6 +503,7 @@ interface ReportInput {
   readonly alignment: AlignmentBenchResult;
   readonly scaleOut: ScaleOutResult;
   readonly cache: CacheBenchResult;
+  readonly agent: AgentBenchResult;
   readonly notes: Notes;
 }
 
@@ -719,6 +726,9 @@ function renderReport(input: ReportInput): string {
 
   // ---- Figure 11
   out.push(renderScaleOut(input.scaleOut, machine.cores));
+
+  // ---- Figure 12
+  out.push(renderAgent(input.agent));
 
   // ---- Reading
   out.push('## Reading the numbers', '');

@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 export interface ChatServerRequest {
   readonly body: { model?: string; messages?: { role: string; content: string }[]; stream?: boolean; temperature?: number; max_tokens?: number };
   readonly authorization: string | undefined;
+  /** `performance.now()` when each streamed delta was written (benchmarks time speech against them). */
+  readonly sentAt: number[];
 }
 
 export interface ScriptedReply {
@@ -42,7 +44,7 @@ export async function startChatServer(reply: (request: ChatServerRequest) => Scr
           response.writeHead(404).end();
           return;
         }
-        const scripted: ChatServerRequest = { body: JSON.parse(raw) as ChatServerRequest['body'], authorization: request.headers.authorization };
+        const scripted: ChatServerRequest = { body: JSON.parse(raw) as ChatServerRequest['body'], authorization: request.headers.authorization, sentAt: [] };
         requests.push(scripted);
         const script = reply(scripted);
         if (script.status !== undefined) {
@@ -60,6 +62,7 @@ export async function startChatServer(reply: (request: ChatServerRequest) => Scr
           if (script.stallAfter !== undefined && index >= script.stallAfter) return;
           if (response.destroyed) return;
           response.write(`data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: token }, finish_reason: null }] })}\n\n`);
+          scripted.sentAt.push(performance.now());
           await new Promise((resolve) => setTimeout(resolve, script.tokenIntervalMs ?? 0));
         }
         response.write(`data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);

@@ -21,9 +21,9 @@ import { toAgentError } from './runpod-errors.js';
  * Audio still arrives well ahead of playback. Robust clients split on newlines and need neither.
  */
 
-const WIRE_SAMPLES = 2048;
+const WIRE_SAMPLES = 4096;
 const MESSAGE_GAP_MS = 8;
-const AUDIO_PACE = 2;
+const AUDIO_PACE = 4;
 /** Beyond the job's own execution timeout, how long `/run` waits before answering with what there is. */
 const WAIT_MARGIN_MS = 10_000;
 const STREAM_POLL_MS = 30_000;

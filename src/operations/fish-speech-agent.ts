@@ -111,6 +111,8 @@ async function replyTo(parsed: ChatInput, chat: ChatModel, options: FishSpeechAg
     maxChunkChars: context.speech.maxCharsPerChunk,
     delivery: 'stream',
   }));
+  // Awaited by the reply; should the history read fail first, its failure is that one's to report.
+  sentenceVoice.catch(() => undefined);
   const history = await options.conversations.history(context.owner, conversationId);
   const messages: ChatMessage[] = [
     ...(options.systemPrompt === undefined ? [] : [{ role: 'system' as const, content: options.systemPrompt }]),

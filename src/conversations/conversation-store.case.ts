@@ -92,14 +92,16 @@ export function conversationStoreConformance(open: () => Promise<ConversationSto
       await store.append('owner-a', 'idle', turn(2), limits);
       assert.deepEqual(await store.history('owner-a', 'idle'), [turn(2)], 'an append after expiry starts afresh');
 
+      // Wide margins: a slow machine may stretch each wait by up to 400 ms and the turns still stay.
+      const kept = { ...LIMITS, idleMs: 1000 };
       const started = Date.now();
-      await store.append('owner-a', 'kept', turn(1), limits);
-      await sleep(200);
-      await store.append('owner-a', 'kept', turn(2), limits);
-      await sleep(200);
+      await store.append('owner-a', 'kept', turn(1), kept);
+      await sleep(600);
+      await store.append('owner-a', 'kept', turn(2), kept);
+      await sleep(600);
       const history = await store.history('owner-a', 'kept');
       const elapsed = Date.now() - started;
-      assert.ok(elapsed > limits.idleMs, `checked after the first turn's deadline (${elapsed} ms)`);
+      assert.ok(elapsed > kept.idleMs, `checked after the first turn's deadline (${elapsed} ms)`);
       assert.deepEqual(history, [turn(1), turn(2)]);
     }));
 

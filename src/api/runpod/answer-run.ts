@@ -44,13 +44,12 @@ export async function answerRun(c: Context, { jobs, endpointId, owner, body }: R
   }
   const signal = c.req.raw.signal;
   const cancel = (): void => void jobs.cancel(endpointId, owner, job.id).catch(() => undefined);
+  signal.addEventListener('abort', cancel, { once: true });
   if (jobs.profile(endpointId).runAnswer?.(job.input) === 'stream') {
-    signal.addEventListener('abort', cancel, { once: true });
     return new Response(ndjson(messages(jobs, endpointId, owner, job.id, signal), cancel, socketOf(c)), {
       headers: { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store', 'x-job-id': job.id },
     });
   }
-  signal.addEventListener('abort', cancel, { once: true });
   try {
     const done = await jobs.waitForTerminal(endpointId, owner, job.id, job.policy.executionTimeoutMs + WAIT_MARGIN_MS, signal);
     if (done.state === 'completed') return c.json({ id: done.id, status: 'success', output: done.output ?? null });

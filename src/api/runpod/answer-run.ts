@@ -46,7 +46,7 @@ export async function answerRun(c: Context, { jobs, endpointId, owner, body }: R
   const cancel = (): void => void jobs.cancel(endpointId, owner, job.id).catch(() => undefined);
   signal.addEventListener('abort', cancel, { once: true });
   if (jobs.profile(endpointId).runAnswer?.(job.input) === 'stream') {
-    return new Response(ndjson(messages(jobs, endpointId, owner, job.id, signal), cancel, socketOf(c)), {
+    return new Response(ndjson(messages(jobs, endpointId, owner, job.id, signal), cancel, nodeResponseOf(c)), {
       headers: { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store', 'x-job-id': job.id },
     });
   }
@@ -115,9 +115,13 @@ function* wirePieces(output: unknown): Iterable<unknown> {
   }
 }
 
-/** The connection under the response, when the app runs on Node's HTTP server (not in `app.request()`). */
-function socketOf(c: Context): Writable | undefined {
-  return (c.env as { outgoing?: { socket?: Writable | null } } | undefined)?.outgoing?.socket ?? undefined;
+/**
+ * Node's response object, when the app runs on Node's HTTP server (not in `app.request()`). Its
+ * `writableLength` counts what it holds back itself (Node 22+ gathers chunked writes) and what its
+ * socket has not sent yet.
+ */
+function nodeResponseOf(c: Context): Writable | undefined {
+  return (c.env as { outgoing?: Writable } | undefined)?.outgoing;
 }
 
 /** How long the audio a message carries plays, ms. */
@@ -136,7 +140,7 @@ function audioMs(message: Record<string, unknown>): number {
  * holds nothing ahead (high-water mark 0), so a pull starts when the server has just written the
  * previous message: the gap is counted from there, even when the event loop was busy in between.
  */
-function ndjson(source: AsyncIterable<Record<string, unknown>>, onCancel: () => void, socket: Writable | undefined): ReadableStream<Uint8Array> {
+function ndjson(source: AsyncIterable<Record<string, unknown>>, onCancel: () => void, response: Writable | undefined): ReadableStream<Uint8Array> {
   const iterator = source[Symbol.asyncIterator]();
   const encoder = new TextEncoder();
   let gapMs = 0;
@@ -145,7 +149,7 @@ function ndjson(source: AsyncIterable<Record<string, unknown>>, onCancel: () => 
       async pull(controller) {
         // Node sends a response's writes at the end of the tick; a busy event loop can hold one back
         // until the next is written, and the two then leave as one. Count the gap from its leaving.
-        while (socket !== undefined && socket.writableLength > 0 && !socket.destroyed) await new Promise((resolve) => setTimeout(resolve, 1));
+        while (response !== undefined && response.writableLength > 0 && !response.destroyed) await new Promise((resolve) => setTimeout(resolve, 1));
         const sendAt = performance.now() + gapMs;
         try {
           const next = await iterator.next();

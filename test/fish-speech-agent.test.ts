@@ -316,13 +316,17 @@ describe('Fish Speech chat agent without a language model, or with one that cann
     await unreachable?.close();
   });
 
-  it('with no CHORUS_LLM_URL the endpoint answers 503 naming the setting; the rest of Chorus works', async () => {
-    const response = await fetch(`${unconfigured.url}/v2/fish-speech/run`, {
+  const chatRun = async (server: TestServer, message: string): Promise<{ response: Response; body: Envelope }> => {
+    const response = await fetch(`${server.url}/v2/fish-speech/run`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ input: { message: 'Hello, how are you?' } }),
+      body: JSON.stringify({ input: { message } }),
     });
-    const body = (await response.json()) as Envelope;
+    return { response, body: (await response.json()) as Envelope };
+  };
+
+  it('with no CHORUS_LLM_URL the endpoint answers 503 naming the setting; the rest of Chorus works', async () => {
+    const { response, body } = await chatRun(unconfigured, 'Hello, how are you?');
     assert.equal(response.status, 503);
     assert.equal(body.status, 'error');
     assert.match(body.error ?? '', /CHORUS_LLM_URL/);
@@ -336,12 +340,7 @@ describe('Fish Speech chat agent without a language model, or with one that cann
   });
 
   it('a chat server that cannot be reached fails the reply with a clear error', async () => {
-    const response = await fetch(`${unreachable.url}/v2/fish-speech/run`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ input: { message: 'Hello?' } }),
-    });
-    const body = (await response.json()) as Envelope;
+    const { response, body } = await chatRun(unreachable, 'Hello?');
     assert.equal(response.status, 500);
     assert.equal(body.status, 'error');
     assert.match(body.error ?? '', /language model \(llama .*CHORUS_LLM_URL\) cannot be reached/);

@@ -30,7 +30,7 @@ export interface FishSpeechAgentOptions {
   readonly systemPrompt: string | undefined;
 }
 
-export const AGENT_SAMPLE_RATE = 44_100;
+const AGENT_SAMPLE_RATE = 44_100;
 const MAX_MESSAGE_CHARS = 10_000;
 /** Longest audio in one /stream element, s: small enough that streamed float audio flows evenly. */
 const STREAM_ELEMENT_SEC = 0.25;
@@ -52,7 +52,7 @@ const chatSchema = z.object({
 type ChatInput = z.infer<typeof chatSchema>;
 
 /** One element of the job's /stream: a piece of the reply's text, or a piece of its audio. */
-export type AgentStreamElement = { readonly text: string } | { readonly audio: number[] | string; readonly sample_rate: number };
+type AgentStreamElement = { readonly text: string } | { readonly audio: number[] | string; readonly sample_rate: number };
 
 function parseChat(input: unknown): ChatInput {
   const parsed = validate(chatSchema, input);

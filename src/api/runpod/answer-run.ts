@@ -28,7 +28,7 @@ const AUDIO_PACE = 4;
 const WAIT_MARGIN_MS = 10_000;
 const STREAM_POLL_MS = 30_000;
 
-export interface RunAnswerRequest {
+interface RunAnswerRequest {
   readonly jobs: JobService;
   readonly endpointId: string;
   readonly owner: string;
@@ -147,8 +147,9 @@ function ndjson(source: AsyncIterable<Record<string, unknown>>, onCancel: () => 
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        // Node sends a response's writes at the end of the tick; a busy event loop can hold one back
-        // until the next is written, and the two then leave as one. Count the gap from its leaving.
+        // Node sends a response's writes later than they are made (at the end of the tick; Node 22+
+        // gathers chunked writes first), so a busy event loop can hold one back until the next is
+        // written and the two leave as one. Count the gap from its leaving.
         while (response !== undefined && response.writableLength > 0 && !response.destroyed) await new Promise((resolve) => setTimeout(resolve, 1));
         const sendAt = performance.now() + gapMs;
         try {

@@ -18,6 +18,7 @@ export type ChorusErrorCode =
   | 'unauthorized'
   | 'engine_unavailable'
   | 'store_unavailable'
+  | 'storage_unavailable'
   | 'engine_failed'
   | 'aborted'
   | 'internal';
@@ -39,6 +40,7 @@ export const HTTP_STATUS: Readonly<Record<ChorusErrorCode, number>> = {
   rate_limited: 429,
   engine_unavailable: 503,
   store_unavailable: 503,
+  storage_unavailable: 503,
   engine_failed: 500,
   aborted: 499,
   internal: 500,

@@ -5,6 +5,8 @@ import { ChorusError } from '../errors.js';
 import type { SpeechService } from '../pipeline/speech-service.js';
 import { requestDigest } from '../operations/speech-options.js';
 import type { Logger } from '../util/logger.js';
+import { isStorageFailure } from '../storage/storage-errors.js';
+import { describeError, ThrottledLog } from '../util/throttled-log.js';
 
 /** One cached result: the audio bytes and the metadata needed to answer without synthesising. */
 export interface CachedResult {
@@ -47,7 +49,7 @@ export interface ResultCache {
   readonly enabled: boolean;
   /** The stored result, or undefined (also for a damaged entry, which is removed). */
   get(key: string): Promise<CachedResult | undefined>;
-  /** Stores a result; a failure only logs. */
+  /** Stores a result; a failure only logs (a cache that cannot write never fails the request it serves). */
   set(key: string, result: CachedResult): Promise<void>;
   /** The cached result for `key`, or `compute()`'s, stored for next time; concurrent callers share one `compute()`. */
   getOrCompute(key: string, compute: () => Promise<CachedResult>, signal?: AbortSignal): Promise<CacheLookup>;
@@ -71,17 +73,21 @@ interface IndexEntry {
  * edited, unreadable) is logged, removed and treated as a miss. Recency lives in an in-memory index
  * (a Map in least-recently-used order), rebuilt at start-up from the files' modification times, which
  * every hit refreshes. Identical requests that arrive while one is being computed wait for it
- * instead of synthesising again (single-flight, within this process).
+ * instead of synthesising again (single-flight, within this process). A directory that cannot be
+ * made, read or written (read-only, full) turns lookups into misses and writes into no-ops, logged
+ * once in a while; the cache works again, without a restart, once the directory does.
  */
 export class DirectoryResultCache implements ResultCache {
   readonly #options: ResultCacheOptions;
   readonly #index = new Map<string, IndexEntry>();
   readonly #inflight = new Map<string, Promise<CachedResult>>();
+  readonly #complaints: ThrottledLog;
   #totalBytes = 0;
   #ready: Promise<void> | undefined;
 
   constructor(options: ResultCacheOptions) {
     this.#options = options;
+    this.#complaints = new ThrottledLog(options.logger);
   }
 
   get enabled(): boolean {
@@ -90,7 +96,7 @@ export class DirectoryResultCache implements ResultCache {
 
   /** Entries and bytes currently indexed. */
   async stats(): Promise<{ entries: number; bytes: number; maxBytes: number }> {
-    await this.#init();
+    await this.#usable();
     return { entries: this.#index.size, bytes: this.#totalBytes, maxBytes: this.#options.maxBytes };
   }
 
@@ -98,13 +104,18 @@ export class DirectoryResultCache implements ResultCache {
   async get(key: string): Promise<CachedResult | undefined> {
     if (!this.#options.enabled) return undefined;
     assertKey(key);
-    await this.#init();
+    if (!(await this.#usable())) return undefined;
     if (!this.#index.has(key)) return undefined;
     const file = this.#file(key);
     let result: CachedResult;
     try {
       result = decodeEntry(await readFile(file));
     } catch (error) {
+      // The disk refusing is not a damaged entry: a miss, and the entry stays for when it can be read.
+      if (isStorageFailure(error)) {
+        this.#complaints.warn('read', 'result cache cannot read its directory; answering without it', { dir: this.#options.dir, error: describeError(error) });
+        return undefined;
+      }
       this.#options.logger.warn('result cache entry unreadable; treating as a miss', { key, error: error instanceof Error ? error.message : String(error) });
       await this.#remove(key);
       return undefined;
@@ -120,7 +131,7 @@ export class DirectoryResultCache implements ResultCache {
   async set(key: string, result: CachedResult): Promise<void> {
     if (!this.#options.enabled) return;
     assertKey(key);
-    await this.#init();
+    if (!(await this.#usable())) return;
     const bytes = encodeEntry(result);
     if (bytes.length > this.#options.maxBytes) return;
     const file = this.#file(key);
@@ -130,7 +141,7 @@ export class DirectoryResultCache implements ResultCache {
       await rename(temp, file);
     } catch (error) {
       await rm(temp, { force: true }).catch(() => undefined);
-      this.#options.logger.warn('result cache write failed', { key, error: error instanceof Error ? error.message : String(error) });
+      this.#complaints.warn('write', 'result cache write failed; results are not kept until it can write', { dir: this.#options.dir, error: describeError(error) });
       return;
     }
     const previous = this.#index.get(key);
@@ -208,9 +219,19 @@ export class DirectoryResultCache implements ResultCache {
     }
   }
 
-  #init(): Promise<void> {
-    this.#ready ??= this.#load();
-    return this.#ready;
+  /** Whether the directory could be made and read; a failure is tried again on the next call. */
+  async #usable(): Promise<boolean> {
+    this.#ready ??= this.#load().catch((error: unknown) => {
+      this.#ready = undefined;
+      throw error;
+    });
+    try {
+      await this.#ready;
+      return true;
+    } catch (error) {
+      this.#complaints.warn('open', 'result cache directory cannot be used; answering without it', { dir: this.#options.dir, error: describeError(error) });
+      return false;
+    }
   }
 
   /** Builds the index from the directory, oldest first; stray temp files are removed. */

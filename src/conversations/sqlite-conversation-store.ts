@@ -1,7 +1,8 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import sqlite from 'node-sqlite3-wasm';
-import { claimDatabase } from '../storage/sqlite-file.js';
+import { claimDatabase, inTransaction } from '../storage/sqlite-file.js';
+import { guardStorage } from '../storage/storage-errors.js';
 import { trimTurns, type ConversationLimits, type ConversationStore, type ConversationTurn } from './conversation-store.js';
 
 type Row = Record<string, number | bigint | string | Uint8Array | null>;
@@ -25,12 +26,14 @@ CREATE INDEX IF NOT EXISTS conversations_expiry ON conversations (expires_at);
 export class SqliteConversationStore implements ConversationStore {
   readonly #db: InstanceType<typeof sqlite.Database>;
   readonly #path: string;
+  readonly #dir: string;
   readonly #now: () => number;
 
   constructor(path: string, options: { now?: () => number } = {}) {
     mkdirSync(dirname(path), { recursive: true });
     claimDatabase(path, 'conversation database');
     this.#path = path;
+    this.#dir = dirname(path);
     this.#now = options.now ?? Date.now;
     this.#db = new sqlite.Database(path);
     this.#db.exec('PRAGMA journal_mode = TRUNCATE; PRAGMA synchronous = NORMAL;');
@@ -38,14 +41,13 @@ export class SqliteConversationStore implements ConversationStore {
   }
 
   async history(owner: string, conversationId: string): Promise<ConversationTurn[]> {
-    const row = this.#db.get('SELECT turns FROM conversations WHERE owner = ? AND conversation_id = ? AND expires_at > ?', [owner, conversationId, this.#now()]) as Row | null;
+    const row = guardStorage(this.#dir, () => this.#db.get('SELECT turns FROM conversations WHERE owner = ? AND conversation_id = ? AND expires_at > ?', [owner, conversationId, this.#now()]) as Row | null);
     return row === null ? [] : (JSON.parse(row['turns'] as string) as ConversationTurn[]);
   }
 
   async append(owner: string, conversationId: string, turn: ConversationTurn, limits: ConversationLimits): Promise<void> {
     const now = this.#now();
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
+    guardStorage(this.#dir, () => inTransaction(this.#db, () => {
       // Expired rows go first, so the read below never revives an expired conversation.
       this.#db.run('DELETE FROM conversations WHERE expires_at <= ?', [now]);
       const row = this.#db.get('SELECT turns FROM conversations WHERE owner = ? AND conversation_id = ?', [owner, conversationId]) as Row | null;
@@ -58,11 +60,7 @@ export class SqliteConversationStore implements ConversationStore {
         JSON.stringify(trimTurns(turns, limits)),
         now + limits.idleMs,
       ]);
-      this.#db.exec('COMMIT');
-    } catch (error) {
-      this.#db.exec('ROLLBACK');
-      throw error;
-    }
+    }));
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,8 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import sqlite from 'node-sqlite3-wasm';
 import { ChorusError } from '../errors.js';
-import { claimDatabase } from '../storage/sqlite-file.js';
+import { claimDatabase, inTransaction } from '../storage/sqlite-file.js';
+import { guardStorage } from '../storage/storage-errors.js';
 import { isExpired, isTerminal, type JobRecord, type JobState, type NewJob, type StreamChunk } from './job.js';
 import { JobEvents } from './job-events.js';
 import type { JobCounts, JobQueue, TerminalUpdate } from './job-queue.js';
@@ -55,7 +56,9 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 /**
  * The embedded job queue: one SQLite file under the data directory (SQLite compiled to wasm, so
  * nothing is compiled at install time). Every change is committed before the call returns, so a
- * `kill -9` loses nothing: on open, jobs that were running go back to the queue.
+ * `kill -9` loses nothing: on open, jobs that were running go back to the queue. While the
+ * directory cannot be used (read-only, full), every call fails with `storage_unavailable` naming it
+ * and changes nothing; the same handle works again once it can.
  */
 export class SqliteJobQueue implements JobQueue {
   readonly #db: InstanceType<typeof sqlite.Database>;
@@ -63,11 +66,13 @@ export class SqliteJobQueue implements JobQueue {
   readonly #maxQueued: number;
   readonly #now: () => number;
   readonly #path: string;
+  readonly #dir: string;
 
   constructor(options: SqliteJobQueueOptions) {
     mkdirSync(dirname(options.path), { recursive: true });
     claimDatabase(options.path, 'job database');
     this.#path = options.path;
+    this.#dir = dirname(options.path);
     this.#db = new sqlite.Database(options.path);
     this.#db.exec('PRAGMA journal_mode = TRUNCATE; PRAGMA synchronous = NORMAL;');
     this.#db.exec(SCHEMA);
@@ -92,6 +97,10 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   async add(job: NewJob, options: { idPrefix?: string } = {}): Promise<JobRecord> {
+    return this.#io(() => this.#add(job, options));
+  }
+
+  #add(job: NewJob, options: { idPrefix?: string }): JobRecord {
     const queued = (this.#db.get(`SELECT COUNT(*) AS n FROM jobs WHERE state = 'queued'`) as Row)['n'] as number;
     if (queued >= this.#maxQueued) {
       throw new ChorusError({
@@ -126,6 +135,10 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   async get(id: string): Promise<JobRecord | undefined> {
+    return this.#io(() => this.#get(id));
+  }
+
+  #get(id: string): JobRecord | undefined {
     const row = this.#db.get('SELECT * FROM jobs WHERE id = ?', [id]) as Row | null;
     if (row === null) return undefined;
     const record = toRecord(row);
@@ -133,22 +146,30 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   async cancel(id: string): Promise<{ job: JobRecord; cancelled: boolean } | undefined> {
-    const record = await this.get(id);
+    return this.#io(() => this.#cancel(id));
+  }
+
+  #cancel(id: string): { job: JobRecord; cancelled: boolean } | undefined {
+    const record = this.#get(id);
     if (record === undefined) return undefined;
     if (isTerminal(record.state)) return { job: record, cancelled: false };
-    const changed = this.#db.run(`UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE id = ? AND state IN ('queued', 'running')`, [
-      this.#now(),
-      id,
-    ]).changes;
-    if (Number(changed) === 0) return { job: (await this.get(id))!, cancelled: false };
-    this.#bump(record.endpointId, 'cancelled');
+    let changed = 0;
+    this.#transaction(() => {
+      changed = Number(this.#db.run(`UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE id = ? AND state IN ('queued', 'running')`, [this.#now(), id]).changes);
+      if (changed > 0) this.#bump(record.endpointId, 'cancelled');
+    });
+    if (changed === 0) return { job: this.#get(id)!, cancelled: false };
     if (record.state === 'running') this.#events.cancelled(id);
     this.#changed(id);
-    return { job: (await this.get(id))!, cancelled: true };
+    return { job: this.#get(id)!, cancelled: true };
   }
 
   async retry(id: string): Promise<JobRecord | undefined> {
-    const record = await this.get(id);
+    return this.#io(() => this.#retry(id));
+  }
+
+  #retry(id: string): JobRecord | undefined {
+    const record = this.#get(id);
     if (record === undefined) return undefined;
     if (record.state !== 'failed' && record.state !== 'timed-out') {
       throw new ChorusError({
@@ -164,20 +185,23 @@ export class SqliteJobQueue implements JobQueue {
            worker_id = NULL, retries = retries + 1, stream_next = 0, stream_taken = 0 WHERE id = ?`,
         [id],
       );
+      this.#bump(record.endpointId, 'retried');
     });
-    this.#bump(record.endpointId, 'retried');
-    const requeued = await this.get(id);
+    const requeued = this.#get(id);
     this.#changed(id);
     this.#events.queued();
     return requeued;
   }
 
   async purge(endpointId: string, owner: string): Promise<number> {
-    const result = this.#db.run(`DELETE FROM jobs WHERE state = 'queued' AND endpoint_id = ? AND owner = ?`, [endpointId, owner]);
-    return Number(result.changes);
+    return this.#io(() => Number(this.#db.run(`DELETE FROM jobs WHERE state = 'queued' AND endpoint_id = ? AND owner = ?`, [endpointId, owner]).changes));
   }
 
   async counts(endpointId?: string): Promise<JobCounts> {
+    return this.#io(() => this.#counts(endpointId));
+  }
+
+  #counts(endpointId: string | undefined): JobCounts {
     const where = endpointId === undefined ? '' : 'WHERE endpoint_id = ?';
     const rows = this.#db.all(`SELECT state, COUNT(*) AS n FROM jobs ${where} GROUP BY state`, endpointId === undefined ? [] : [endpointId]) as Row[];
     const live: Partial<Record<JobState, number>> = {};
@@ -199,6 +223,10 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   async claim(workerId: string): Promise<JobRecord | undefined> {
+    return this.#io(() => this.#claim(workerId));
+  }
+
+  #claim(workerId: string): JobRecord | undefined {
     const now = this.#now();
     let claimed: string | undefined;
     this.#transaction(() => {
@@ -212,28 +240,28 @@ export class SqliteJobQueue implements JobQueue {
     });
     if (claimed === undefined) return undefined;
     this.#changed(claimed);
-    return this.get(claimed);
+    return this.#get(claimed);
   }
 
   async progress(id: string, output: unknown): Promise<void> {
-    this.#db.run(`UPDATE jobs SET output = ? WHERE id = ? AND state = 'running'`, [JSON.stringify(output ?? null), id]);
+    this.#io(() => this.#db.run(`UPDATE jobs SET output = ? WHERE id = ? AND state = 'running'`, [JSON.stringify(output ?? null), id]));
     this.#changed(id);
   }
 
   async appendStream(id: string, output: unknown): Promise<void> {
-    this.#transaction(() => {
+    this.#io(() => this.#transaction(() => {
       const row = this.#db.get(`SELECT stream_next FROM jobs WHERE id = ? AND state = 'running'`, [id]) as Row | null;
       if (row === null) return;
       const index = Number(row['stream_next']);
       this.#db.run('INSERT INTO job_stream (job_id, idx, output) VALUES (?, ?, ?)', [id, index, JSON.stringify(output ?? null)]);
       this.#db.run('UPDATE jobs SET stream_next = ? WHERE id = ?', [index + 1, id]);
-    });
+    }));
     this.#changed(id);
   }
 
   async takeStream(id: string): Promise<StreamChunk[]> {
     let chunks: StreamChunk[] = [];
-    this.#transaction(() => {
+    this.#io(() => this.#transaction(() => {
       const row = this.#db.get('SELECT stream_taken, stream_next FROM jobs WHERE id = ?', [id]) as Row | null;
       if (row === null) return;
       const from = Number(row['stream_taken']);
@@ -244,24 +272,31 @@ export class SqliteJobQueue implements JobQueue {
       this.#db.run('UPDATE jobs SET stream_taken = ? WHERE id = ?', [to, id]);
       // Delivered chunks are not needed again; the final output carries the complete result.
       this.#db.run('DELETE FROM job_stream WHERE job_id = ? AND idx < ?', [id, to]);
-    });
+    }));
     return chunks;
   }
 
   async finish(id: string, update: TerminalUpdate): Promise<JobRecord | undefined> {
-    const record = await this.get(id);
+    return this.#io(() => this.#finish(id, update));
+  }
+
+  #finish(id: string, update: TerminalUpdate): JobRecord | undefined {
+    const record = this.#get(id);
     if (record === undefined) return undefined;
     if (record.state !== 'running') return record;
-    this.#db.run(`UPDATE jobs SET state = ?, output = ?, error = ?, finished_at = ? WHERE id = ? AND state = 'running'`, [
-      update.state,
-      update.output === undefined ? null : JSON.stringify(update.output),
-      update.error ?? null,
-      this.#now(),
-      id,
-    ]);
-    this.#bump(record.endpointId, update.state);
+    // One transaction: the end and its counter land together or not at all (the runner retries).
+    this.#transaction(() => {
+      this.#db.run(`UPDATE jobs SET state = ?, output = ?, error = ?, finished_at = ? WHERE id = ? AND state = 'running'`, [
+        update.state,
+        update.output === undefined ? null : JSON.stringify(update.output),
+        update.error ?? null,
+        this.#now(),
+        id,
+      ]);
+      this.#bump(record.endpointId, update.state);
+    });
     this.#changed(id);
-    return this.get(id);
+    return this.#get(id);
   }
 
   waitForChange(id: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
@@ -278,7 +313,7 @@ export class SqliteJobQueue implements JobQueue {
 
   async sweep(now = this.#now()): Promise<number> {
     let removed = 0;
-    this.#transaction(() => {
+    this.#io(() => this.#transaction(() => {
       const rows = this.#db.all(
         `SELECT id FROM jobs WHERE expires_at <= ? OR (finished_at IS NOT NULL AND finished_at + retention_ms <= ?)`,
         [now, now],
@@ -288,7 +323,7 @@ export class SqliteJobQueue implements JobQueue {
         this.#db.run(`DELETE FROM jobs WHERE expires_at <= ? OR (finished_at IS NOT NULL AND finished_at + retention_ms <= ?)`, [now, now])
           .changes,
       );
-    });
+    }));
     return removed;
   }
 
@@ -311,14 +346,11 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   #transaction(work: () => void): void {
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
-      work();
-      this.#db.exec('COMMIT');
-    } catch (error) {
-      this.#db.exec('ROLLBACK');
-      throw error;
-    }
+    inTransaction(this.#db, work);
+  }
+
+  #io<T>(work: () => T): T {
+    return guardStorage(this.#dir, work);
   }
 }
 

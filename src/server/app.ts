@@ -18,6 +18,7 @@ import { ApiKeyVerifier } from './auth.js';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { toRunpodError } from '../api/runpod/runpod-errors.js';
 import { MemoryRateLimitStore, rateLimit, rateLimitEnabled, type RateLimitStore } from './rate-limit.js';
+import { describeError } from '../util/throttled-log.js';
 
 export interface AppDependencies {
   readonly config: ChorusConfig;
@@ -63,6 +64,8 @@ export function createApp({ config, speech, voices, resultCache, jobs, logger, v
       path: c.req.path,
       status: c.res.status,
       ms: Math.round(performance.now() - started),
+      // What the client was not told (a store's address, a file system's error) is for this log.
+      ...(c.error !== undefined && c.res.status >= 500 ? { error: describeError(c.error) } : {}),
     });
   });
 

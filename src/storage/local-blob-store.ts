@@ -2,6 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { assertValidKey, isValidKey, type BlobStore, type StoredBlob } from './blob-store.js';
+import { asStorageError } from './storage-errors.js';
 
 export interface LocalBlobStoreOptions {
   /** The data directory; files go under `<dataDir>/files/`. */
@@ -43,14 +44,19 @@ export class LocalBlobStore implements BlobStore {
     return new LocalBlobStore(root, options.publicUrl, secret);
   }
 
+  /** A directory that cannot be written (read-only, full) is `storage_unavailable` naming it. */
   async put(key: string, bytes: Uint8Array, contentType: string): Promise<void> {
     assertValidKey(key);
     const path = join(this.#root, key);
     const meta = join(this.#root, META_DIR, `${key}.json`);
-    await mkdir(dirname(path), { recursive: true });
-    await mkdir(dirname(meta), { recursive: true });
-    await writeFile(meta, JSON.stringify({ contentType }));
-    await writeFile(path, bytes);
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      await mkdir(dirname(meta), { recursive: true });
+      await writeFile(meta, JSON.stringify({ contentType }));
+      await writeFile(path, bytes);
+    } catch (error) {
+      throw asStorageError(this.#root, error);
+    }
   }
 
   async get(key: string): Promise<StoredBlob | undefined> {
@@ -68,14 +74,18 @@ export class LocalBlobStore implements BlobStore {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') return undefined;
-      throw error;
+      throw asStorageError(this.#root, error);
     }
   }
 
   async delete(key: string): Promise<void> {
     if (!isValidKey(key)) return;
-    await rm(join(this.#root, key), { force: true });
-    await rm(join(this.#root, META_DIR, `${key}.json`), { force: true });
+    try {
+      await rm(join(this.#root, key), { force: true });
+      await rm(join(this.#root, META_DIR, `${key}.json`), { force: true });
+    } catch (error) {
+      throw asStorageError(this.#root, error);
+    }
   }
 
   async signedUrl(key: string, expiresInSec: number): Promise<string> {

@@ -1,4 +1,5 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type sqlite from 'node-sqlite3-wasm';
 import { ChorusError } from '../errors.js';
 
 /**
@@ -30,5 +31,26 @@ function processAlive(pid: number): boolean {
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * `work` in one write transaction. A BEGIN that failed (the disk refused the lock) leaves nothing to
+ * roll back, and a failed ROLLBACK must not hide why the work failed: the first error is thrown.
+ */
+export function inTransaction(db: InstanceType<typeof sqlite.Database>, work: () => void): void {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    work();
+    db.exec('COMMIT');
+  } catch (error) {
+    if (db.inTransaction) {
+      try {
+        db.exec('ROLLBACK');
+      } catch {
+        // SQLite rolls back by itself when the file can be used again.
+      }
+    }
+    throw error;
   }
 }

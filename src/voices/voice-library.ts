@@ -288,10 +288,16 @@ export class VoiceLibrary {
     );
     const map = new Map(entries);
     if (file !== undefined) {
-      mkdirSync(join(file, '..'), { recursive: true });
-      const temporary = `${file}.${process.pid}.tmp`;
-      writeFileSync(temporary, JSON.stringify(Object.fromEntries(map)));
-      renameSync(temporary, file);
+      // Only a record of the measurement: a directory that cannot take it (read-only, full) costs a
+      // measurement at the next start, not this request.
+      try {
+        mkdirSync(join(file, '..'), { recursive: true });
+        const temporary = `${file}.${process.pid}.tmp`;
+        writeFileSync(temporary, JSON.stringify(Object.fromEntries(map)));
+        renameSync(temporary, file);
+      } catch {
+        // Measured again next time.
+      }
     }
     return map;
   }

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { ChorusError } from '../errors.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import { commandClient, connected } from '../storage/redis-client.js';
+import { commandClient, connected, ifConnected } from '../storage/redis-client.js';
 import type { Logger } from '../util/logger.js';
+import { describeError, ThrottledLog } from '../util/throttled-log.js';
 import { assertKey, decodeEntry, encodeEntry, type CachedResult, type CacheLookup, type ResultCache, joinComputation } from './result-cache.js';
 
 export interface SharedResultCacheOptions {
@@ -34,18 +35,21 @@ const WAIT_POLL_MS = 50;
  * (least recently used go first beyond `maxBytes`, whichever process adds the entry that overflows),
  * sizes and their total. A hit in any process is a hit for all. Identical requests in different
  * processes share one computation through a lease key (SET NX); the others wait for the entry.
- * Without Redis or with a damaged entry, lookups are misses with a warning, never failures.
+ * Without Redis (down, or silent past the Redis deadline) or with a damaged entry, lookups are
+ * misses with a warning and stores are skipped, never failures or waits beyond that deadline.
  */
 export class SharedResultCache implements ResultCache {
   readonly #options: SharedResultCacheOptions;
   readonly #redis: ScriptedRedis;
   readonly #prefix: string;
   readonly #inflight = new Map<string, Promise<CachedResult>>();
+  readonly #complaints: ThrottledLog;
   /** The first connection; lookups wait for it once (later outages are misses at once). */
   readonly #started: Promise<void>;
 
   constructor(options: SharedResultCacheOptions) {
     this.#options = options;
+    this.#complaints = new ThrottledLog(options.logger);
     this.#prefix = `${options.prefix ?? 'chorus'}:cache`;
     this.#redis = commandClient(options.url) as ScriptedRedis;
     this.#started = connected(this.#redis, options.url).catch(() => undefined);
@@ -92,7 +96,7 @@ export class SharedResultCache implements ResultCache {
 
   async stats(): Promise<{ entries: number; bytes: number; maxBytes: number }> {
     await this.#started;
-    const [entries, total] = await Promise.all([this.#redis.zcard(this.#key('lru')), this.#redis.get(this.#key('total'))]);
+    const [entries, total] = await this.#call(() => Promise.all([this.#redis.zcard(this.#key('lru')), this.#redis.get(this.#key('total'))]));
     return { entries, bytes: Number(total ?? 0), maxBytes: this.#options.maxBytes };
   }
 
@@ -102,10 +106,10 @@ export class SharedResultCache implements ResultCache {
     await this.#started;
     try {
       // The index says what exists; the blob may still be missing if another process evicted it a moment ago.
-      if ((await this.#redis.zscore(this.#key('lru'), key)) === null) return undefined;
+      if ((await this.#call(() => this.#redis.zscore(this.#key('lru'), key))) === null) return undefined;
       const blob = await this.#options.blobs.get(this.#blobKey(key));
       if (blob === undefined) {
-        await this.#redis.dropEntry(this.#key('lru'), this.#key('sizes'), this.#key('total'), key);
+        await this.#call(() => this.#redis.dropEntry(this.#key('lru'), this.#key('sizes'), this.#key('total'), key));
         return undefined;
       }
       let result: CachedResult;
@@ -117,10 +121,10 @@ export class SharedResultCache implements ResultCache {
         return undefined;
       }
       // Recency for eviction; the answer need not wait for it.
-      void this.#redis.zadd(this.#key('lru'), 'XX', Date.now(), key).catch(() => undefined);
+      void this.#call(() => this.#redis.zadd(this.#key('lru'), 'XX', Date.now(), key)).catch(() => undefined);
       return result;
     } catch (error) {
-      this.#options.logger.warn('result cache unavailable; treating as a miss', { key, error: error instanceof Error ? error.message : String(error) });
+      this.#complaints.warn('read', 'result cache unavailable; treating lookups as misses', { error: describeError(error) });
       return undefined;
     }
   }
@@ -133,10 +137,10 @@ export class SharedResultCache implements ResultCache {
     await this.#started;
     try {
       await this.#options.blobs.put(this.#blobKey(key), bytes, 'application/octet-stream');
-      const evicted = await this.#redis.indexEntry(this.#key('lru'), this.#key('sizes'), this.#key('total'), key, bytes.length, Date.now(), this.#options.maxBytes);
+      const evicted = await this.#call(() => this.#redis.indexEntry(this.#key('lru'), this.#key('sizes'), this.#key('total'), key, bytes.length, Date.now(), this.#options.maxBytes));
       for (const victim of evicted) await this.#options.blobs.delete(this.#blobKey(victim)).catch(() => undefined);
     } catch (error) {
-      this.#options.logger.warn('result cache write failed', { key, error: error instanceof Error ? error.message : String(error) });
+      this.#complaints.warn('write', 'result cache write failed; results are not kept until it can write', { error: describeError(error) });
     }
   }
 
@@ -161,7 +165,7 @@ export class SharedResultCache implements ResultCache {
       if (waited !== undefined) return { result: waited, hit: true };
     }
     const leaseMs = this.#options.computeLeaseMs ?? 10_000;
-    const renew = lease === undefined ? undefined : setInterval(() => void this.#redis.pexpire(this.#key(`lease:${key}`), leaseMs).catch(() => undefined), leaseMs / 3);
+    const renew = lease === undefined ? undefined : setInterval(() => void this.#call(() => this.#redis.pexpire(this.#key(`lease:${key}`), leaseMs)).catch(() => undefined), leaseMs / 3);
     renew?.unref();
     const work = (async () => {
       try {
@@ -189,7 +193,7 @@ export class SharedResultCache implements ResultCache {
   async #takeLease(key: string): Promise<string | undefined> {
     const token = randomUUID();
     try {
-      const taken = await this.#redis.set(this.#key(`lease:${key}`), token, 'PX', this.#options.computeLeaseMs ?? 10_000, 'NX');
+      const taken = await this.#call(() => this.#redis.set(this.#key(`lease:${key}`), token, 'PX', this.#options.computeLeaseMs ?? 10_000, 'NX'));
       return taken === 'OK' ? token : undefined;
     } catch {
       // Redis away: compute alone rather than wait for nobody.
@@ -200,7 +204,7 @@ export class SharedResultCache implements ResultCache {
   async #releaseLease(key: string, token: string): Promise<void> {
     const lease = this.#key(`lease:${key}`);
     try {
-      if ((await this.#redis.get(lease)) === token) await this.#redis.del(lease);
+      if ((await this.#call(() => this.#redis.get(lease))) === token) await this.#call(() => this.#redis.del(lease));
     } catch {
       // It expires by itself.
     }
@@ -214,7 +218,7 @@ export class SharedResultCache implements ResultCache {
       if (stored !== undefined) return stored;
       let held: number;
       try {
-        held = await this.#redis.exists(this.#key(`lease:${key}`));
+        held = await this.#call(() => this.#redis.exists(this.#key(`lease:${key}`)));
       } catch {
         return undefined;
       }
@@ -224,8 +228,13 @@ export class SharedResultCache implements ResultCache {
   }
 
   async #drop(key: string): Promise<void> {
-    await this.#redis.dropEntry(this.#key('lru'), this.#key('sizes'), this.#key('total'), key).catch(() => undefined);
+    await this.#call(() => this.#redis.dropEntry(this.#key('lru'), this.#key('sizes'), this.#key('total'), key)).catch(() => undefined);
     await this.#options.blobs.delete(this.#blobKey(key)).catch(() => undefined);
+  }
+
+  /** Every Redis call goes through here: the cache never waits for Redis longer than the deadline. */
+  #call<T>(work: () => Promise<T>): Promise<T> {
+    return ifConnected(this.#redis, this.#options.url, work);
   }
 
   #key(name: string): string {

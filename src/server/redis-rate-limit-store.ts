@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { commandClient, connected } from '../storage/redis-client.js';
+import { commandClient, connected, ifConnected } from '../storage/redis-client.js';
 import type { RateDecision, RateLimitSettings, RateLimitStore } from './rate-limit.js';
 
 type ScriptedRedis = Redis & { takeToken(key: string, rate: number, burst: number, now: number): Promise<[number, number, number]> };
@@ -7,8 +7,8 @@ type ScriptedRedis = Redis & { takeToken(key: string, rate: number, burst: numbe
 /**
  * Token buckets in Redis, shared by every API process of a deployment, so a key's limit holds
  * however its requests are spread. The arithmetic is `takeToken`'s, in one Lua script per request.
- * While Redis cannot be reached requests are let through (and logged by the caller's store errors
- * being swallowed here): rate limiting must not take the speech API down with it.
+ * While Redis cannot be reached (or does not answer within the Redis deadline) requests are let
+ * through: rate limiting must not take the speech API down with it.
  */
 export class RedisRateLimitStore implements RateLimitStore {
   readonly #redis: ScriptedRedis;
@@ -50,9 +50,10 @@ export class RedisRateLimitStore implements RateLimitStore {
   }
 
   async take(key: string, settings: RateLimitSettings, now: number): Promise<RateDecision> {
-    if (this.#redis.status !== 'ready') return { allowed: true, remaining: settings.burst, retryAfterMs: 0 };
     try {
-      const [allowed, remaining, retryAfterMs] = await this.#redis.takeToken(`${this.#prefix}:${key}`, settings.ratePerSecond, settings.burst, now);
+      const [allowed, remaining, retryAfterMs] = await ifConnected(this.#redis, this.#url, () =>
+        this.#redis.takeToken(`${this.#prefix}:${key}`, settings.ratePerSecond, settings.burst, now),
+      );
       return { allowed: allowed === 1, remaining, retryAfterMs };
     } catch {
       return { allowed: true, remaining: settings.burst, retryAfterMs: 0 };

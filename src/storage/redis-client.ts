@@ -22,16 +22,32 @@ export function patientClient(url: string): Redis {
   return client;
 }
 
+/**
+ * The 503 a client gets. Where Redis is (host and port) is for the operator: it goes in the cause,
+ * which the server logs, never in the message, which the client reads. Without a `cause` the
+ * deadline passed: the command was sent and may still be carried out when Redis answers.
+ */
 function storeUnavailable(url: string, cause?: unknown): ChorusError {
-  // Credentials in the URL stay out of messages.
+  // Credentials in the URL stay out of the log too.
   const where = url.replace(/\/\/[^@/]*@/, '//');
+  const reason = cause === undefined ? `no answer within ${REDIS_DEADLINE_MS} ms` : cause instanceof Error ? cause.message : String(cause);
   return new ChorusError({
     code: 'store_unavailable',
     retryable: true,
-    message: `Redis at ${where} cannot be reached; nothing was queued or changed. Retry shortly.`,
-    ...(cause === undefined ? {} : { cause }),
+    message:
+      cause === undefined
+        ? `Redis (CHORUS_REDIS_URL) cannot be reached: no answer within ${REDIS_DEADLINE_MS / 1000} s. Retry shortly.`
+        : 'Redis (CHORUS_REDIS_URL) cannot be reached; nothing was queued or changed. Retry shortly.',
+    cause: new Error(`Redis at ${where}: ${reason}`, cause === undefined ? undefined : { cause }),
   });
 }
+
+/**
+ * Redis servers (by URL) that let a command pass the deadline without answering (a stalled host, a
+ * paused process): the connection looks healthy, so without this every later call would wait the
+ * whole deadline again. Until that command settles, calls to the same Redis fail at once.
+ */
+const stalled = new Set<string>();
 
 /** Resolves when `client` is connected; rejects with `store_unavailable` after `timeoutMs`. */
 export function connected(client: Redis, url: string, timeoutMs = REDIS_DEADLINE_MS): Promise<void> {
@@ -41,18 +57,45 @@ export function connected(client: Redis, url: string, timeoutMs = REDIS_DEADLINE
 
 /**
  * Runs `work` once `client` is connected (commands are not queued while it is not), with Redis
- * failures and a silence longer than the deadline turned into `store_unavailable`.
+ * failures and a silence longer than the deadline turned into `store_unavailable`. After one such
+ * silence, calls to the same Redis fail at once until Redis answers again: one deadline per outage.
  */
 export async function whenConnected<T>(client: Redis, url: string, work: () => Promise<T>): Promise<T> {
+  if (stalled.has(url)) throw storeUnavailable(url, new Error('an earlier command is still unanswered'));
   await connected(client, url);
-  return guardRedis(work(), url);
+  return answeredInTime(url, work);
 }
 
-/** `work`, with Redis failures and a silence longer than `timeoutMs` turned into `store_unavailable`. */
-export function guardRedis<T>(work: Promise<T>, url: string, timeoutMs = REDIS_DEADLINE_MS): Promise<T> {
+/**
+ * The same for what can do without Redis (the result cache, rate limits): while the client is not
+ * connected it fails at once instead of waiting for the connection.
+ */
+export async function ifConnected<T>(client: Redis, url: string, work: () => Promise<T>): Promise<T> {
+  if (client.status !== 'ready') throw storeUnavailable(url, new Error(`not connected (${client.status})`));
+  return answeredInTime(url, work);
+}
+
+function answeredInTime<T>(url: string, work: () => Promise<T>): Promise<T> {
+  if (stalled.has(url)) return Promise.reject(storeUnavailable(url, new Error('an earlier command is still unanswered')));
+  const pending = work();
+  return guardRedis(pending, url, REDIS_DEADLINE_MS, () => {
+    stalled.add(url);
+    const answered = (): void => void stalled.delete(url);
+    pending.then(answered, answered);
+  });
+}
+
+/**
+ * `work`, with Redis failures and a silence longer than `timeoutMs` turned into `store_unavailable`;
+ * `onDeadline` is told when it was the silence.
+ */
+export function guardRedis<T>(work: Promise<T>, url: string, timeoutMs = REDIS_DEADLINE_MS, onDeadline?: () => void): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(storeUnavailable(url)), timeoutMs);
+    timer = setTimeout(() => {
+      onDeadline?.();
+      reject(storeUnavailable(url));
+    }, timeoutMs);
     timer.unref();
   });
   return Promise.race([work, deadline])

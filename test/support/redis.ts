@@ -12,6 +12,10 @@ export interface TestRedis {
   stop(): Promise<void>;
   /** Starts it again on the same port and data, after `stop()`. */
   start(): Promise<void>;
+  /** Freezes the server (SIGSTOP): connections stay open but nothing is answered, as on a stalled host. */
+  pause(): void;
+  /** Lets a paused server run on (SIGCONT). */
+  resume(): void;
   /** Stops it for good and removes its data. */
   close(): Promise<void>;
 }
@@ -83,7 +87,10 @@ export async function startTestRedis(): Promise<TestRedis> {
     port,
     stop,
     start,
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
     async close() {
+      child?.kill('SIGCONT');
       await stop();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -10,6 +10,8 @@ import { ChorusError } from '../errors.js';
 import { synthesizeSpeech } from '../pipeline/synthesize-speech.js';
 import { startServer } from '../server/server.js';
 import { loadWebhookSecret } from '../jobs/webhook-sender.js';
+import { createLogger } from '../util/logger.js';
+import { describeError } from '../util/throttled-log.js';
 import { VoiceCatalog } from '../voices/voice-catalog.js';
 
 const USAGE = `Usage:
@@ -66,13 +68,38 @@ async function serveCommand(args: string[]): Promise<number> {
   if (values.port !== undefined) env['PORT'] = values.port;
   if (values.host !== undefined) env['HOST'] = values.host;
   if (values.role !== undefined) env['CHORUS_ROLE'] = values.role;
-  const server = await startServer(loadConfig(env));
+  const config = loadConfig(env);
+  const logger = createLogger(config.logLevel);
+  // A bug that leaves a promise rejected must not take every request in flight down with it; the
+  // log says where it came from.
+  process.on('unhandledRejection', (reason) => logger.error('unhandled promise rejection; the server keeps running', { error: describeError(reason), stack: (reason as Error | undefined)?.stack }));
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer(config, logger);
+  } catch (error) {
+    // Exit now: engine threads or Redis clients started on the way would keep a failed process alive.
+    process.stderr.write(`chorus: ${errorMessage(error)}\n`);
+    process.exit(1);
+  }
   process.stdout.write(`Chorus listening on ${server.url}\n`);
-  const stop = (): void => {
-    void server.close().then(() => process.exit(0));
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      process.stderr.write(`chorus: second signal (${signal}); exiting now without waiting for requests in flight\n`);
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    }
+    stopping = true;
+    logger.info('shutting down: finishing requests and jobs in flight', { signal, graceMs: config.shutdownGraceMs });
+    server.close({ graceMs: config.shutdownGraceMs }).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error('shutdown failed', { error: describeError(error) });
+        process.exit(1);
+      },
+    );
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   return new Promise<number>(() => undefined);
 }
 
@@ -201,8 +228,12 @@ main(process.argv.slice(2)).then(
     if (code !== 0) process.exitCode = code;
   },
   (error: unknown) => {
-    const message = ChorusError.isInstance(error) || error instanceof ConfigError ? error.message : String((error as Error)?.stack ?? error);
-    process.stderr.write(`chorus: ${message}\n`);
+    process.stderr.write(`chorus: ${errorMessage(error)}\n`);
     process.exitCode = 1;
   },
 );
+
+/** What the operator reads: the message of an error Chorus raised on purpose, the stack of a bug. */
+function errorMessage(error: unknown): string {
+  return ChorusError.isInstance(error) || error instanceof ConfigError ? error.message : String((error as Error)?.stack ?? error);
+}

@@ -42,4 +42,18 @@ describe('loadConfig', () => {
     assert.equal(split.redisUrl, 'redis://127.0.0.1:6379/2');
     assert.equal(split.jobLockMs, 30_000);
   });
+
+  it('shutdown grace and connection timeouts: documented defaults, headers within the request timeout', () => {
+    const config = loadConfig({});
+    assert.equal(config.shutdownGraceMs, 10_000);
+    assert.equal(config.headersTimeoutMs, 10_000);
+    assert.equal(config.requestTimeoutMs, 300_000);
+    assert.equal(config.keepAliveTimeoutMs, 65_000);
+    assert.equal(loadConfig({ CHORUS_SHUTDOWN_GRACE_MS: '0' }).shutdownGraceMs, 0);
+    assert.throws(() => loadConfig({ CHORUS_HEADERS_TIMEOUT_MS: '500' }), /CHORUS_HEADERS_TIMEOUT_MS.*integer from 1000/);
+    assert.throws(
+      () => loadConfig({ CHORUS_HEADERS_TIMEOUT_MS: '20000', CHORUS_REQUEST_TIMEOUT_MS: '15000' }),
+      (error: unknown) => error instanceof ConfigError && /CHORUS_HEADERS_TIMEOUT_MS \(20000\) must not exceed CHORUS_REQUEST_TIMEOUT_MS \(15000\)/.test(error.message),
+    );
+  });
 });

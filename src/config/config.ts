@@ -88,6 +88,14 @@ export interface ChorusConfig {
   readonly conversationMaxTurns: number;
   readonly conversationMaxChars: number;
   readonly conversationIdleSeconds: number;
+  /** On SIGTERM/SIGINT, how long requests and jobs in flight get to finish before they are cut, ms. */
+  readonly shutdownGraceMs: number;
+  /** A client must send a request's headers within this (slow-loris clients are cut off), ms. */
+  readonly headersTimeoutMs: number;
+  /** …and the whole request, body included, within this; answering it may take longer, ms. */
+  readonly requestTimeoutMs: number;
+  /** An idle kept-alive connection is closed after this, ms. */
+  readonly keepAliveTimeoutMs: number;
 }
 
 /** What the agent is told unless CHORUS_LLM_SYSTEM_PROMPT says otherwise: its replies are heard, not read. */
@@ -149,6 +157,13 @@ const SETTINGS = {
   conversationMaxTurns: { env: 'CHORUS_CONVERSATION_MAX_TURNS', parse: integer(1, 10_000), default: 20 },
   conversationMaxChars: { env: 'CHORUS_CONVERSATION_MAX_CHARS', parse: integer(100, 10_000_000), default: 24_000 },
   conversationIdleSeconds: { env: 'CHORUS_CONVERSATION_IDLE_SECONDS', parse: integer(1, 365 * 24 * 3600), default: 24 * 3600 },
+  shutdownGraceMs: { env: 'CHORUS_SHUTDOWN_GRACE_MS', parse: integer(0, 600_000), default: 10_000 },
+  headersTimeoutMs: { env: 'CHORUS_HEADERS_TIMEOUT_MS', parse: integer(1000, 600_000), default: 10_000 },
+  // A 20 MB /runsync body at about 600 kbit/s.
+  requestTimeoutMs: { env: 'CHORUS_REQUEST_TIMEOUT_MS', parse: integer(1000, 3_600_000), default: 300_000 },
+  // Longer than clients' and proxies' own idle timeouts (undici 4 s, AWS load balancers 60 s): the
+  // client gives up a connection before the server closes it, so no request is sent into a closing one.
+  keepAliveTimeoutMs: { env: 'CHORUS_KEEP_ALIVE_TIMEOUT_MS', parse: integer(1000, 600_000), default: 65_000 },
 } as const;
 
 export class ConfigError extends Error {
@@ -175,6 +190,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   if (config.llmUrl !== undefined && config.llmModel === undefined) {
     throw new ConfigError('CHORUS_LLM_URL needs CHORUS_LLM_MODEL: the name of the model the chat server serves (llama.cpp accepts any name; Ollama, vLLM and OpenAI need theirs).');
+  }
+  if (config.headersTimeoutMs > config.requestTimeoutMs) {
+    throw new ConfigError(`CHORUS_HEADERS_TIMEOUT_MS (${config.headersTimeoutMs}) must not exceed CHORUS_REQUEST_TIMEOUT_MS (${config.requestTimeoutMs}): the headers are part of the request.`);
   }
   const dataDir = resolve(config.dataDir);
   return { ...config, dataDir, cacheDir: config.cacheDir === '' ? join(dataDir, 'cache') : resolve(config.cacheDir) };

@@ -49,6 +49,8 @@ export class JobService {
   readonly #voices: VoiceLibrary;
   readonly #settings: JobServiceSettings;
   readonly #onFinished: ((job: JobRecord) => void) | undefined;
+  /** Aborted at shutdown: every long-poll answers at once with the job as it is. */
+  readonly #released = new AbortController();
 
   constructor(options: {
     queue: JobQueue;
@@ -71,6 +73,16 @@ export class JobService {
 
   get endpointIds(): string[] {
     return [...this.#profiles.keys()];
+  }
+
+  /** The server is shutting down: waiting requests get the job's current state now (the client polls /status later). */
+  releaseWaiters(): void {
+    this.#released.abort();
+  }
+
+  /** True once `releaseWaiters` was called: nothing waits for a job any more. */
+  get waitersReleased(): boolean {
+    return this.#released.signal.aborted;
   }
 
   profile(endpointId: string): EndpointProfile {
@@ -124,7 +136,8 @@ export class JobService {
   }
 
   /** Waits until the job is terminal or `waitMs` passes; returns the job as it is then. */
-  async waitForTerminal(endpointId: string, owner: string, jobId: string, waitMs: number, signal: AbortSignal): Promise<JobRecord> {
+  async waitForTerminal(endpointId: string, owner: string, jobId: string, waitMs: number, requestSignal: AbortSignal): Promise<JobRecord> {
+    const signal = AbortSignal.any([requestSignal, this.#released.signal]);
     const deadline = Date.now() + waitMs;
     for (;;) {
       const change = this.#watch(jobId, deadline - Date.now(), signal);
@@ -141,7 +154,8 @@ export class JobService {
   }
 
   /** Chunks not yet delivered; waits up to `waitMs` for at least one, or for the end. */
-  async stream(endpointId: string, owner: string, jobId: string, waitMs: number, signal: AbortSignal): Promise<{ job: JobRecord; chunks: StreamChunk[] }> {
+  async stream(endpointId: string, owner: string, jobId: string, waitMs: number, requestSignal: AbortSignal): Promise<{ job: JobRecord; chunks: StreamChunk[] }> {
+    const signal = AbortSignal.any([requestSignal, this.#released.signal]);
     const deadline = Date.now() + waitMs;
     for (;;) {
       const change = this.#watch(jobId, deadline - Date.now(), signal);

@@ -1,7 +1,12 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { mkdirSync, readFileSync } from 'node:fs';
+import type { Server as HttpServer, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { toOpenAIError } from '../api/openai/openai-errors.js';
+import { toRunpodError } from '../api/runpod/runpod-errors.js';
+import { ChorusError } from '../errors.js';
 import type { ChorusConfig } from '../config/config.js';
 import { JobRunner } from '../jobs/job-runner.js';
 import { JobService } from '../jobs/job-service.js';
@@ -15,6 +20,7 @@ import { SharedResultCache } from '../cache/shared-result-cache.js';
 import { createProfiles } from '../operations/index.js';
 import { createSpeechService, type SpeechService } from '../pipeline/speech-service.js';
 import { createBlobStore } from '../storage/index.js';
+import { asStorageError } from '../storage/storage-errors.js';
 import { createLogger, type Logger } from '../util/logger.js';
 import { RedisVoiceStore } from '../voices/redis-voice-store.js';
 import { RedisRateLimitStore } from './redis-rate-limit-store.js';
@@ -31,7 +37,13 @@ export interface RunningServer {
   readonly url: string;
   readonly port: number;
   readonly speech: SpeechService;
-  close(): Promise<void>;
+  /**
+   * Stops the server. With `graceMs` (a SIGTERM), it drains first: it stops accepting, lets requests
+   * and running jobs finish for up to `graceMs`, then answers waiting requests with the job as it is,
+   * ends streams after their last whole chunk, and hands running jobs back to the queue. Without,
+   * everything in flight is dropped at once.
+   */
+  close(options?: { readonly graceMs?: number }): Promise<void>;
 }
 
 export const VERSION: string = (
@@ -66,10 +78,45 @@ async function openSharedState(config: ChorusConfig, logger: Logger): Promise<Sh
   return { queue, voiceStore: new RedisVoiceStore(redis), conversations: new RedisConversationStore(redis), rateLimitStore };
 }
 
-/** Starts the engine workers, then listens. Resolves once the server accepts requests. */
+/**
+ * Takes the data directory (a second process on it is refused before anything starts that would
+ * keep the refused process alive), starts the engine workers, then listens. Resolves once the
+ * server accepts requests; a failure on the way closes what was opened.
+ */
 export async function startServer(config: ChorusConfig, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
-  mkdirSync(config.dataDir, { recursive: true });
+  let shared: SharedState;
+  try {
+    mkdirSync(config.dataDir, { recursive: true });
+    shared = await openSharedState(config, logger);
+  } catch (error) {
+    throw asStorageError(config.dataDir, error);
+  }
+  try {
+    return await startOn(shared, config, logger);
+  } catch (error) {
+    await closeSharedState(shared);
+    throw error;
+  }
+}
+
+async function closeSharedState({ queue, voiceStore, conversations, rateLimitStore }: SharedState): Promise<void> {
+  await queue.close();
+  await voiceStore.close();
+  await conversations.close();
+  await rateLimitStore?.close();
+}
+
+async function startOn(shared: SharedState, config: ChorusConfig, logger: Logger): Promise<RunningServer> {
   const speech = await createSpeechService(config);
+  try {
+    return await listen(shared, speech, config, logger);
+  } catch (error) {
+    await speech.close();
+    throw error;
+  }
+}
+
+async function listen(shared: SharedState, speech: SpeechService, config: ChorusConfig, logger: Logger): Promise<RunningServer> {
   // Local file links point at this server; its URL is known once it listens (PORT=0).
   let listeningUrl = '';
   const storage = await createBlobStore(config, () => config.publicUrl ?? listeningUrl);
@@ -80,7 +127,7 @@ export async function startServer(config: ChorusConfig, logger: Logger = createL
       ? new DirectoryResultCache({ ...cacheSettings, dir: config.cacheDir })
       : new SharedResultCache({ ...cacheSettings, url: config.redisUrl, prefix: config.redisPrefix, blobs: storage });
   // With Redis every process shares the queue, the voice library and the conversations; without, they live in the data directory.
-  const { queue, voiceStore, conversations, rateLimitStore } = await openSharedState(config, logger);
+  const { queue, voiceStore, conversations, rateLimitStore } = shared;
   const chat =
     config.llmUrl === undefined || config.llmModel === undefined
       ? undefined
@@ -132,9 +179,31 @@ export async function startServer(config: ChorusConfig, logger: Logger = createL
     config.role === 'worker'
       ? createWorkerApp({ jobs, speech, logger, version: VERSION, storage })
       : createApp({ config, speech, voices, resultCache, jobs, logger, version: VERSION, storage, ...(rateLimitStore === undefined ? {} : { rateLimitStore }) });
+  let draining = false;
   const server = await new Promise<ServerType>((resolve, reject) => {
-    const listening = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(listening));
+    const listening = serve(
+      {
+        // A request that arrives on a kept-alive connection while draining is refused in its API's shape.
+        fetch: (request, env) => (draining ? shuttingDown(request) : app.fetch(request, env)),
+        port: config.port,
+        hostname: config.host,
+        serverOptions: {
+          // Slow-loris clients: the headers within headersTimeout, the whole request (not the answer,
+          // so long-polls and streams are not cut) within requestTimeout, checked every second.
+          headersTimeout: config.headersTimeoutMs,
+          requestTimeout: config.requestTimeoutMs,
+          connectionsCheckingInterval: 1000,
+        },
+      },
+      () => resolve(listening),
+    );
     listening.once('error', reject);
+  });
+  (server as HttpServer).keepAliveTimeout = config.keepAliveTimeoutMs;
+  const inFlight = new Set<ServerResponse>();
+  server.on('request', (_request, response: ServerResponse) => {
+    inFlight.add(response);
+    response.once('close', () => inFlight.delete(response));
   });
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -151,25 +220,67 @@ export async function startServer(config: ChorusConfig, logger: Logger = createL
     auth: config.apiKeys.length > 0,
     endpoints: jobs.endpointIds,
   });
+  let closing: Promise<void> | undefined;
+  const close = async (graceMs: number): Promise<void> => {
+    const http = server as HttpServer;
+    draining = true;
+    runner.stopClaiming();
+    const listenerClosed = new Promise<void>((resolve) => http.close(() => resolve()));
+    // Answers still to be written close their connection; idle ones are closed by close() itself.
+    for (const response of inFlight) if (!response.headersSent) response.shouldKeepAlive = false;
+    if (graceMs > 0) {
+      const deadline = Date.now() + graceMs;
+      // Once no job runs here, a long-poll would wait for nothing: it answers with the job as it is.
+      // (An API process runs none; its long-polls wait for the workers' jobs for the grace.)
+      let runnerIdle = false;
+      if (config.role !== 'api') {
+        void runner.idle().then(() => {
+          runnerIdle = true;
+          jobs.releaseWaiters();
+        });
+      }
+      await until(() => inFlight.size === 0 && (runnerIdle || config.role === 'api'), deadline);
+      jobs.releaseWaiters();
+      await until(() => inFlight.size === 0, Math.min(deadline, Date.now() + 250));
+    }
+    jobs.releaseWaiters();
+    for (const response of inFlight) {
+      if (!response.headersSent || response.writableEnded) continue;
+      // A stream still going: end it after its last whole chunk (the chunked terminator is written).
+      // The stream writer's next write then fails harmlessly instead of crashing the process.
+      response.on('error', () => undefined);
+      response.end();
+    }
+    await runner.stop();
+    await webhooks.close();
+    await speech.close();
+    // What is left (a synthesis the engine shutdown just failed) is answering now; then connections go.
+    if (graceMs > 0) await until(() => inFlight.size === 0, Date.now() + 1000);
+    http.closeAllConnections();
+    await listenerClosed;
+    await closeSharedState(shared);
+    if (resultCache instanceof SharedResultCache) await resultCache.close();
+    (storage as { close?: () => void }).close?.();
+  };
   return {
     url,
     port,
     speech,
-    async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Streaming clients would hold the server open; shutting down means dropping them.
-        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
-      });
-      await runner.stop();
-      await webhooks.close();
-      await speech.close();
-      await queue.close();
-      await voiceStore.close();
-      await conversations.close();
-      await rateLimitStore?.close();
-      if (resultCache instanceof SharedResultCache) await resultCache.close();
-      (storage as { close?: () => void }).close?.();
+    close(options = {}) {
+      closing ??= close(options.graceMs ?? 0);
+      return closing;
     },
   };
+}
+
+/** While draining: 503 `engine_unavailable` in the shape of the API asked, and the connection closes. */
+function shuttingDown(request: Request): Response {
+  const error = new ChorusError({ code: 'engine_unavailable', retryable: true, message: 'The server is shutting down; retry shortly.' });
+  const { status, body, headers } = new URL(request.url).pathname.startsWith('/v2/') ? toRunpodError(error) : toOpenAIError(error);
+  return Response.json(body, { status, headers: { ...headers, connection: 'close' } });
+}
+
+/** Polls `done` until it holds or `deadline` (epoch ms) passes. */
+async function until(done: () => boolean, deadline: number): Promise<void> {
+  while (!done() && Date.now() < deadline) await sleep(Math.min(25, Math.max(1, deadline - Date.now())));
 }

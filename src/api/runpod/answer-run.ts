@@ -74,7 +74,13 @@ async function* messages(jobs: JobService, endpointId: string, owner: string, id
       for (const output of joinTexts(chunks.map((chunk) => chunk.output))) {
         for (const piece of wirePieces(output)) yield { id, status: 'success', output: piece };
       }
-      if (chunks.length > 0 || !isTerminal(job.state)) continue;
+      if (chunks.length > 0) continue;
+      if (!isTerminal(job.state)) {
+        if (!jobs.waitersReleased) continue;
+        // Shutting down: the stream ends with where the job stands, not in the middle of nothing.
+        yield { id, status: 'error', error: `The server is shutting down; the job is still ${job.state}: poll /status/${id}.` };
+        return;
+      }
       if (job.state === 'completed') {
         const { text: _streamed, ...summary } = (job.output ?? {}) as Record<string, unknown>;
         yield { id, status: 'success', done: true, output: summary };

@@ -3,7 +3,7 @@
 // nothing, and works again once the storage does.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -37,19 +37,18 @@ function logWatcher(server: ChorusProcess): { log: () => string; waitFor(pattern
 }
 
 describe('the data directory stops being writable under a running server', () => {
-  // root ignores file modes, so the server runs as nobody on a directory it owns; the test (root or
-  // not) can always change that directory's modes.
+  // root ignores file modes, so as root the directory is made immutable instead (chattr +i: writes,
+  // new files and SQLite's lock directory fail with EPERM, as a read-only mount would refuse them);
+  // the server runs as the test runner, wherever the checkout is.
   const asRoot = process.getuid?.() === 0;
-  const NOBODY = 65534;
   const dataDir = mkdtempSync(join(tmpdir(), 'chorus-readonly-'));
-  if (asRoot) chownSync(dataDir, NOBODY, NOBODY);
-  const readOnly = (): void => void execFileSync('chmod', ['-R', 'a-w', dataDir]);
-  const writable = (): void => void execFileSync('chmod', ['-R', 'u+w', dataDir]);
+  const readOnly = (): void => void execFileSync(asRoot ? 'chattr' : 'chmod', ['-R', asRoot ? '+i' : 'a-w', dataDir]);
+  const writable = (): void => void execFileSync(asRoot ? 'chattr' : 'chmod', ['-R', asRoot ? '-i' : 'u+w', dataDir]);
   let server: ChorusProcess;
   let watcher: ReturnType<typeof logWatcher>;
 
   before(async () => {
-    server = await startChorusProcess({ CHORUS_DATA_DIR: dataDir, CHORUS_LOG_LEVEL: 'warn' }, [], asRoot ? { uid: NOBODY, gid: NOBODY } : {});
+    server = await startChorusProcess({ CHORUS_DATA_DIR: dataDir, CHORUS_LOG_LEVEL: 'warn' });
     watcher = logWatcher(server);
   });
   after(async () => {

@@ -12,26 +12,18 @@ export interface ChorusProcess {
   stop(): Promise<void>;
 }
 
-export interface ChorusProcessOptions {
-  /** Run as this user and group (the test runner must be root to switch). */
-  readonly uid?: number;
-  readonly gid?: number;
-}
-
 /** `chorus serve` as a child process, as an operator runs it (sources under tsx), on 127.0.0.1 and a random port; not waited for. */
-export function spawnChorus(env: Record<string, string>, args: readonly string[] = [], options: ChorusProcessOptions = {}): ChildProcess {
+export function spawnChorus(env: Record<string, string>, args: readonly string[] = []): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--host', '127.0.0.1', ...args], {
     cwd: ROOT,
     env: { ...process.env, CHORUS_WORKERS: '1', CHORUS_LOG_LEVEL: 'warn', CHORUS_API_KEYS: '', CHORUS_RATE_LIMIT_RPS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-    ...(options.uid === undefined ? {} : { uid: options.uid }),
-    ...(options.gid === undefined ? {} : { gid: options.gid }),
   });
 }
 
 /** `chorus serve` as a child process, once it listens. */
-export async function startChorusProcess(env: Record<string, string>, args: readonly string[] = [], options: ChorusProcessOptions = {}): Promise<ChorusProcess> {
-  const child = spawnChorus(env, args, options);
+export async function startChorusProcess(env: Record<string, string>, args: readonly string[] = []): Promise<ChorusProcess> {
+  const child = spawnChorus(env, args);
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
   const url = await new Promise<string>((resolve, reject) => {

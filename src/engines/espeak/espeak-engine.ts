@@ -11,6 +11,7 @@ import type {
   SpeechEngine,
 } from '../../engine/speech-engine.js';
 import { ESPEAK_VOICES, toEngineVoice, type EspeakVoiceDefinition } from './espeak-voices.js';
+import { literalEspeakText, type LiteralText } from './literal-text.js';
 
 export const ESPEAK_ENGINE_ID = 'espeak';
 /** Echogarden's eSpeak NG 1.52-dev build, package version 0.3.5. */
@@ -81,7 +82,9 @@ export async function createEspeakEngine(): Promise<SpeechEngine> {
 
     const chunks: Int16Array[] = [];
     const events: EspeakEvent[] = [];
-    synth.synthesize(request.text, (samples, chunkEvents) => {
+    // Text is spoken as written, never read as SSML, phonemes or embedded commands.
+    const literal = literalEspeakText(request.text);
+    synth.synthesize(literal.text, (samples, chunkEvents) => {
       if (samples.length > 0) chunks.push(samples);
       for (const event of chunkEvents) {
         if (event.type === 'word' || event.type === 'end' || event.type === 'sentence') events.push(event);
@@ -94,7 +97,7 @@ export async function createEspeakEngine(): Promise<SpeechEngine> {
     let totalSamples = 0;
     for (const chunk of chunks) totalSamples += chunk.length;
     const durationMs = (totalSamples / sampleRate) * 1000;
-    yield* wordParts(request.text, events, durationMs);
+    yield* wordParts(literal, events, durationMs);
     for (const chunk of chunks) {
       const samples = new Float32Array(chunk.length);
       for (let i = 0; i < chunk.length; i++) samples[i] = chunk[i]! / 32768;
@@ -128,9 +131,11 @@ function collectLanguages(synth: ESpeakNGWorker): Map<string, string> {
 
 /**
  * eSpeak reports word starts as 1-based code-point positions into the text it was given. Convert
- * them to UTF-16 offsets, and end each word where the next word or clause begins.
+ * them to UTF-16 offsets into the request's own text, and end each word where the next word or
+ * clause begins.
  */
-function* wordParts(text: string, events: readonly EspeakEvent[], durationMs: number): Generator<EnginePart> {
+function* wordParts(literal: LiteralText, events: readonly EspeakEvent[], durationMs: number): Generator<EnginePart> {
+  const { text } = literal;
   const codePointToUtf16: number[] = [];
   for (let i = 0; i < text.length; i++) {
     codePointToUtf16.push(i);
@@ -155,8 +160,8 @@ function* wordParts(text: string, events: readonly EspeakEvent[], durationMs: nu
     const start = event.text_position - 1;
     yield {
       type: 'word',
-      textStart: toUtf16(start),
-      textEnd: toUtf16(start + Math.max(1, event.word_length)),
+      textStart: literal.toSourceStart(toUtf16(start)),
+      textEnd: literal.toSourceEnd(toUtf16(start + Math.max(1, event.word_length))),
       startMs: event.audio_position,
       endMs: Math.min(endMs, durationMs),
     };

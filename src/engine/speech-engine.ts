@@ -41,6 +41,11 @@ export interface EngineSynthesisRequest {
   readonly language?: string;
   /** Speaking-rate factor for engines with `nativeControls.speed`; 1 = the voice's own rate. */
   readonly speed?: number;
+  /**
+   * The pipeline will refuse audio past this many seconds; an engine may stop making it there (so
+   * memory stays bounded too). Absent: no bound.
+   */
+  readonly maxDurationSec?: number;
 }
 
 export type EngineWarning = { readonly setting: string; readonly message: string };

@@ -37,6 +37,13 @@ export interface SpeechRequest {
    * `buffered`: the whole file is produced first, with exact lengths and whole-file loudness.
    */
   readonly delivery: 'stream' | 'buffered';
+  /**
+   * Longest audio the request may make, seconds: past it the synthesis stops with `text_too_long`.
+   * The speech service caps it at CHORUS_MAX_AUDIO_SECONDS; absent = that setting (no bound in-process).
+   */
+  readonly maxAudioSec?: number;
+  /** The request field the text came from (`input`, `text`), named in errors about it; absent = `input`. */
+  readonly textField?: string;
 }
 
 export interface WordTiming {

@@ -18,6 +18,7 @@ import {
   chunkText,
   detectScriptLanguage,
   findWords,
+  hasSpeakableText,
   normalizeText,
   splitSentences,
   wordIndexAt,
@@ -52,9 +53,10 @@ export async function* synthesizeSpeech(
   await initDsp();
   const { engine } = context;
   const capabilities = engine.capabilities;
+  const textField = request.textField ?? 'input';
   const normalized = normalizeText(request.text);
-  if (normalized.text.length === 0) {
-    throw new ChorusError({ code: 'invalid_request', param: 'input', message: 'The text contains nothing that can be spoken.' });
+  if (!hasSpeakableText(request.text)) {
+    throw new ChorusError({ code: 'invalid_request', param: textField, message: `'${textField}' contains nothing that can be spoken.` });
   }
   const language = request.language ?? detectScriptLanguage(normalized.text);
   const spans = planChunks(normalized.text, request);
@@ -114,8 +116,11 @@ export async function* synthesizeSpeech(
     let emittedSamples = 0;
     // Output time of everything fed so far; transforms hold some samples back, but not time.
     let fedSec = 0;
+    const maxAudioSec = request.maxAudioSec ?? Infinity;
     const process = (samples: Float32Array): Float32Array => {
       fedSec += samples.length / engineRate / stretch;
+      // Checked as audio is made, so whatever inflates it (gaps, slow speed, long text) is bounded.
+      if (fedSec > maxAudioSec) throw audioBoundError(textField, maxAudioSec);
       let out = samples;
       for (const transform of transforms) out = transform.process(out);
       return out;
@@ -154,8 +159,16 @@ export async function* synthesizeSpeech(
       const chunkStartSec = fedSec;
       const engineAudio: Float32Array[] = [];
       const engineWords: { textStart: number; textEnd: number; startMs: number; endMs: number }[] = [];
+      // The engine may stop a little past what the bound still allows (in its own, unstretched time).
+      const maxDurationSec = (maxAudioSec - fedSec) * stretch + 0.1;
       for await (const part of engine.synthesize(
-        { text: span.text, voiceId: request.voiceId, speed: nativeSpeed, ...(language === undefined ? {} : { language }) },
+        {
+          text: span.text,
+          voiceId: request.voiceId,
+          speed: nativeSpeed,
+          ...(language === undefined ? {} : { language }),
+          ...(Number.isFinite(maxDurationSec) ? { maxDurationSec } : {}),
+        },
         signal,
       )) {
         if (part.type === 'audio') {
@@ -213,6 +226,14 @@ export async function* synthesizeSpeech(
     for (const transform of transforms) transform.dispose();
     encoder?.dispose();
   }
+}
+
+function audioBoundError(textField: string, maxAudioSec: number): ChorusError {
+  return new ChorusError({
+    code: 'text_too_long',
+    param: textField,
+    message: `'${textField}' makes more than ${maxAudioSec} s of audio (CHORUS_MAX_AUDIO_SECONDS): send a shorter text, a faster speed or shorter gaps.`,
+  });
 }
 
 function encoderOptions(request: SpeechRequest, sampleRate: number, totalSamples?: number) {

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { findWords, wordIndexAt } from './words.js';
+import { findWords, hasSpeakableText, wordIndexAt } from './words.js';
 
 function words(text: string): string[] {
   const spans = findWords(text);
@@ -91,5 +91,15 @@ describe('wordIndexAt', () => {
       const expected = ws.findIndex((w) => w.end > o);
       assert.equal(wordIndexAt(ws, o), expected, `offset ${o}`);
     }
+  });
+});
+
+describe('hasSpeakableText', () => {
+  it('is true when the normalised text has a letter or digit', () => {
+    for (const text of ['a', ' 42 ', 'Hello 😀', '**bold**', '你好', '$5', '<break time="1s"/>']) assert.equal(hasSpeakableText(text), true, text);
+  });
+
+  it('is false for emoji, punctuation, symbols, markup, format characters and spaces only', () => {
+    for (const text of ['', '   ', '😀👍🎉', '🇫🇷', '?!… — ...', '**  __', '\u200b\u200d', '# ', '© ® ™']) assert.equal(hasSpeakableText(text), false, JSON.stringify(text));
   });
 });

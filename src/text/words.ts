@@ -1,5 +1,6 @@
 // Spoken-word segmentation for word timings.
 
+import { normalizeText } from './normalize-text.js';
 import { makeSpan } from './span.js';
 import type { Span } from './span.js';
 
@@ -38,4 +39,15 @@ export function wordIndexAt(words: readonly Span[], offset: number): number {
     else hi = mid;
   }
   return lo < words.length ? lo : -1;
+}
+
+const SPEAKABLE = /[\p{L}\p{N}]/u;
+
+/**
+ * True when `text`, normalised as the pipeline normalises it, has a letter or digit to speak. Text
+ * that is only emoji, punctuation, symbols, markup or spaces is refused before synthesis (and a chat
+ * reply's sentence of that kind is skipped), so a check and the synthesis always agree.
+ */
+export function hasSpeakableText(text: string): boolean {
+  return SPEAKABLE.test(normalizeText(text).text);
 }

@@ -22,11 +22,32 @@ const BREAK = '<break time="60s"/>';
 const FOUR_BREAKS = `${BREAK} a ${BREAK} b ${BREAK} c ${BREAK} d`;
 const PROSODY = '<prosody rate="x-slow"><prosody rate="x-slow">Hello there, how are you?</prosody></prosody>';
 
-/** A chat reply that carries a tag, as a language model told to "pause" might write it. */
+/** About ten seconds of speech. */
+const LONG_REPLY = 'This answer goes on and on. It has one sentence after another, each of them adding a few more words. It does not stop for quite a while, and it keeps talking well past any short limit.';
+
+/** A chat reply that carries a tag, as a language model told to "pause" might write it; or a long one. */
 function agentReply(request: ChatServerRequest) {
   const last = request.body.messages?.at(-1)?.content ?? '';
   if (last.includes('[tag]')) return { tokens: ['Sure.', ` Let me think ${BREAK} about it.`, ' Done.'] };
+  if (last.includes('[long]')) return { tokens: LONG_REPLY.split(/(?= )/) };
   return { tokens: ['Hello there.'] };
+}
+
+/**
+ * A refused /v2 request: a 4xx answer `{"error", "field"}`, or (another part of issue 14 turns input
+ * errors on /v2 into FAILED jobs, as RunPod reports them) a FAILED job whose error names the field.
+ * Either way nothing is spoken and the message says what is allowed.
+ */
+async function expectRefused(response: Response, field: string, message: RegExp): Promise<void> {
+  const body = (await response.json()) as Job;
+  if (response.status >= 400) {
+    assert.ok(response.status < 500, `${response.status}: ${JSON.stringify(body)}`);
+    assert.equal(body.field, field, JSON.stringify(body));
+  } else {
+    assert.equal(body.status, 'FAILED', JSON.stringify(body).slice(0, 300));
+    assert.match(String(body.error), new RegExp(`'${field}'`));
+  }
+  assert.match(String(body.error), message, JSON.stringify(body).slice(0, 300));
 }
 
 describe('adversarial text', () => {
@@ -108,6 +129,153 @@ describe('adversarial text', () => {
       assert.match(String(body.output!['text']), /<break/);
       const seconds = probeAudio(Buffer.from(body.output!['audio'], 'base64'), 'wav').decodedDuration;
       assert.ok(seconds < 15, `${seconds} s of reply audio`);
+    });
+  });
+
+  describe('text with nothing to speak is refused at submission, on every API', () => {
+    const nothing = ['😀👍🎉', '?!… — ...', '**  __', ' \u200b\u200d '];
+
+    it('/v1/audio/speech: 400 naming input', async () => {
+      for (const input of nothing) {
+        const error = await openai.audio.speech.create({ model: 'tts-1', voice: 'alloy', input }).then(
+          () => undefined,
+          (caught: unknown) => caught,
+        );
+        assert.ok(error instanceof OpenAI.BadRequestError, `${JSON.stringify(input)}: ${String(error)}`);
+        assert.equal(error.param, 'input');
+        assert.match(error.message, /nothing that can be spoken/);
+      }
+    });
+
+    it('spark-tts, chatterbox and chatterbox-v2 tts: refused naming text, before any job runs', async () => {
+      for (const text of nothing) {
+        for (const [endpoint, input] of [
+          ['spark-tts', { text }],
+          ['chatterbox', { text }],
+          ['chatterbox-v2', { operation: 'tts', mode: 'basic', text }],
+        ] as const) {
+          const response = await fetch(`${server.url}/v2/${endpoint}/runsync`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input }) });
+          await expectRefused(response, 'text', /nothing that can be spoken/);
+        }
+      }
+    });
+  });
+
+  describe('text length: one configurable limit on every API (CHORUS_MAX_INPUT_CHARS, default 10000)', () => {
+    it('the default server refuses 19.5k characters on chatterbox and spark-tts, naming text and 10000', async () => {
+      const text = 'This sentence is forty characters long. '.repeat(488);
+      assert.ok(text.length > 19_000);
+      for (const endpoint of ['chatterbox', 'spark-tts']) {
+        const response = await fetch(`${server.url}/v2/${endpoint}/runsync`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: { text } }) });
+        await expectRefused(response, 'text', /at most 10000 characters.*got 19520/);
+      }
+      // OpenAI's own limit stays 4096 on /v1 (the setting is above it).
+      const error = await openai.audio.speech.create({ model: 'tts-1', voice: 'alloy', input: text.slice(0, 4097) }).catch((caught: unknown) => caught);
+      assert.ok(error instanceof OpenAI.BadRequestError);
+      assert.equal(error.code, 'string_above_max_length');
+      assert.match(error.message, /at most 4096 characters/);
+    });
+  });
+
+  describe('a small server: CHORUS_MAX_INPUT_CHARS=300, CHORUS_MAX_AUDIO_SECONDS=3', () => {
+    let small: TestServer;
+    let smallChat: ChatServer;
+    before(async () => {
+      smallChat = await startChatServer(agentReply);
+      small = await startTestServer({
+        CHORUS_RATE_LIMIT_RPS: '0',
+        CACHE_ENABLED: 'false',
+        CHORUS_MAX_INPUT_CHARS: '300',
+        CHORUS_MAX_AUDIO_SECONDS: '3',
+        CHORUS_LLM_URL: smallChat.url,
+        CHORUS_LLM_MODEL: 'scripted-model',
+      });
+    });
+    after(async () => {
+      await small?.close();
+      await smallChat?.close();
+    });
+    const post = (path: string, body: unknown) =>
+      fetch(`${small.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const over = 'word '.repeat(60) + 'x'; // 301 characters
+    const atLimit = 'word '.repeat(59) + 'wordy'; // 300 characters
+
+    it('over the limit is refused on every API, naming the field and the limit; at the limit is accepted', async () => {
+      assert.equal(over.length, 301);
+      assert.equal(atLimit.length, 300);
+      const v1 = await post('/v1/audio/speech', { model: 'tts-1', voice: 'alloy', input: over });
+      assert.equal(v1.status, 400);
+      const v1Error = ((await v1.json()) as { error: { param: string; code: string; message: string } }).error;
+      assert.equal(v1Error.param, 'input');
+      assert.equal(v1Error.code, 'string_above_max_length');
+      assert.match(v1Error.message, /'input' must be at most 300 characters \(CHORUS_MAX_INPUT_CHARS\), but got 301/);
+      const extended = await post('/v1/audio/speech/extended', { input: over });
+      assert.equal(extended.status, 400);
+      for (const [endpoint, input, field] of [
+        ['spark-tts', { text: over }, 'text'],
+        ['chatterbox', { text: over }, 'text'],
+        ['chatterbox-v2', { operation: 'tts', mode: 'streaming', text: over }, 'text'],
+        ['fish-speech', { message: over }, 'message'],
+      ] as const) {
+        await expectRefused(await post(`/v2/${endpoint}/runsync`, { input }), field, /at most 300 characters \(CHORUS_MAX_INPUT_CHARS\), but got 301/);
+      }
+      // At the limit the text is accepted (and then meets the audio bound: 300 characters is more than 3 s).
+      const accepted = await post('/v2/chatterbox/run', { input: { text: atLimit } });
+      assert.equal(accepted.status, 200, await accepted.clone().text());
+    });
+
+    it('audio past CHORUS_MAX_AUDIO_SECONDS fails with text_too_long naming the field and the bound: whole files', async () => {
+      const text = 'This sentence takes a couple of seconds. So does this one, and then there is a third.';
+      const whole = await post('/v1/audio/speech', { model: 'tts-1', voice: 'alloy', input: text, response_format: 'wav' });
+      assert.equal(whole.status, 400);
+      const error = ((await whole.json()) as { error: { param: string; message: string } }).error;
+      assert.equal(error.param, 'input');
+      assert.match(error.message, /more than 3 s of audio \(CHORUS_MAX_AUDIO_SECONDS\)/);
+      // Gaps and slow speed inflate short text past the bound too.
+      for (const body of [{ input: 'One. Two. Three.', multi_sentence_gap: 2 }, { input: 'Slowly now.', speed: 0.25 }]) {
+        const response = await post('/v1/audio/speech/extended', { ...body, response_format: 'wav' });
+        assert.equal(response.status, 400, JSON.stringify(body));
+        assert.match(((await response.json()) as { error: { message: string } }).error.message, /CHORUS_MAX_AUDIO_SECONDS/);
+      }
+      const spark = await post('/v2/spark-tts/runsync', { input: { text } });
+      const sparkJob = (await spark.json()) as Job;
+      assert.equal(sparkJob.status, 'FAILED');
+      assert.match(String(sparkJob.error), /'text' makes more than 3 s of audio \(CHORUS_MAX_AUDIO_SECONDS\)/);
+    });
+
+    it('a stream that passes the bound ends there: /v1 pcm and SSE, chatterbox-v2 streaming', async () => {
+      const text = 'This sentence takes a couple of seconds. So does this one, and then there is a third. And a fourth one.';
+      const stream = await post('/v1/audio/speech', { model: 'tts-1', voice: 'alloy', input: text, response_format: 'pcm', stream: true });
+      assert.equal(stream.status, 200);
+      let bytes = 0;
+      let failed = false;
+      try {
+        for await (const chunk of stream.body as unknown as AsyncIterable<Uint8Array>) bytes += chunk.length;
+      } catch {
+        failed = true;
+      }
+      const seconds = bytes / 2 / 24_000;
+      assert.ok(seconds <= 3.2, `${seconds} s streamed`);
+      assert.ok(failed, 'the stream is cut off rather than ended as if complete');
+
+      const sse = await post('/v1/audio/speech', { model: 'tts-1', voice: 'alloy', input: text, response_format: 'pcm', stream_format: 'sse' });
+      const events = await sse.text().catch(() => '');
+      assert.ok(!events.includes('speech.audio.done'), 'no done event after a cut-off stream');
+
+      const job = (await (await post('/v2/chatterbox-v2/runsync', { input: { operation: 'tts', mode: 'streaming', text } })).json()) as Job;
+      assert.equal(job.status, 'FAILED');
+      assert.match(String(job.error), /'text' makes more than 3 s of audio/);
+    });
+
+    it("the chat agent's spoken reply is bounded by the same setting", async () => {
+      const response = await post('/v2/fish-speech/run', { input: { message: 'Tell me everything [long]' } });
+      const body = (await response.json()) as Job;
+      assert.equal(body.status, 'error', JSON.stringify(body).slice(0, 300));
+      assert.equal(response.status, 500, 'a reply that failed inside its job (docs/chat-agent.md)');
+      assert.match(String(body.error), /The spoken reply makes more than 3 s of audio \(CHORUS_MAX_AUDIO_SECONDS\).*max_tokens/);
+      // The server is unharmed: a short reply still works.
+      const ok = (await (await post('/v2/fish-speech/run', { input: { message: 'Hi' } })).json()) as Job;
+      assert.equal(ok.status, 'success', JSON.stringify(ok).slice(0, 300));
     });
   });
 });

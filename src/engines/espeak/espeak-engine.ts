@@ -82,15 +82,19 @@ export async function createEspeakEngine(): Promise<SpeechEngine> {
 
     const chunks: Int16Array[] = [];
     const events: EspeakEvent[] = [];
+    const maxSamples = (request.maxDurationSec ?? Infinity) * sampleRate;
+    let madeSamples = 0;
     // Text is spoken as written, never read as SSML, phonemes or embedded commands.
     const literal = literalEspeakText(request.text);
     synth.synthesize(literal.text, (samples, chunkEvents) => {
       if (samples.length > 0) chunks.push(samples);
+      madeSamples += samples.length;
       for (const event of chunkEvents) {
         if (event.type === 'word' || event.type === 'end' || event.type === 'sentence') events.push(event);
       }
-      // Returning true tells eSpeak to stop; lets an in-thread abort cut a long chunk short.
-      return signal.aborted;
+      // Returning true tells eSpeak to stop: an in-thread abort cuts a long chunk short, and audio
+      // past the bound is not made (the pipeline fails the request there).
+      return signal.aborted || madeSamples > maxSamples;
     });
     if (signal.aborted) return;
 

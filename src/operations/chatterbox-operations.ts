@@ -525,8 +525,8 @@ async function runTts(parsed: TtsInput, context: OperationContext, maxCharsPerCh
     sampleRate,
     format: streaming ? 'pcm' : 'wav',
     normalization,
-    // Basic mode speaks in the server's largest chunks; streaming cuts at chunk_size words.
-    maxChunkChars: streaming ? Math.min(maxCharsPerChunk, chunkWords * CHARS_PER_WORD) : maxCharsPerChunk,
+    // chunk_size words in every mode: chunk joins change the audio, and basic must sound like streaming.
+    maxChunkChars: Math.min(maxCharsPerChunk, chunkWords * CHARS_PER_WORD),
     delivery: streaming ? 'stream' : 'buffered',
   };
 

@@ -32,8 +32,12 @@ export interface PipelineContext {
   readonly ffmpegPath: string;
 }
 
-/** First chunk of a stream is kept short so the first audio leaves quickly. */
-const FIRST_STREAM_CHUNK_CHARS = 120;
+/**
+ * The first chunk is kept short so a stream's first audio leaves quickly. Whole files are cut the same
+ * way: where chunks join changes the audio (eSpeak ends a chunk without the pause it makes inside
+ * one), so the plan must not depend on delivery, or a stream would not sound like the file.
+ */
+const FIRST_CHUNK_CHARS = 120;
 const PEAK_TARGET_DBFS = -1;
 const RMS_TARGET_DBFS = -20;
 /** eSpeak speaks at about -21 dBFS RMS; the streaming normaliser starts from there. */
@@ -244,15 +248,13 @@ function encoderOptions(request: SpeechRequest, sampleRate: number, totalSamples
   };
 }
 
-/** Sentence gaps need one sentence per engine call; otherwise chunks as large as allowed. */
+/**
+ * Sentence gaps need one sentence per engine call; otherwise a short first chunk, then chunks as large
+ * as allowed. The same for every delivery.
+ */
 function planChunks(text: string, request: SpeechRequest): Span[] {
   if (request.sentenceGapSec === undefined) {
-    return chunkText(text, {
-      maxChars: request.maxChunkChars,
-      ...(request.delivery === 'stream'
-        ? { firstChunkMaxChars: Math.min(FIRST_STREAM_CHUNK_CHARS, request.maxChunkChars) }
-        : {}),
-    });
+    return chunkText(text, { maxChars: request.maxChunkChars, firstChunkMaxChars: Math.min(FIRST_CHUNK_CHARS, request.maxChunkChars) });
   }
   return splitSentences(text).flatMap((sentence) =>
     chunkText(sentence.text, { maxChars: request.maxChunkChars }).map((piece) => ({

@@ -4,6 +4,12 @@ import type { EngineWarning } from '../engine/speech-engine.js';
 
 export type LoudnessNormalization = 'none' | 'peak' | 'rms';
 
+/**
+ * Changes whenever the pipeline makes different results for the same request (2: chunks planned the
+ * same for every delivery, one timing per word), so results an older Chorus cached are not served.
+ */
+export const PIPELINE_REVISION = 2;
+
 /** Everything the pipeline needs to turn text into an encoded audio stream. Already validated. */
 export interface SpeechRequest {
   /** The text exactly as the user sent it; word timings point into it. */

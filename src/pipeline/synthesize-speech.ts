@@ -14,17 +14,9 @@ import { transformVoice } from '../audio/dsp/voice-transform.js';
 import { createWatermarker } from '../audio/watermark/watermark.js';
 import type { EngineWarning, SpeechEngine } from '../engine/speech-engine.js';
 import { ChorusError } from '../errors.js';
-import {
-  chunkText,
-  detectScriptLanguage,
-  findWords,
-  hasSpeakableText,
-  normalizeText,
-  splitSentences,
-  wordIndexAt,
-  type Span,
-} from '../text/index.js';
-import type { SpeechPart, SpeechRequest, WordTiming } from './speech-request.js';
+import { chunkText, detectScriptLanguage, hasSpeakableText, normalizeText, splitSentences, type Span } from '../text/index.js';
+import type { SpeechPart, SpeechRequest } from './speech-request.js';
+import { WordTimeline, type EngineWordEvent } from './word-timeline.js';
 
 export interface PipelineContext {
   readonly engine: SpeechEngine;
@@ -64,7 +56,7 @@ export async function* synthesizeSpeech(
   }
   const language = request.language ?? detectScriptLanguage(normalized.text);
   const spans = planChunks(normalized.text, request);
-  const originalWords = findWords(request.text);
+  const timeline = new WordTimeline(request.text, normalized);
 
   // A matched voice speaks at the reference's rate; the request's speed applies on top.
   const speed = Math.min(4, Math.max(0.25, request.speed * (request.voiceMatch?.rate ?? 1)));
@@ -162,7 +154,7 @@ export async function* synthesizeSpeech(
       }
       const chunkStartSec = fedSec;
       const engineAudio: Float32Array[] = [];
-      const engineWords: { textStart: number; textEnd: number; startMs: number; endMs: number }[] = [];
+      const engineWords: EngineWordEvent[] = [];
       // The engine may stop a little past what the bound still allows (in its own, unstretched time).
       const maxDurationSec = (maxAudioSec - fedSec) * stretch + 0.1;
       for await (const part of engine.synthesize(
@@ -198,13 +190,11 @@ export async function* synthesizeSpeech(
         if (signal.aborted) return;
         yield* emit(process(audio));
       }
-      const words = mapWords(engineWords, span, normalized.toOriginal, request.text, originalWords, {
-        offsetSec: chunkStartSec,
-        leadingTrimMs,
-        stretch,
-      });
+      const words = timeline.addChunk(span, engineWords, { startSec: chunkStartSec, endSec: fedSec, leadingTrimMs, stretch });
       if (words.length > 0) yield { type: 'words', words };
     }
+    const lastWords = timeline.finish();
+    if (lastWords.length > 0) yield { type: 'words', words: lastWords };
     yield* emit(flush());
 
     if (buffered) {
@@ -275,49 +265,4 @@ function speechBounds(samples: Float32Array): [number, number] {
   // Keep a few milliseconds so consonant onsets and releases are not clipped.
   const pad = 220;
   return [Math.max(0, start - pad), Math.min(samples.length, end + pad)];
-}
-
-/**
- * Engine word events point into the chunk's normalised text. Map them to the user's original text:
- * events that land in one original word merge (eSpeak says "42" as two words), and an event covers
- * every original word up to the next event's, so an engine that reads "你好" as one word yields one
- * timing for both characters.
- */
-function mapWords(
-  events: readonly { textStart: number; textEnd: number; startMs: number; endMs: number }[],
-  span: Span,
-  toOriginal: (offset: number) => number,
-  original: string,
-  originalWords: readonly Span[],
-  timing: { offsetSec: number; leadingTrimMs: number; stretch: number },
-): WordTiming[] {
-  const toSec = (ms: number) => timing.offsetSec + Math.max(0, ms - timing.leadingTrimMs) / 1000 / timing.stretch;
-  const groups: { index: number; start: number; end: number }[] = [];
-  for (const event of events) {
-    const index = wordIndexAt(originalWords, toOriginal(span.start + event.textStart));
-    if (index < 0) continue;
-    const start = toSec(event.startMs);
-    const end = Math.max(start, toSec(event.endMs));
-    const last = groups[groups.length - 1];
-    if (last !== undefined && index <= last.index) {
-      last.end = Math.max(last.end, end);
-      continue;
-    }
-    groups.push({ index, start, end });
-  }
-  const spanEnd = toOriginal(span.end);
-  return groups.map((group, i) => {
-    let lastIndex = group.index;
-    const nextIndex = groups[i + 1]?.index ?? originalWords.length;
-    while (lastIndex + 1 < nextIndex && originalWords[lastIndex + 1]!.start < spanEnd) lastIndex++;
-    const first = originalWords[group.index]!;
-    const lastWord = originalWords[lastIndex]!;
-    return {
-      word: original.slice(first.start, lastWord.end),
-      start: group.start,
-      end: group.end,
-      charStart: first.start,
-      charEnd: lastWord.end,
-    };
-  });
 }

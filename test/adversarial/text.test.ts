@@ -278,4 +278,50 @@ describe('adversarial text', () => {
       assert.equal(ok.status, 'success', JSON.stringify(ok).slice(0, 300));
     });
   });
+
+  describe('a word of the text is one timing, also in subtitles', () => {
+    const TEXT = "The train left at 9:30 p.m. with $100, 3.5% of AT&T's e-mail (U.S.A.) on x86_64; didn't it? Wait—this part, too.";
+    const WORDS = ['The', 'train', 'left', 'at', '9:30', 'p.m', 'with', '$100', '3.5%', 'of', "AT&T's", 'e-mail', 'U.S.A', 'on', 'x86_64', "didn't", 'it', 'Wait—this', 'part', 'too'];
+    const tokens = TEXT.split(' ');
+
+    /** The cue lines of a subtitle file, timing tags removed, in order. */
+    const cueLines = (file: string, format: string): string[] => {
+      if (format === 'ass') return file.split('\n').filter((line) => line.startsWith('Dialogue:')).map((line) => line.split(',').slice(9).join(',').replace(/\{\\kf\d+\}/g, ''));
+      const blocks = file.replace(/^WEBVTT\n/, '').trim().split(/\n\n+/);
+      return blocks.map((block) => block.split('\n').slice(2).join(' ').replace(/<[\d:.]+>/g, '').replaceAll('&amp;', '&').replaceAll('&lt;', '<').replaceAll('&gt;', '>'));
+    };
+
+    it('a word a chunk boundary cuts (a long word, words joined by dashes) still gets one timing, whole or streamed', async () => {
+      const input = `Please read ${'supercalifragilistic'.repeat(8)} aloud, then the part after it—which goes on—and on—and on—until the chunk is full—and then some more—before it ends.`;
+      const expected = input.split(' ').map((token) => token.replace(/^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu, ''));
+      const body = { input, timestamps: true, chunk_length: 100, response_format: 'wav' };
+      const whole = (await (await fetch(`${server.url}/v1/audio/speech/extended`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json()) as { word_timings: { word: string; start: number; end: number }[] };
+      assert.deepEqual(whole.word_timings.map((w) => w.word), expected);
+      // The long word's timing covers all of it, not just its first chunk (which would leave the rest to "aloud").
+      const [long, aloud] = whole.word_timings.slice(2, 4);
+      assert.ok(long!.end - long!.start > 4 && aloud!.end - aloud!.start < 1.5, JSON.stringify([long, aloud]));
+      const lines = (await (await fetch(`${server.url}/v1/audio/speech/extended`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, stream: true }) })).text()).trim().split('\n');
+      const streamed = lines.map((line) => JSON.parse(line) as { type: string; words?: { word: string }[] }).flatMap((line) => (line.type === 'words' ? line.words!.map((w) => w.word) : []));
+      assert.deepEqual(streamed, expected);
+    });
+
+    for (const [format, karaoke] of [['ass', true], ['vtt', true], ['srt', false]] as const) {
+      it(`spark-tts enable_whisperx: one timing per word; ${format} subtitles${karaoke ? ' (karaoke)' : ''} hold each word once`, async () => {
+        const job = await runSync('spark-tts', { text: TEXT, enable_whisperx: true, enable_subtitles: true, subtitle_format: format, subtitle_karaoke: karaoke });
+        assert.equal(job.status, 'COMPLETED', job.error);
+        const timings = job.output!['word_timings'] as { word: string; start: number; end: number }[];
+        assert.deepEqual(timings.map((t) => t.word), WORDS);
+        for (let i = 0; i < timings.length; i++) {
+          assert.ok(timings[i]!.end >= timings[i]!.start, `${timings[i]!.word} ends after it starts`);
+          if (i > 0) assert.ok(timings[i]!.start >= timings[i - 1]!.start, `${timings[i]!.word} starts after ${timings[i - 1]!.word}`);
+        }
+        const file = await (await fetch(job.output!['subtitles_url'])).text();
+        const lines = cueLines(file, format);
+        // Every word of the text, with its punctuation, once and in order.
+        assert.deepEqual(lines.join(' ').split(' '), tokens, lines.join(' | '));
+        if (format === 'ass') assert.equal(file.match(/\{\\kf\d+\}/g)?.length, WORDS.length, 'one karaoke syllable per word');
+        if (format === 'vtt') assert.equal((file.match(/<\d\d:\d\d:\d\d\.\d{3}>/g)?.length ?? 0) + lines.length, WORDS.length, 'one karaoke step per word');
+      });
+    }
+  });
 });

@@ -6,7 +6,8 @@ export type LoudnessNormalization = 'none' | 'peak' | 'rms';
 
 /**
  * Changes whenever the pipeline makes different results for the same request (2: chunks planned the
- * same for every delivery, one timing per word), so results an older Chorus cached are not served.
+ * same for every delivery, chunk joins with the engine's own pauses, one timing per word), so results
+ * an older Chorus cached are not served.
  */
 export const PIPELINE_REVISION = 2;
 

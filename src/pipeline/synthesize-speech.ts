@@ -26,8 +26,8 @@ export interface PipelineContext {
 
 /**
  * The first chunk is kept short so a stream's first audio leaves quickly. Whole files are cut the same
- * way: where chunks join changes the audio (eSpeak ends a chunk without the pause it makes inside
- * one), so the plan must not depend on delivery, or a stream would not sound like the file.
+ * way: engines keep a join close to unheard (`continues`), but a cut inside a sentence still changes
+ * its intonation, so the plan must not depend on delivery for a stream to sound exactly like the file.
  */
 const FIRST_CHUNK_CHARS = 120;
 const PEAK_TARGET_DBFS = -1;
@@ -164,6 +164,8 @@ export async function* synthesizeSpeech(
           speed: nativeSpeed,
           ...(language === undefined ? {} : { language }),
           ...(Number.isFinite(maxDurationSec) ? { maxDurationSec } : {}),
+          // With sentence gaps the pipeline trims each chunk's edges and makes the pause itself.
+          continues: gapSec === undefined && index < spans.length - 1,
         },
         signal,
       )) {

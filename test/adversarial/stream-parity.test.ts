@@ -71,6 +71,16 @@ describe('stream parity: every delivery gives the same audio', () => {
     });
   }
 
+  it('where the text is cut into chunks is not heard: chunk_length 100 and 300 give the same duration and words', async () => {
+    const input = `${LONG_FIRST} ${SHORT} ${LONG_FIRST} ${SHORT}`;
+    const timed = async (chunkLength: number) =>
+      (await (await post('/v1/audio/speech/extended', { input, chunk_length: chunkLength, timestamps: true, response_format: 'wav' })).json()) as { duration: number; word_timings: { word: string }[] };
+    const small = await timed(100);
+    const large = await timed(300);
+    assertClose(small.duration, large.duration, 'chunks of 100 characters vs 300');
+    assert.deepEqual(small.word_timings.map((w) => w.word), large.word_timings.map((w) => w.word));
+  });
+
   it('chatterbox-v2 tts: basic and streaming modes give the same duration and words', async () => {
     const endpoint = runpodSdk('unused', { baseUrl: `${server.url}/v2` }).endpoint('chatterbox-v2')!;
     // Longer than one streamed chunk (chunk_size 50 words = 300 characters) and than a short first chunk.

@@ -89,6 +89,19 @@ describe('eSpeak NG engine', () => {
     assert.ok(embedded.words.includes('10S') || embedded.words.includes('10'), embedded.words.join(' '));
   });
 
+  it('ends a chunk that more text follows with the pause eSpeak makes there mid-text, and no extra word', async () => {
+    for (const [first, rest] of [['Hello there.', 'How are you today?'], ['Hello there,', 'how are you today?'], ['你好。', '今天天气很好。']] as const) {
+      const whole = await collect(engine, { text: `${first} ${rest}`, voiceId: 'Amy' });
+      const secondStartMs = whole.words.map((word) => (word.type === 'word' ? word : undefined)).find((word) => word !== undefined && word.textStart > first.length)!.startMs;
+      const chunk = await collect(engine, { text: first, voiceId: 'Amy', continues: true });
+      const chunkMs = (chunk.samples / 22050) * 1000;
+      // The next chunk starts with the same short lead-in the next clause has mid-text; a join adds only eSpeak's 7 ms tail.
+      assert.ok(Math.abs(chunkMs - secondStartMs) < 25, `${first}: chunk ${chunkMs.toFixed(0)} ms vs next clause at ${secondStartMs} ms mid-text`);
+      const alone = await collect(engine, { text: first, voiceId: 'Amy' });
+      assert.equal(chunk.words.length, alone.words.length);
+    }
+  });
+
   it('speaks Mandarin and other languages', async () => {
     const mandarin = await collect(engine, { text: '我们今天去公园。', voiceId: 'default', language: 'cmn' });
     assert.ok(mandarin.samples > 22050 && mandarin.rms > 0.02);

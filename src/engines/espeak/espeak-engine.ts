@@ -19,6 +19,13 @@ const ESPEAK_VERSION = 'espeak-ng-1.52-dev+echogarden-0.3.5';
 // eSpeak accepts 80..450 words per minute; beyond that the pipeline time-stretches.
 const MIN_RATE_WPM = 80;
 const MAX_RATE_WPM = 450;
+/**
+ * Appended to a chunk that more text follows: an empty phoneme group is a clause eSpeak says nothing
+ * in, so it renders the pause after the chunk's last clause (about 300 ms after a full stop, 150 ms
+ * after a comma at the default rate, scaled by the rate) exactly as it does mid-text, and adds no
+ * word. Without it a chunk ends with only 7 ms of silence and sentences across a join run together.
+ */
+const CONTINUATION = ' [[]]';
 
 /**
  * eSpeak NG compiled to JavaScript (wasm2js). Synthesis is synchronous and blocks its thread, so
@@ -86,7 +93,7 @@ export async function createEspeakEngine(): Promise<SpeechEngine> {
     let madeSamples = 0;
     // Text is spoken as written, never read as SSML, phonemes or embedded commands.
     const literal = literalEspeakText(request.text);
-    synth.synthesize(literal.text, (samples, chunkEvents) => {
+    synth.synthesize(request.continues === true ? literal.text + CONTINUATION : literal.text, (samples, chunkEvents) => {
       if (samples.length > 0) chunks.push(samples);
       madeSamples += samples.length;
       for (const event of chunkEvents) {

@@ -5,6 +5,8 @@ import { probeAudio } from './support/ffprobe.js';
 import { JOB_BACKENDS, stopJobBackends } from './support/job-backends.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
+const UNLIMITED_TEXT = { CHORUS_MAX_INPUT_CHARS: '1000000', CHORUS_MAX_AUDIO_SECONDS: '86400' };
+
 after(() => stopJobBackends());
 
 for (const backend of JOB_BACKENDS) {
@@ -15,7 +17,8 @@ describe(`RunPod job API with the official runpod-sdk client (chatterbox profile
   const KEY = 'job-key-1';
 
   before(async () => {
-    server = await startTestServer({ ...(await backend.env()), CHORUS_API_KEYS: `${KEY},job-key-2` });
+    // Long texts keep the engine busy here; the text and audio limits are under test in test/adversarial/text.test.ts.
+    server = await startTestServer({ ...(await backend.env()), CHORUS_API_KEYS: `${KEY},job-key-2`, ...UNLIMITED_TEXT });
     endpoint = runpodSdk(KEY, { baseUrl: `${server.url}/v2` }).endpoint('chatterbox')!;
   });
   after(() => server.close());
@@ -152,7 +155,7 @@ describe(`RunPod job API with the official runpod-sdk client (chatterbox profile
 describe(`job API: progress while running and a full queue, ${backend.name}`, () => {
   let server: TestServer;
   before(async () => {
-    server = await startTestServer({ ...(await backend.env()), CHORUS_WORKERS: '1', CHORUS_MAX_QUEUED_JOBS: '2', CHORUS_RATE_LIMIT_RPS: '0' });
+    server = await startTestServer({ ...(await backend.env()), CHORUS_WORKERS: '1', CHORUS_MAX_QUEUED_JOBS: '2', CHORUS_RATE_LIMIT_RPS: '0', ...UNLIMITED_TEXT });
   });
   after(() => server.close());
 

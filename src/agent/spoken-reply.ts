@@ -1,11 +1,15 @@
 import type { ChatModel, ChatRequest } from '../llm/chat-model.js';
 import type { SpeechRequest } from '../pipeline/speech-request.js';
 import type { SpeechService } from '../pipeline/speech-service.js';
-import { normalizeText, sentenceStream } from '../text/index.js';
+import { ChorusError } from '../errors.js';
+import { hasSpeakableText, sentenceStream } from '../text/index.js';
 import { AsyncQueue } from '../util/async-queue.js';
 import { speakableText } from './speakable-text.js';
 
-/** How every sentence of the reply is spoken: a speech request but for its text. */
+/**
+ * How every sentence of the reply is spoken: a speech request but for its text. Its `maxAudioSec`
+ * bounds the whole reply, not each sentence.
+ */
 export type SentenceVoice = Omit<SpeechRequest, 'text'>;
 
 /** What a spoken reply yields, in the order it is made. */
@@ -20,7 +24,8 @@ export type ReplyPart =
  * spoken: each sentence goes to the speech service as soon as it is complete, so the first one is
  * heard while the rest is still being written. A sentence's text always comes before its audio.
  * `voice` may still be resolving (a reference recording being analysed) while the model starts.
- * Stopping the iteration or `signal` stops both the model and the speech.
+ * Stopping the iteration or `signal` stops both the model and the speech. A reply whose speech
+ * would pass `voice.maxAudioSec` fails with `text_too_long` (naming `max_tokens`, which bounds it).
  */
 export async function* spokenReply(
   chat: ChatModel,
@@ -49,14 +54,28 @@ export async function* spokenReply(
 
   const speaking = (async () => {
     let index = 0;
+    let spokenSec = 0;
     for await (const sentence of sentences) {
       const text = speakableText(sentence);
-      if (normalizeText(text).text.trim() === '') continue;
+      if (!hasSpeakableText(text)) continue;
       const sentenceIndex = index++;
+      const sentenceVoice = await voice;
+      const maxAudioSec = sentenceVoice.maxAudioSec;
       let sampleRate = 0;
-      for await (const part of speech.synthesize({ ...(await voice), text }, stopped)) {
-        if (part.type === 'start') sampleRate = part.sampleRate;
-        else if (part.type === 'audio' && part.bytes.length > 0) parts.push({ type: 'audio', bytes: part.bytes, sampleRate, sentence: sentenceIndex });
+      try {
+        const request = { ...sentenceVoice, text, ...(maxAudioSec === undefined ? {} : { maxAudioSec: maxAudioSec - spokenSec }) };
+        for await (const part of speech.synthesize(request, stopped)) {
+          if (part.type === 'start') sampleRate = part.sampleRate;
+          else if (part.type === 'audio' && part.bytes.length > 0) parts.push({ type: 'audio', bytes: part.bytes, sampleRate, sentence: sentenceIndex });
+          else if (part.type === 'end') spokenSec += part.durationSec;
+        }
+      } catch (error) {
+        if (!ChorusError.isInstance(error) || error.code !== 'text_too_long' || maxAudioSec === undefined) throw error;
+        throw new ChorusError({
+          code: 'text_too_long',
+          param: 'max_tokens',
+          message: `The spoken reply makes more than ${maxAudioSec} s of audio (CHORUS_MAX_AUDIO_SECONDS): ask for a shorter answer or lower 'max_tokens'.`,
+        });
       }
     }
   })().then(

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ChorusError } from '../errors.js';
+import { hasSpeakableText } from '../text/index.js';
 
 /** A number field with its range spelled out in every error message. */
 export function numberInRange(field: string, min: number, max: number, options: { integer?: boolean } = {}) {
@@ -7,6 +8,34 @@ export function numberInRange(field: string, min: number, max: number, options: 
   const message = `'${field}' must be ${what} from ${min} to ${max}`;
   const base = options.integer ? z.number().int(message) : z.number();
   return base.min(min, message).max(max, message);
+}
+
+/**
+ * The length check every API makes on the text it speaks (and the agent on its `message`): at most
+ * `serverMax` characters (CHORUS_MAX_INPUT_CHARS), or the API's own documented limit when that is
+ * lower (OpenAI's 4096). One code, `text_too_long`, naming the field and the limit, on every API.
+ */
+export function checkTextLength(field: string, text: string, serverMax: number, documentMax = Infinity): void {
+  const max = Math.min(serverMax, documentMax);
+  if (text.length <= max) return;
+  throw new ChorusError({
+    code: 'text_too_long',
+    param: field,
+    detail: 'string_above_max_length',
+    message: `'${field}' must be at most ${max} characters${serverMax < documentMax ? ' (CHORUS_MAX_INPUT_CHARS)' : ''}, but got ${text.length}.`,
+  });
+}
+
+/** `checkTextLength`, and the text must have something to speak (not only emoji, punctuation or markup). */
+export function checkSpeechText(field: string, text: string, serverMax: number, documentMax = Infinity): void {
+  checkTextLength(field, text, serverMax, documentMax);
+  if (!hasSpeakableText(text)) {
+    throw new ChorusError({
+      code: 'invalid_request',
+      param: field,
+      message: `'${field}' contains nothing that can be spoken (only emoji, punctuation, symbols, markup or spaces): send words or numbers.`,
+    });
+  }
 }
 
 /** Parses a JSON body text, answering malformed JSON with a 400 that says so. */

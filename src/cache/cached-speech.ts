@@ -7,12 +7,12 @@ import { resultCacheKey, type ResultCache } from './result-cache.js';
 /**
  * The cache key of a whole-file synthesis: everything in the request that changes the bytes (the
  * normalised text, voice and its match, format, rates, speed, pitch, gaps, loudness, chunking,
- * watermark) plus the engine id and version. A voice that is not built-in (a key's own, or a
- * reference sent with the request) scopes the key to its owner, so no key is answered with audio
- * made in another key's voice.
+ * watermark) plus the engine id and version and the pipeline revision; not how it is delivered or
+ * bounded. A voice that is not built-in (a key's own, or a reference sent with the request) scopes
+ * the key to its owner, so no key is answered with audio made in another key's voice.
  */
 export function speechCacheKey(request: SpeechRequest, speech: SpeechService, voice: { readonly kind: string }, owner: string): string {
-  const { delivery: _delivery, text, ...rest } = request;
+  const { delivery: _delivery, maxAudioSec: _maxAudioSec, textField: _textField, text, ...rest } = request;
   return resultCacheKey({ ...rest, text: normalizeText(text).text, watermark: request.watermark !== false }, speech, voice.kind === 'builtin' ? {} : { owner });
 }
 

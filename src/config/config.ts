@@ -11,6 +11,10 @@ export interface ChorusConfig {
   /** Accepted bearer tokens; empty = no authentication. Held only as sha256 digests after start-up. */
   readonly apiKeys: readonly string[];
   readonly maxCharsPerChunk: number;
+  /** Longest speech text a request may send (`input`, `text`; the agent's `message`), characters. */
+  readonly maxInputChars: number;
+  /** Longest audio one request may make (one spoken reply of the agent), seconds. */
+  readonly maxAudioSeconds: number;
   readonly engine: string;
   /** Engine worker threads; defaults to the number of cores. */
   readonly workers: number;
@@ -109,6 +113,8 @@ const SETTINGS = {
   dataDir: { env: 'CHORUS_DATA_DIR', parse: text, default: './data' },
   apiKeys: { env: 'CHORUS_API_KEYS', parse: list, default: [] as string[] },
   maxCharsPerChunk: { env: 'MAX_CHARS_PER_CHUNK', parse: integer(20, 100_000), default: 500 },
+  maxInputChars: { env: 'CHORUS_MAX_INPUT_CHARS', parse: integer(1, 1_000_000), default: 10_000 },
+  maxAudioSeconds: { env: 'CHORUS_MAX_AUDIO_SECONDS', parse: integer(1, 86_400), default: 1200 },
   engine: { env: 'CHORUS_ENGINE', parse: text, default: 'espeak' },
   workers: { env: 'CHORUS_WORKERS', parse: integer(1, 64), default: availableParallelism() },
   ffmpegPath: { env: 'CHORUS_FFMPEG_PATH', parse: text, default: 'ffmpeg' },

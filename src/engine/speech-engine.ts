@@ -41,6 +41,17 @@ export interface EngineSynthesisRequest {
   readonly language?: string;
   /** Speaking-rate factor for engines with `nativeControls.speed`; 1 = the voice's own rate. */
   readonly speed?: number;
+  /**
+   * The pipeline will refuse audio past this many seconds; an engine may stop making it there (so
+   * memory stays bounded too). Absent: no bound.
+   */
+  readonly maxDurationSec?: number;
+  /**
+   * More of the same text follows in the next request (the pipeline's next chunk): end the audio as
+   * the engine would mid-text, with the pause it makes after this text's last clause, so that where
+   * the pipeline cut the text is not heard.
+   */
+  readonly continues?: boolean;
 }
 
 export type EngineWarning = { readonly setting: string; readonly message: string };

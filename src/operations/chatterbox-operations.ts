@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { numberInRange, validate } from '../api/validation.js';
+import { checkSpeechText, numberInRange, validate } from '../api/validation.js';
 import { wavHeader } from '../audio/encoders/wav-encoder.js';
 import { concatBytes } from '../audio/pcm.js';
 import type { VoiceProfile } from '../audio/analysis/voice-profile.js';
@@ -7,7 +7,6 @@ import { ChorusError } from '../errors.js';
 import type { LoudnessNormalization, SpeechRequest, WordTiming } from '../pipeline/speech-request.js';
 import { buildSubtitles, SUBTITLE_FORMATS } from '../subtitles/index.js';
 import type { SpeechService } from '../pipeline/speech-service.js';
-import { normalizeText } from '../text/index.js';
 import { builtinVoiceId, CLONE_DURATION_SEC, VOICE_MATCHING_NOTE, type ResolvedVoice } from '../voices/voice-library.js';
 import type { UserVoiceRecord } from '../voices/voice-record.js';
 import { decodeBase64Audio, decodeBase64Field } from './base64-audio.js';
@@ -40,6 +39,8 @@ export const TTS_MODES = ['basic', 'streaming', 'streaming_voice_cloning'] as co
 /** `chunk_size` counts words (as the original does); the pipeline cuts by characters. */
 export const CHARS_PER_WORD = 6;
 const DEFAULT_CHUNK_WORDS = 50;
+/** The document's limit of `tts` text; CHORUS_MAX_INPUT_CHARS applies when it is lower. */
+const MAX_TTS_TEXT_CHARS = 5000;
 const DEFAULT_SAMPLE_RATE = 24_000;
 /** Largest PCM payload of one /stream element: base64 of it stays under RunPod's 1 MB per chunk. */
 const MAX_STREAM_PIECE_BYTES = 700 * 1024;
@@ -49,7 +50,7 @@ const NEXT_CHUNK_EVIDENCE_SEC = 0.05;
 const ttsSchema = z.object({
   operation: z.literal('tts'),
   mode: z.enum(TTS_MODES),
-  text: z.string().min(1).max(5000),
+  text: z.string().min(1),
   sample_rate: numberInRange('sample_rate', 8000, 48000, { integer: true }).optional(),
   audio_normalization: z.enum(['peak', 'rms']).nullable().optional(),
   voice_name: z.string().min(1).optional(),
@@ -156,7 +157,7 @@ function readOperation(input: unknown): Operation {
 }
 
 /** The documented checks the schema cannot phrase well; then the schema; then the text itself. */
-function parseTts(input: Record<string, unknown>): TtsInput {
+function parseTts(input: Record<string, unknown>, speech: SpeechService): TtsInput {
   if (input['mode'] === undefined || input['mode'] === null) {
     throw new ChorusError({
       code: 'invalid_request',
@@ -183,9 +184,7 @@ function parseTts(input: Record<string, unknown>): TtsInput {
       });
     }
   }
-  if (normalizeText(parsed.text).text.length === 0) {
-    throw new ChorusError({ code: 'invalid_request', param: 'text', message: "'text' contains nothing that can be spoken." });
-  }
+  checkSpeechText('text', parsed.text, speech.maxInputChars, MAX_TTS_TEXT_CHARS);
   return parsed;
 }
 
@@ -236,12 +235,12 @@ export function createChatterboxOperationsProfile(options: { maxCharsPerChunk: n
     name: 'chatterbox-v2',
     description:
       'Chatterbox operations worker: tts (basic and streaming), voice_cloning, list_local_voices, voice_conversion, voice_transfer, detect_watermark (cloning is voice matching on the embedded engine)',
-    async validate(input, { voices, owner }) {
+    async validate(input, { speech, voices, owner }) {
       const operation = readOperation(input);
       const fields = input as Record<string, unknown>;
       switch (operation) {
         case 'tts': {
-          const parsed = parseTts(fields);
+          const parsed = parseTts(fields, speech);
           if (parsed.reference_audio !== undefined) {
             await decodeBase64Audio(parsed.reference_audio, 'reference_audio', { minSec: 1, maxSec: 600 });
           } else {
@@ -277,7 +276,7 @@ export function createChatterboxOperationsProfile(options: { maxCharsPerChunk: n
       const fields = input as Record<string, unknown>;
       switch (operation) {
         case 'tts':
-          return runTts(parseTts(fields), context, options.maxCharsPerChunk, options.resultCache);
+          return runTts(parseTts(fields, context.speech), context, options.maxCharsPerChunk, options.resultCache);
         case 'list_local_voices':
           return listLocalVoices(context);
         case 'voice_cloning':
@@ -517,6 +516,7 @@ async function runTts(parsed: TtsInput, context: OperationContext, maxCharsPerCh
   const chunkWords = parsed.chunk_size ?? DEFAULT_CHUNK_WORDS;
   const request: SpeechRequest = {
     text: parsed.text,
+    textField: 'text',
     voiceId: voice.engineVoiceId,
     ...(voice.match === undefined ? {} : { voiceMatch: { transform: voice.match.transform, rate: voice.match.rate } }),
     watermark: parsed.no_watermark !== true,
@@ -525,8 +525,8 @@ async function runTts(parsed: TtsInput, context: OperationContext, maxCharsPerCh
     sampleRate,
     format: streaming ? 'pcm' : 'wav',
     normalization,
-    // Basic mode speaks in the server's largest chunks; streaming cuts at chunk_size words.
-    maxChunkChars: streaming ? Math.min(maxCharsPerChunk, chunkWords * CHARS_PER_WORD) : maxCharsPerChunk,
+    // chunk_size words in every mode: chunk joins change the audio, and basic must sound like streaming.
+    maxChunkChars: Math.min(maxCharsPerChunk, chunkWords * CHARS_PER_WORD),
     delivery: streaming ? 'stream' : 'buffered',
   };
 

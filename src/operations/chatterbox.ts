@@ -1,15 +1,16 @@
 import { z } from 'zod';
-import { numberInRange, validate } from '../api/validation.js';
+import { checkSpeechText, numberInRange, validate } from '../api/validation.js';
 import { resultCacheKey, type CachedResult, type ResultCache } from '../cache/result-cache.js';
+import type { SpeechService } from '../pipeline/speech-service.js';
 import { normalizeText } from '../text/index.js';
 import type { EndpointProfile } from './endpoint-profile.js';
 import { renderSpeech } from './render-speech.js';
 import { languageFor } from './speech-options.js';
 
 /**
- * The first Chatterbox worker (001): plain text in, base64 audio out, any length of text. Results are
- * kept in the result cache (when one is given) under `cache_key`: a repeat request is answered from
- * it with `cache_hit: true` and the same bytes.
+ * The first Chatterbox worker (001): plain text in (up to CHORUS_MAX_INPUT_CHARS), base64 audio out.
+ * Results are kept in the result cache (when one is given) under `cache_key`: a repeat request is
+ * answered from it with `cache_hit: true` and the same bytes.
  */
 const inputSchema = z.object({
   text: z.string().min(1),
@@ -23,19 +24,23 @@ const inputSchema = z.object({
 type ChatterboxInput = z.infer<typeof inputSchema>;
 
 export function createChatterboxProfile(options: { maxCharsPerChunk: number; resultCache?: ResultCache }): EndpointProfile {
-  const parse = (input: unknown): ChatterboxInput => validate(inputSchema, input);
+  const parse = (input: unknown, speech: SpeechService): ChatterboxInput => {
+    const parsed = validate(inputSchema, input);
+    checkSpeechText('text', parsed.text, speech.maxInputChars);
+    return parsed;
+  };
   return {
     name: 'chatterbox',
-    description: 'Chatterbox TTS worker: text of any length to mp3 or wav as base64',
+    description: 'Chatterbox TTS worker: text to mp3 or wav as base64',
     async validate(input, { speech, voices, owner }) {
-      const parsed = parse(input);
+      const parsed = parse(input, speech);
       const voice = await voices.resolve(owner, { name: parsed.voice ?? 'default' }, 'voice');
       languageFor(speech.voices.resolve(voice.engineVoiceId, 'voice'), parsed.language, speech);
     },
     async run(input, context) {
       const started = performance.now();
-      const parsed = parse(input);
       const { speech } = context;
+      const parsed = parse(input, speech);
       const voice = await context.voices.resolve(context.owner, { name: parsed.voice ?? 'default' }, 'voice');
       const language = languageFor(speech.voices.resolve(voice.engineVoiceId, 'voice'), parsed.language, speech);
       const format = parsed.format ?? 'mp3';
@@ -61,6 +66,7 @@ export function createChatterboxProfile(options: { maxCharsPerChunk: number; res
           speech,
           {
             text: parsed.text,
+            textField: 'text',
             voiceId: voice.engineVoiceId,
             ...(voice.match === undefined ? {} : { voiceMatch: { transform: voice.match.transform, rate: voice.match.rate } }),
             speed,

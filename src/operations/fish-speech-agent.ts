@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { spokenReply, type SentenceVoice } from '../agent/spoken-reply.js';
-import { numberInRange, validate } from '../api/validation.js';
+import { checkTextLength, numberInRange, validate } from '../api/validation.js';
 import { wavHeader } from '../audio/encoders/wav-encoder.js';
 import { concatBytes } from '../audio/pcm.js';
 import type { ConversationLimits, ConversationStore } from '../conversations/conversation-store.js';
 import { ChorusError } from '../errors.js';
 import type { ChatMessage, ChatModel } from '../llm/chat-model.js';
+import type { SpeechService } from '../pipeline/speech-service.js';
 import { VOICE_MATCHING_NOTE, type ResolvedVoice } from '../voices/voice-library.js';
 import { decodeBase64Audio, decodeBase64Field } from './base64-audio.js';
 import type { EndpointProfile, OperationContext, ValidationContext } from './endpoint-profile.js';
@@ -31,14 +32,14 @@ export interface FishSpeechAgentOptions {
 }
 
 const AGENT_SAMPLE_RATE = 44_100;
-const MAX_MESSAGE_CHARS = 10_000;
 /** Longest audio in one /stream element, s: small enough that streamed float audio flows evenly. */
 const STREAM_ELEMENT_SEC = 0.25;
 /** reference_audio: what the chatterbox `tts` operation accepts, and the stretch that is analysed. */
 const REFERENCE_LIMITS = { minSec: 1, maxSec: 300, maxAnalysedSec: 30 } as const;
 
 const chatSchema = z.object({
-  message: z.string().max(MAX_MESSAGE_CHARS),
+  /** At most CHORUS_MAX_INPUT_CHARS (checkTextLength), as the speech text of every API. */
+  message: z.string(),
   conversation_id: z.string().min(1).max(200).nullable().optional(),
   temperature: numberInRange('temperature', 0.1, 1).optional(),
   max_tokens: numberInRange('max_tokens', 1, 32_768, { integer: true }).optional(),
@@ -54,8 +55,9 @@ type ChatInput = z.infer<typeof chatSchema>;
 /** One element of the job's /stream: a piece of the reply's text, or a piece of its audio. */
 type AgentStreamElement = { readonly text: string } | { readonly audio: number[] | string; readonly sample_rate: number };
 
-function parseChat(input: unknown): ChatInput {
+function parseChat(input: unknown, speech: SpeechService): ChatInput {
   const parsed = validate(chatSchema, input);
+  checkTextLength('message', parsed.message, speech.maxInputChars);
   if (parsed.message.trim() === '') {
     throw new ChorusError({ code: 'invalid_request', param: 'message', message: "'message' is empty: send the text the agent should answer." });
   }
@@ -80,13 +82,13 @@ export function createFishSpeechAgentProfile(options: FishSpeechAgentOptions): E
     description: 'Fish Speech chat agent: a language model answers `message`, the answer is spoken (44.1 kHz), context kept per conversation_id',
     runAnswer: (input) => ((input as { stream?: unknown }).stream === true ? 'stream' : 'result'),
     async validate(input, context) {
-      const parsed = parseChat(input);
+      const parsed = parseChat(input, context.speech);
       requireChat(options.chat);
       if (typeof parsed.reference_audio === 'string') await decodeBase64Audio(parsed.reference_audio, 'reference_audio', REFERENCE_LIMITS);
       else if (parsed.voice !== undefined) await context.voices.resolve(context.owner, { name: parsed.voice }, 'voice');
     },
     async run(input, context) {
-      const parsed = parseChat(input);
+      const parsed = parseChat(input, context.speech);
       const chat = requireChat(options.chat);
       return replyTo(parsed, chat, options, context);
     },
@@ -110,6 +112,8 @@ async function replyTo(parsed: ChatInput, chat: ChatModel, options: FishSpeechAg
     normalization: 'none',
     maxChunkChars: context.speech.maxCharsPerChunk,
     delivery: 'stream',
+    // The whole reply's bound (spokenReply shares it out over the sentences).
+    maxAudioSec: context.speech.maxAudioSeconds,
   }));
   // Awaited by the reply; should the history read fail first, its failure is that one's to report.
   sentenceVoice.catch(() => undefined);

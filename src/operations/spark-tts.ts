@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { numberInRange, validate } from '../api/validation.js';
+import { checkSpeechText, numberInRange, validate } from '../api/validation.js';
 import { ChorusError } from '../errors.js';
 import { fetchRemoteBytes } from '../security/fetch-remote-audio.js';
 import { VOICE_MATCHING_NOTE, type ResolvedVoice } from '../voices/voice-library.js';
@@ -11,6 +11,7 @@ import { renderSpeech } from './render-speech.js';
 import { renderCached, speechCacheKey } from '../cache/cached-speech.js';
 import type { ResultCache } from '../cache/result-cache.js';
 import type { SpeechRequest } from '../pipeline/speech-request.js';
+import type { SpeechService } from '../pipeline/speech-service.js';
 
 /** The Spark-TTS worker (000): text (and optional reference audio) in, a link to a 24 kHz WAV out. */
 const inputSchema = z.object({
@@ -61,8 +62,9 @@ export function sanitizeOutputName(name: string | undefined): string {
 }
 
 export function createSparkTtsProfile(options: SparkTtsOptions): EndpointProfile {
-  const parse = (input: unknown): SparkInput => {
+  const parse = (input: unknown, speech: SpeechService): SparkInput => {
     const parsed = validate(inputSchema, input);
+    checkSpeechText('text', parsed.text, speech.maxInputChars);
     for (const field of ['subtitle_format', 'subtitle_karaoke'] as const) {
       if (parsed[field] !== undefined && parsed.enable_subtitles !== true) {
         throw new ChorusError({
@@ -86,8 +88,8 @@ export function createSparkTtsProfile(options: SparkTtsOptions): EndpointProfile
   return {
     name: 'spark-tts',
     description: 'Spark-TTS worker: text to a 24 kHz WAV link, with word timings and ASS subtitles on request',
-    async validate(input, { voices, owner }) {
-      const parsed = parse(input);
+    async validate(input, { speech, voices, owner }) {
+      const parsed = parse(input, speech);
       if (parsed.prompt_speech_url !== undefined && (parsed.voice_name !== undefined || parsed.voice_id !== undefined)) {
         throw new ChorusError({
           code: 'invalid_request',
@@ -99,8 +101,8 @@ export function createSparkTtsProfile(options: SparkTtsOptions): EndpointProfile
       else if (parsed.voice_id !== undefined) await voices.resolve(owner, { id: parsed.voice_id }, 'voice_id');
     },
     async run(input, context) {
-      const parsed = parse(input);
       const { speech, storage, signal } = context;
+      const parsed = parse(input, speech);
       const warnings: string[] = [];
       const gender = parsed.speaker_gender ?? 'male';
       let voice: ResolvedVoice;
@@ -139,6 +141,7 @@ export function createSparkTtsProfile(options: SparkTtsOptions): EndpointProfile
 
       const request: SpeechRequest = {
         text: parsed.text,
+        textField: 'text',
         voiceId: voice.engineVoiceId,
         ...(voice.match === undefined ? {} : { voiceMatch: { transform: voice.match.transform, rate: voice.match.rate } }),
         watermark: parsed.no_watermark !== true,

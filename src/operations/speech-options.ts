@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { EngineVoice } from '../engine/speech-engine.js';
 import { ChorusError } from '../errors.js';
+import { PIPELINE_REVISION } from '../pipeline/speech-request.js';
 import type { SpeechService } from '../pipeline/speech-service.js';
 
 /**
@@ -21,9 +22,9 @@ export function languageFor(voice: EngineVoice, requested: string | undefined, s
   return language;
 }
 
-/** A stable sha256 over a request and the engine that would serve it (for cache keys). */
+/** A stable sha256 over a request and the engine and pipeline that would serve it (for cache keys). */
 export function requestDigest(parts: Record<string, unknown>, speech: SpeechService): string {
-  const canonical = JSON.stringify({ engine: speech.engine.id, version: speech.engine.version, ...sortKeys(parts) });
+  const canonical = JSON.stringify({ engine: speech.engine.id, version: speech.engine.version, pipeline: PIPELINE_REVISION, ...sortKeys(parts) });
   return createHash('sha256').update(canonical).digest('hex');
 }
 

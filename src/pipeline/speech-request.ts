@@ -4,6 +4,13 @@ import type { EngineWarning } from '../engine/speech-engine.js';
 
 export type LoudnessNormalization = 'none' | 'peak' | 'rms';
 
+/**
+ * Changes whenever the pipeline makes different results for the same request (2: chunks planned the
+ * same for every delivery, chunk joins with the engine's own pauses, one timing per word), so results
+ * an older Chorus cached are not served.
+ */
+export const PIPELINE_REVISION = 2;
+
 /** Everything the pipeline needs to turn text into an encoded audio stream. Already validated. */
 export interface SpeechRequest {
   /** The text exactly as the user sent it; word timings point into it. */
@@ -37,6 +44,13 @@ export interface SpeechRequest {
    * `buffered`: the whole file is produced first, with exact lengths and whole-file loudness.
    */
   readonly delivery: 'stream' | 'buffered';
+  /**
+   * Longest audio the request may make, seconds: past it the synthesis stops with `text_too_long`.
+   * The speech service caps it at CHORUS_MAX_AUDIO_SECONDS; absent = that setting (no bound in-process).
+   */
+  readonly maxAudioSec?: number;
+  /** The request field the text came from (`input`, `text`), named in errors about it; absent = `input`. */
+  readonly textField?: string;
 }
 
 export interface WordTiming {

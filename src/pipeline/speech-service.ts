@@ -12,6 +12,10 @@ export interface SpeechService {
   readonly engine: EngineDescription;
   readonly voices: VoiceCatalog;
   readonly maxCharsPerChunk: number;
+  /** Longest speech text a request may send (CHORUS_MAX_INPUT_CHARS). */
+  readonly maxInputChars: number;
+  /** Longest audio one request may make (CHORUS_MAX_AUDIO_SECONDS); `synthesize` enforces it. */
+  readonly maxAudioSeconds: number;
   availableFormats(): Promise<readonly AudioFormat[]>;
   synthesize(request: SpeechRequest, signal: AbortSignal): AsyncIterable<SpeechPart>;
   /** Voice analysis, conversion and watermark detection, off the event loop. */
@@ -27,8 +31,12 @@ export async function createSpeechService(config: ChorusConfig): Promise<SpeechS
     engine: pool.description,
     voices,
     maxCharsPerChunk: config.maxCharsPerChunk,
+    maxInputChars: config.maxInputChars,
+    maxAudioSeconds: config.maxAudioSeconds,
     availableFormats: () => availableFormats({ ffmpegPath: config.ffmpegPath }),
-    synthesize: (request, signal) => pool.synthesize(request, signal),
+    // A caller may bound a request tighter (the agent's remaining reply), never looser.
+    synthesize: (request, signal) =>
+      pool.synthesize({ ...request, maxAudioSec: Math.min(request.maxAudioSec ?? Infinity, config.maxAudioSeconds) }, signal),
     runTask: (task, signal) => pool.runTask(task, signal),
     stats: () => pool.stats(),
     close: () => pool.close(),

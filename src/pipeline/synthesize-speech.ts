@@ -14,16 +14,9 @@ import { transformVoice } from '../audio/dsp/voice-transform.js';
 import { createWatermarker } from '../audio/watermark/watermark.js';
 import type { EngineWarning, SpeechEngine } from '../engine/speech-engine.js';
 import { ChorusError } from '../errors.js';
-import {
-  chunkText,
-  detectScriptLanguage,
-  findWords,
-  normalizeText,
-  splitSentences,
-  wordIndexAt,
-  type Span,
-} from '../text/index.js';
-import type { SpeechPart, SpeechRequest, WordTiming } from './speech-request.js';
+import { chunkText, detectScriptLanguage, hasSpeakableText, normalizeText, splitSentences, type Span } from '../text/index.js';
+import type { SpeechPart, SpeechRequest } from './speech-request.js';
+import { WordTimeline, type EngineWordEvent } from './word-timeline.js';
 
 export interface PipelineContext {
   readonly engine: SpeechEngine;
@@ -31,8 +24,12 @@ export interface PipelineContext {
   readonly ffmpegPath: string;
 }
 
-/** First chunk of a stream is kept short so the first audio leaves quickly. */
-const FIRST_STREAM_CHUNK_CHARS = 120;
+/**
+ * The first chunk is kept short so a stream's first audio leaves quickly. Whole files are cut the same
+ * way: engines keep a join close to unheard (`continues`), but a cut inside a sentence still changes
+ * its intonation, so the plan must not depend on delivery for a stream to sound exactly like the file.
+ */
+const FIRST_CHUNK_CHARS = 120;
 const PEAK_TARGET_DBFS = -1;
 const RMS_TARGET_DBFS = -20;
 /** eSpeak speaks at about -21 dBFS RMS; the streaming normaliser starts from there. */
@@ -52,13 +49,14 @@ export async function* synthesizeSpeech(
   await initDsp();
   const { engine } = context;
   const capabilities = engine.capabilities;
+  const textField = request.textField ?? 'input';
   const normalized = normalizeText(request.text);
-  if (normalized.text.length === 0) {
-    throw new ChorusError({ code: 'invalid_request', param: 'input', message: 'The text contains nothing that can be spoken.' });
+  if (!hasSpeakableText(request.text)) {
+    throw new ChorusError({ code: 'invalid_request', param: textField, message: `'${textField}' contains nothing that can be spoken.` });
   }
   const language = request.language ?? detectScriptLanguage(normalized.text);
   const spans = planChunks(normalized.text, request);
-  const originalWords = findWords(request.text);
+  const timeline = new WordTimeline(request.text, normalized);
 
   // A matched voice speaks at the reference's rate; the request's speed applies on top.
   const speed = Math.min(4, Math.max(0.25, request.speed * (request.voiceMatch?.rate ?? 1)));
@@ -114,8 +112,11 @@ export async function* synthesizeSpeech(
     let emittedSamples = 0;
     // Output time of everything fed so far; transforms hold some samples back, but not time.
     let fedSec = 0;
+    const maxAudioSec = request.maxAudioSec ?? Infinity;
     const process = (samples: Float32Array): Float32Array => {
       fedSec += samples.length / engineRate / stretch;
+      // Checked as audio is made, so whatever inflates it (gaps, slow speed, long text) is bounded.
+      if (fedSec > maxAudioSec) throw audioBoundError(textField, maxAudioSec);
       let out = samples;
       for (const transform of transforms) out = transform.process(out);
       return out;
@@ -153,9 +154,19 @@ export async function* synthesizeSpeech(
       }
       const chunkStartSec = fedSec;
       const engineAudio: Float32Array[] = [];
-      const engineWords: { textStart: number; textEnd: number; startMs: number; endMs: number }[] = [];
+      const engineWords: EngineWordEvent[] = [];
+      // The engine may stop a little past what the bound still allows (in its own, unstretched time).
+      const maxDurationSec = (maxAudioSec - fedSec) * stretch + 0.1;
       for await (const part of engine.synthesize(
-        { text: span.text, voiceId: request.voiceId, speed: nativeSpeed, ...(language === undefined ? {} : { language }) },
+        {
+          text: span.text,
+          voiceId: request.voiceId,
+          speed: nativeSpeed,
+          ...(language === undefined ? {} : { language }),
+          ...(Number.isFinite(maxDurationSec) ? { maxDurationSec } : {}),
+          // With sentence gaps the pipeline trims each chunk's edges and makes the pause itself.
+          continues: gapSec === undefined && index < spans.length - 1,
+        },
         signal,
       )) {
         if (part.type === 'audio') {
@@ -181,13 +192,11 @@ export async function* synthesizeSpeech(
         if (signal.aborted) return;
         yield* emit(process(audio));
       }
-      const words = mapWords(engineWords, span, normalized.toOriginal, request.text, originalWords, {
-        offsetSec: chunkStartSec,
-        leadingTrimMs,
-        stretch,
-      });
+      const words = timeline.addChunk(span, engineWords, { startSec: chunkStartSec, endSec: fedSec, leadingTrimMs, stretch });
       if (words.length > 0) yield { type: 'words', words };
     }
+    const lastWords = timeline.finish();
+    if (lastWords.length > 0) yield { type: 'words', words: lastWords };
     yield* emit(flush());
 
     if (buffered) {
@@ -215,6 +224,14 @@ export async function* synthesizeSpeech(
   }
 }
 
+function audioBoundError(textField: string, maxAudioSec: number): ChorusError {
+  return new ChorusError({
+    code: 'text_too_long',
+    param: textField,
+    message: `'${textField}' makes more than ${maxAudioSec} s of audio (CHORUS_MAX_AUDIO_SECONDS): send a shorter text, a faster speed or shorter gaps.`,
+  });
+}
+
 function encoderOptions(request: SpeechRequest, sampleRate: number, totalSamples?: number) {
   return {
     sampleRate,
@@ -223,15 +240,13 @@ function encoderOptions(request: SpeechRequest, sampleRate: number, totalSamples
   };
 }
 
-/** Sentence gaps need one sentence per engine call; otherwise chunks as large as allowed. */
+/**
+ * Sentence gaps need one sentence per engine call; otherwise a short first chunk, then chunks as large
+ * as allowed. The same for every delivery.
+ */
 function planChunks(text: string, request: SpeechRequest): Span[] {
   if (request.sentenceGapSec === undefined) {
-    return chunkText(text, {
-      maxChars: request.maxChunkChars,
-      ...(request.delivery === 'stream'
-        ? { firstChunkMaxChars: Math.min(FIRST_STREAM_CHUNK_CHARS, request.maxChunkChars) }
-        : {}),
-    });
+    return chunkText(text, { maxChars: request.maxChunkChars, firstChunkMaxChars: Math.min(FIRST_CHUNK_CHARS, request.maxChunkChars) });
   }
   return splitSentences(text).flatMap((sentence) =>
     chunkText(sentence.text, { maxChars: request.maxChunkChars }).map((piece) => ({
@@ -252,49 +267,4 @@ function speechBounds(samples: Float32Array): [number, number] {
   // Keep a few milliseconds so consonant onsets and releases are not clipped.
   const pad = 220;
   return [Math.max(0, start - pad), Math.min(samples.length, end + pad)];
-}
-
-/**
- * Engine word events point into the chunk's normalised text. Map them to the user's original text:
- * events that land in one original word merge (eSpeak says "42" as two words), and an event covers
- * every original word up to the next event's, so an engine that reads "你好" as one word yields one
- * timing for both characters.
- */
-function mapWords(
-  events: readonly { textStart: number; textEnd: number; startMs: number; endMs: number }[],
-  span: Span,
-  toOriginal: (offset: number) => number,
-  original: string,
-  originalWords: readonly Span[],
-  timing: { offsetSec: number; leadingTrimMs: number; stretch: number },
-): WordTiming[] {
-  const toSec = (ms: number) => timing.offsetSec + Math.max(0, ms - timing.leadingTrimMs) / 1000 / timing.stretch;
-  const groups: { index: number; start: number; end: number }[] = [];
-  for (const event of events) {
-    const index = wordIndexAt(originalWords, toOriginal(span.start + event.textStart));
-    if (index < 0) continue;
-    const start = toSec(event.startMs);
-    const end = Math.max(start, toSec(event.endMs));
-    const last = groups[groups.length - 1];
-    if (last !== undefined && index <= last.index) {
-      last.end = Math.max(last.end, end);
-      continue;
-    }
-    groups.push({ index, start, end });
-  }
-  const spanEnd = toOriginal(span.end);
-  return groups.map((group, i) => {
-    let lastIndex = group.index;
-    const nextIndex = groups[i + 1]?.index ?? originalWords.length;
-    while (lastIndex + 1 < nextIndex && originalWords[lastIndex + 1]!.start < spanEnd) lastIndex++;
-    const first = originalWords[group.index]!;
-    const lastWord = originalWords[lastIndex]!;
-    return {
-      word: original.slice(first.start, lastWord.end),
-      start: group.start,
-      end: group.end,
-      charStart: first.start,
-      charEnd: lastWord.end,
-    };
-  });
 }

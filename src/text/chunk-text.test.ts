@@ -107,12 +107,18 @@ describe('chunkText', () => {
     assert.deepEqual(chunks('我喜欢Typescript语言', { maxChars: 8 }), ['我喜欢', 'Typescript'.slice(0, 8), 'pt语言']);
   });
 
-  it('makes a short first chunk at a sentence boundary', () => {
+  it('makes a short first chunk at a sentence boundary: the whole sentences that fit', () => {
     const s = 'Hi there. This is the second sentence. And a third one here.';
-    assert.deepEqual(chunks(s, { maxChars: 200, firstChunkMaxChars: 100 }), [
+    assert.deepEqual(chunks(s, { maxChars: 200, firstChunkMaxChars: 30 }), [
       'Hi there.',
       'This is the second sentence. And a third one here.',
     ]);
+    assert.deepEqual(chunks(s, { maxChars: 200, firstChunkMaxChars: 40 }), [
+      'Hi there. This is the second sentence.',
+      'And a third one here.',
+    ]);
+    // A text that fits in the first chunk is one chunk.
+    assert.deepEqual(chunks(s, { maxChars: 200, firstChunkMaxChars: 100 }), [s]);
   });
 
   it('makes a short first chunk at a clause boundary when the first sentence is long', () => {

@@ -10,8 +10,8 @@ export interface ChunkOptions {
   maxChars: number;
   /**
    * Upper bound for the first chunk only (clamped to maxChars), so that streaming can start speaking early:
-   * the first chunk is the first sentence if it fits, else the first sentence cut at the last clause
-   * boundary (then word boundary) within this limit. Later chunks are grouped normally.
+   * the first chunk is the whole sentences that fit (a text that fits is one chunk), else the first sentence
+   * cut at the last clause boundary (then word boundary) within this limit. Later chunks are grouped normally.
    */
   firstChunkMaxChars?: number;
 }
@@ -68,7 +68,8 @@ export function chunkText(text: string, options: ChunkOptions): Span[] {
   const first = sentences[0];
   if (firstMax !== undefined && first !== undefined) {
     if (first.end - first.start <= firstMax) {
-      chunks.push(first);
+      while (index + 1 < sentences.length && sentences[index + 1]!.end - first.start <= firstMax) index++;
+      chunks.push(makeSpan(text, first.start, sentences[index]!.end));
     } else {
       const cut = findCut(text, first.start, first.end, firstMax, 0);
       const [ps, pe] = trimBounds(text, first.start, cut);
@@ -76,7 +77,7 @@ export function chunkText(text: string, options: ChunkOptions): Span[] {
       const [rs, re] = trimBounds(text, cut, first.end);
       if (re > rs) addUnit(rs, re);
     }
-    index = 1;
+    index++;
   }
   for (; index < sentences.length; index++) {
     const sentence = sentences[index];

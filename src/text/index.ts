@@ -5,5 +5,5 @@ export { splitSentences } from './split-sentences.js';
 export { sentenceStream } from './sentence-stream.js';
 export { chunkText } from './chunk-text.js';
 export type { ChunkOptions } from './chunk-text.js';
-export { findWords, wordIndexAt } from './words.js';
+export { findWords, hasSpeakableText, wordIndexAt } from './words.js';
 export { detectScriptLanguage } from './detect-language.js';

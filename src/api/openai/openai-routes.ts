@@ -10,11 +10,12 @@ import { ChorusError } from '../../errors.js';
 import type { SpeechPart, SpeechRequest } from '../../pipeline/speech-request.js';
 import type { SpeechService } from '../../pipeline/speech-service.js';
 import { audioHeaders, byteStream, openSpeechStream } from '../../server/audio-response.js';
-import { parseJsonBody, validate } from '../validation.js';
+import { checkSpeechText, parseJsonBody, validate } from '../validation.js';
 import { toOpenAIError } from './openai-errors.js';
 import {
   extendedSpeechRequestSchema,
   isKnownModel,
+  MAX_INPUT_CHARS,
   SPEECH_MODELS,
   speechRequestSchema,
   type ExtendedSpeechRequestBody,
@@ -94,6 +95,7 @@ async function speak(
   extended: boolean,
   cacheUse: CacheUse,
 ): Promise<Response> {
+  checkSpeechText('input', body.input, speech.maxInputChars, MAX_INPUT_CHARS);
   const model = body.model ?? 's1-mini';
   if (!isKnownModel(model)) {
     throw new ChorusError({

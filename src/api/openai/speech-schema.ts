@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AUDIO_FORMATS } from '../../audio/encoders/audio-encoder.js';
 import { numberInRange } from '../validation.js';
 
+/** OpenAI's limit of `input` (and `instructions`); CHORUS_MAX_INPUT_CHARS applies when it is lower. */
 export const MAX_INPUT_CHARS = 4096;
 
 /** Models this server answers to: its own id plus the names OpenAI and Fish Speech clients send. */
@@ -16,7 +17,8 @@ const voiceSchema = z.union([z.string().min(1), z.object({ id: z.string().min(1)
 /** OpenAI's CreateSpeechRequest plus Chorus's pipeline controls. Unknown fields are ignored. */
 const speechFields = {
   model: z.string().min(1),
-  input: z.string().min(1).max(MAX_INPUT_CHARS),
+  /** Its length and content are checked by `checkSpeechText`, as every API's speech text is. */
+  input: z.string().min(1),
   voice: voiceSchema,
   response_format: z.enum(AUDIO_FORMATS).optional(),
   speed: numberInRange('speed', 0.25, 4).optional(),

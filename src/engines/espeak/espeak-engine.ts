@@ -11,6 +11,7 @@ import type {
   SpeechEngine,
 } from '../../engine/speech-engine.js';
 import { ESPEAK_VOICES, toEngineVoice, type EspeakVoiceDefinition } from './espeak-voices.js';
+import { literalEspeakText, type LiteralText } from './literal-text.js';
 
 export const ESPEAK_ENGINE_ID = 'espeak';
 /** Echogarden's eSpeak NG 1.52-dev build, package version 0.3.5. */
@@ -18,6 +19,13 @@ const ESPEAK_VERSION = 'espeak-ng-1.52-dev+echogarden-0.3.5';
 // eSpeak accepts 80..450 words per minute; beyond that the pipeline time-stretches.
 const MIN_RATE_WPM = 80;
 const MAX_RATE_WPM = 450;
+/**
+ * Appended to a chunk that more text follows: an empty phoneme group is a clause eSpeak says nothing
+ * in, so it renders the pause after the chunk's last clause (about 300 ms after a full stop, 150 ms
+ * after a comma at the default rate, scaled by the rate) exactly as it does mid-text, and adds no
+ * word. Without it a chunk ends with only 7 ms of silence and sentences across a join run together.
+ */
+const CONTINUATION = ' [[]]';
 
 /**
  * eSpeak NG compiled to JavaScript (wasm2js). Synthesis is synchronous and blocks its thread, so
@@ -81,20 +89,26 @@ export async function createEspeakEngine(): Promise<SpeechEngine> {
 
     const chunks: Int16Array[] = [];
     const events: EspeakEvent[] = [];
-    synth.synthesize(request.text, (samples, chunkEvents) => {
+    const maxSamples = (request.maxDurationSec ?? Infinity) * sampleRate;
+    let madeSamples = 0;
+    // Text is spoken as written, never read as SSML, phonemes or embedded commands.
+    const literal = literalEspeakText(request.text);
+    synth.synthesize(request.continues === true ? literal.text + CONTINUATION : literal.text, (samples, chunkEvents) => {
       if (samples.length > 0) chunks.push(samples);
+      madeSamples += samples.length;
       for (const event of chunkEvents) {
         if (event.type === 'word' || event.type === 'end' || event.type === 'sentence') events.push(event);
       }
-      // Returning true tells eSpeak to stop; lets an in-thread abort cut a long chunk short.
-      return signal.aborted;
+      // Returning true tells eSpeak to stop: an in-thread abort cuts a long chunk short, and audio
+      // past the bound is not made (the pipeline fails the request there).
+      return signal.aborted || madeSamples > maxSamples;
     });
     if (signal.aborted) return;
 
     let totalSamples = 0;
     for (const chunk of chunks) totalSamples += chunk.length;
     const durationMs = (totalSamples / sampleRate) * 1000;
-    yield* wordParts(request.text, events, durationMs);
+    yield* wordParts(literal, events, durationMs);
     for (const chunk of chunks) {
       const samples = new Float32Array(chunk.length);
       for (let i = 0; i < chunk.length; i++) samples[i] = chunk[i]! / 32768;
@@ -128,9 +142,11 @@ function collectLanguages(synth: ESpeakNGWorker): Map<string, string> {
 
 /**
  * eSpeak reports word starts as 1-based code-point positions into the text it was given. Convert
- * them to UTF-16 offsets, and end each word where the next word or clause begins.
+ * them to UTF-16 offsets into the request's own text, and end each word where the next word or
+ * clause begins.
  */
-function* wordParts(text: string, events: readonly EspeakEvent[], durationMs: number): Generator<EnginePart> {
+function* wordParts(literal: LiteralText, events: readonly EspeakEvent[], durationMs: number): Generator<EnginePart> {
+  const { text } = literal;
   const codePointToUtf16: number[] = [];
   for (let i = 0; i < text.length; i++) {
     codePointToUtf16.push(i);
@@ -155,8 +171,8 @@ function* wordParts(text: string, events: readonly EspeakEvent[], durationMs: nu
     const start = event.text_position - 1;
     yield {
       type: 'word',
-      textStart: toUtf16(start),
-      textEnd: toUtf16(start + Math.max(1, event.word_length)),
+      textStart: literal.toSourceStart(toUtf16(start)),
+      textEnd: literal.toSourceEnd(toUtf16(start + Math.max(1, event.word_length))),
       startMs: event.audio_position,
       endMs: Math.min(endMs, durationMs),
     };

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { formantSynthReference, wavBytes } from '../support/reference-voices.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+type OpenAIError = { error: { message: string; type: string; param: string | null; code: string | null } };
+
+/** Names that are properties of every plain object: a table read with `[name]` or `in` finds them. */
+const PROTOTYPE_NAMES = ['constructor', '__proto__', 'toString', 'hasOwnProperty'] as const;
+
+/** `[[[…]]]` nested `depth` levels deep around `leaf`. */
+function nested(depth: number, leaf = '1'): string {
+  return '['.repeat(depth) + leaf + ']'.repeat(depth);
+}
+
+/** `{"a":{"a":…}}` nested `depth` levels deep. */
+function nestedObject(depth: number): string {
+  return '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
+}
+
+describe('adversarial: the OpenAI-compatible API answers 4xx, never 500', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ CHORUS_RATE_LIMIT_RPS: '0' });
+  });
+  after(() => server.close());
+
+  const postJson = (path: string, body: string) =>
+    fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const openAIError = async (response: Response): Promise<OpenAIError['error']> => {
+    const body = (await response.json()) as OpenAIError;
+    assert.deepEqual(Object.keys(body.error).sort(), ['code', 'message', 'param', 'type']);
+    return body.error;
+  };
+
+  it('voice names that are Object.prototype properties are unknown voices (400 voice_not_found naming voice)', async () => {
+    for (const path of ['/v1/audio/speech', '/v1/audio/speech/extended']) {
+      for (const name of PROTOTYPE_NAMES) {
+        for (const voice of [name, { id: name }]) {
+          const response = await postJson(path, JSON.stringify({ model: 'tts-1', input: 'Hello.', voice, response_format: 'wav' }));
+          const error = await openAIError(response);
+          assert.equal(response.status, 400, `${path} ${JSON.stringify(voice)}: ${error.message}`);
+          assert.equal(error.code, 'voice_not_found');
+          assert.equal(error.param, 'voice');
+        }
+      }
+    }
+  });
+
+  it('a reference may be called "constructor"; deleting prototype-named references that do not exist is 404', async () => {
+    for (const name of PROTOTYPE_NAMES) {
+      const response = await fetch(`${server.url}/v1/references/${name}`, { method: 'DELETE' });
+      const error = await openAIError(response);
+      assert.equal(response.status, 404, `DELETE ${name}: ${error.message}`);
+      assert.equal(error.param, 'reference_id');
+    }
+    const synth = formantSynthReference({ f0Hz: 180, seconds: 6, sampleRate: 16000 });
+    const form = new FormData();
+    form.set('id', 'constructor');
+    form.set('text', 'A reference with an unlucky name.');
+    form.set('audio', new Blob([wavBytes(synth.samples, synth.sampleRate)], { type: 'audio/wav' }));
+    const added = await fetch(`${server.url}/v1/references/add`, { method: 'POST', body: form });
+    assert.equal(added.status, 200, await added.clone().text());
+    const speech = await postJson('/v1/audio/speech', JSON.stringify({ model: 'tts-1', input: 'Hello.', voice: 'constructor', response_format: 'wav' }));
+    assert.equal(speech.status, 200, await speech.clone().text());
+    assert.equal((await fetch(`${server.url}/v1/references/constructor`, { method: 'DELETE' })).status, 200);
+    assert.equal((await fetch(`${server.url}/v1/references/constructor`, { method: 'DELETE' })).status, 404);
+
+    const proto = new FormData();
+    proto.set('id', '__proto__');
+    proto.set('audio', new Blob([wavBytes(synth.samples, synth.sampleRate)], { type: 'audio/wav' }));
+    const refused = await fetch(`${server.url}/v1/references/add`, { method: 'POST', body: proto });
+    const error = await openAIError(refused);
+    assert.ok(refused.status >= 400 && refused.status < 500, `__proto__ as an id: ${refused.status} ${error.message}`);
+    assert.equal(error.param, 'id');
+  });
+
+  it('DELETE /v1/references/%25 decodes the id once: an unknown reference named "%" is 404', async () => {
+    for (const encoded of ['%25', '%2525', '100%25', '%25E0%25A4%25A']) {
+      const response = await fetch(`${server.url}/v1/references/${encoded}`, { method: 'DELETE' });
+      const error = await openAIError(response);
+      assert.equal(response.status, 404, `${encoded}: ${error.message}`);
+      assert.ok(error.message.includes(`'${decodeURIComponent(encoded)}'`), error.message);
+    }
+  });
+
+  it('JSON nested deeper than the limit is a 400 naming the limit; the server stays up', async () => {
+    for (const path of ['/v1/audio/speech', '/v1/audio/speech/extended']) {
+      for (const deep of [
+        `{"model":"tts-1","voice":"alloy","input":${nested(10_000)}}`,
+        `{"model":"tts-1","voice":"alloy","input":${nestedObject(10_000)}}`,
+        `{"model":"tts-1","input":"Hello.","voice":"alloy","extra":{"a":${nested(65)}}}`,
+      ]) {
+        const response = await postJson(path, deep);
+        const error = await openAIError(response);
+        assert.equal(response.status, 400, `${path}: ${error.message}`);
+        assert.match(error.message, /nested more than 64 levels/);
+        assert.equal(error.code, 'invalid_json');
+      }
+    }
+    // Brackets inside strings are text, not nesting.
+    const text = `Brackets ${'[{'.repeat(200)} are just characters here.`;
+    const fine = await postJson('/v1/audio/speech', JSON.stringify({ model: 'tts-1', input: text, voice: 'alloy', response_format: 'wav' }));
+    assert.equal(fine.status, 200, await fine.clone().text());
+    const health = await fetch(`${server.url}/health`);
+    assert.equal(health.status, 200);
+  });
+});
+

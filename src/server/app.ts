@@ -10,7 +10,7 @@ import type { SpeechService } from '../pipeline/speech-service.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { createFileRoutes } from '../storage/file-routes.js';
 import { LocalBlobStore } from '../storage/local-blob-store.js';
-import type { Logger } from '../util/logger.js';
+import { logServerError, type Logger } from '../util/logger.js';
 import type { VoiceLibrary } from '../voices/voice-library.js';
 import type { ResultCache } from '../cache/result-cache.js';
 import { MAX_AUDIO_FILE_BYTES } from '../operations/base64-audio.js';
@@ -105,7 +105,7 @@ export function createApp({ config, speech, voices, resultCache, jobs, logger, v
   const referenceBodyLimit = v1BodyLimit(MAX_AUDIO_FILE_BYTES + 64 * 1024, ' (reference audio files may be up to 10 MB)');
   app.use('/v1/*', (c, next) => (c.req.path.startsWith('/v1/references') ? referenceBodyLimit(c, next) : speechBodyLimit(c, next)));
 
-  app.route('/v1', createOpenAIRoutes(speech, voices, (c) => (c.get('owner') as string | undefined) ?? '', resultCache));
+  app.route('/v1', createOpenAIRoutes(speech, voices, (c) => (c.get('owner') as string | undefined) ?? '', logger, resultCache));
 
   // The job API accepts RunPod's two header forms; each key sees only its own jobs.
   app.use('/v2/*', async (c, next) => {
@@ -129,6 +129,7 @@ export function createApp({ config, speech, voices, resultCache, jobs, logger, v
       ownerOf: (c) => (c.get('owner') as string | undefined) ?? '',
       maxRunBytes: config.maxRunBytes,
       maxRunsyncBytes: config.maxRunsyncBytes,
+      logger,
     }),
   );
 
@@ -137,8 +138,8 @@ export function createApp({ config, speech, voices, resultCache, jobs, logger, v
 
   app.notFound((c) => c.json({ error: { message: `No route ${c.req.method} ${c.req.path}.`, type: 'invalid_request_error', param: null, code: 'not_found' } }, 404));
   app.onError((error, c) => {
-    logger.error('unhandled error', { path: c.req.path, error: error instanceof Error ? error.message : String(error) });
     const { status, body, headers } = toOpenAIError(error);
+    logServerError(logger, c.req, status, error);
     return c.json(body, status as 500, headers);
   });
   return app;
@@ -176,8 +177,8 @@ export function createWorkerApp({ speech, jobs, logger, version, storage }: Pick
   if (storage instanceof LocalBlobStore) app.route('/files', createFileRoutes(storage));
   app.notFound((c) => c.json({ error: { message: `No route ${c.req.method} ${c.req.path}: this is a worker process; the APIs are served by the API processes.`, type: 'invalid_request_error', param: null, code: 'not_found' } }, 404));
   app.onError((error, c) => {
-    logger.error('unhandled error', { path: c.req.path, error: error instanceof Error ? error.message : String(error) });
     const { status, body, headers } = toOpenAIError(error);
+    logServerError(logger, c.req, status, error);
     return c.json(body, status as 500, headers);
   });
   return app;

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { Logger } from '../../src/util/logger.js';
 import { formantSynthReference, wavBytes } from '../support/reference-voices.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -107,3 +110,36 @@ describe('adversarial: the OpenAI-compatible API answers 4xx, never 500', () => 
   });
 });
 
+describe('adversarial: every 5xx is logged with its cause', () => {
+  let server: TestServer;
+  const lines: { level: string; message: string; fields: Record<string, unknown> }[] = [];
+  const record = (level: string) => (message: string, fields: Record<string, unknown> = {}) => void lines.push({ level, message, fields });
+  const logger: Logger = { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') };
+
+  before(async () => {
+    server = await startTestServer({ CHORUS_RATE_LIMIT_RPS: '0' }, { logger });
+  });
+  after(() => server.close());
+
+  it('a failing voice store makes a 500 on /v1 and on /v2; each is logged with the store\'s own error and stack', async () => {
+    // A real internal failure, no fake: the voice database is overwritten under the running server,
+    // so the next lookup of a user voice fails inside SQLite.
+    writeFileSync(join(server.dataDir, 'voices.sqlite'), Buffer.alloc(8192, 7));
+    const requests: [string, unknown][] = [
+      ['/v1/audio/speech', { model: 'tts-1', input: 'Hello.', voice: 'somebody' }],
+      ['/v2/spark-tts/run', { input: { text: 'Hello.', voice_name: 'somebody' } }],
+    ];
+    for (const [path, body] of requests) {
+      lines.length = 0;
+      const response = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      assert.ok(response.status >= 500, `${path}: ${response.status} ${await response.text()}`);
+      const logged = lines.filter((line) => line.level === 'error' && line.fields['path'] === path);
+      assert.equal(logged.length, 1, `${path} logged once as an error: ${JSON.stringify(lines)}`);
+      const fields = JSON.stringify(logged[0]!.fields);
+      assert.equal(logged[0]!.fields['status'], response.status);
+      assert.match(fields, /not a database|malformed|SQLITE/i, `the store's own error is in the log: ${fields}`);
+      assert.match(fields, /sqlite/i);
+      assert.match(fields, /\\n\s+at /, `a stack trace is in the log: ${fields}`);
+    }
+  });
+});

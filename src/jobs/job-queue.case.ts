@@ -138,6 +138,32 @@ export function runJobQueueCases(name: string, createFixture: (maxQueuedJobs: nu
       await queue.add(newJob());
     });
 
+    it('records a job refused at submission as failed at once: beyond capacity, counted, never claimed, kept for its retention', async () => {
+      for (let i = 0; i < 5; i++) await queue.add(newJob());
+      let queuedCalls = 0;
+      const stop = queue.onQueued(() => queuedCalls++);
+      const refused = await queue.add(newJob({ input: null, sync: true, retentionMs: 60_000 }), { idPrefix: 'sync-', failed: { error: 'Unknown operation: invalid_op' } });
+      stop();
+      assert.equal(queuedCalls, 0, 'nothing became claimable');
+      assert.match(refused.id, /^sync-[0-9a-f-]{36}-u1$/);
+      for (const job of [refused, await queue.get(refused.id)]) {
+        assert.equal(job?.state, 'failed');
+        assert.equal(job?.error, 'Unknown operation: invalid_op');
+        assert.equal(job?.finishedAt, job?.createdAt);
+        assert.equal(job?.startedAt, undefined, 'it never ran');
+        assert.equal(job?.workerId, undefined);
+      }
+      const counts = await queue.counts('chatterbox');
+      assert.equal(counts.failed, 1);
+      assert.equal(counts.queued, 5);
+      const claimed = [];
+      for (let job = await queue.claim('w1'); job !== undefined; job = await queue.claim('w1')) claimed.push(job.id);
+      assert.equal(claimed.length, 5);
+      assert.ok(!claimed.includes(refused.id));
+      fixture.advance(60_001);
+      assert.equal(await queue.get(refused.id), undefined, 'past its retention');
+    });
+
     it('forgets jobs after their TTL, and finished jobs after their retention', async () => {
       const short = await queue.add(newJob({ policy: { executionTimeoutMs: 1000, ttlMs: 10_000, lowPriority: false } }));
       const sync = await queue.add(newJob({ sync: true, retentionMs: 60_000 }));

@@ -5,7 +5,7 @@ import { ChorusError } from '../errors.js';
 import { commandClient, connected, guardRedis, patientClient, whenConnected } from '../storage/redis-client.js';
 import { isExpired, type JobRecord, type JobState, type NewJob, type StreamChunk } from './job.js';
 import { JobEvents } from './job-events.js';
-import type { JobCounts, JobQueue, TerminalUpdate, WorkerStats } from './job-queue.js';
+import type { AddOptions, JobCounts, JobQueue, TerminalUpdate, WorkerStats } from './job-queue.js';
 
 export interface RedisJobQueueOptions {
   /** `redis://host:port/db`. */
@@ -211,7 +211,7 @@ export class RedisJobQueue implements JobQueue {
   }
 
   // What API requests call: Redis being unreachable turns into `store_unavailable` (503), never a hang.
-  add(job: NewJob, options: { idPrefix?: string } = {}): Promise<JobRecord> {
+  add(job: NewJob, options: AddOptions = {}): Promise<JobRecord> {
     return this.#guard(() => this.#add(job, options));
   }
 
@@ -239,9 +239,10 @@ export class RedisJobQueue implements JobQueue {
     return this.#guard(() => this.#takeStream(id));
   }
 
-  async #add(job: NewJob, options: { idPrefix?: string } = {}): Promise<JobRecord> {
+  async #add(job: NewJob, options: AddOptions): Promise<JobRecord> {
     await this.#ready;
-    if ((await this.#queuedTotal()) >= this.#options.maxQueuedJobs) {
+    const { failed } = options;
+    if (failed === undefined && (await this.#queuedTotal()) >= this.#options.maxQueuedJobs) {
       throw new ChorusError({
         code: 'queue_full',
         retryable: true,
@@ -251,13 +252,14 @@ export class RedisJobQueue implements JobQueue {
     const id = `${options.idPrefix ?? ''}${randomUUID()}-u1`;
     const now = this.#now();
     const expiresAt = now + job.policy.ttlMs;
-    await this.#redis
+    const transaction = this.#redis
       .multi()
       .hset(this.#jobKey(id), {
         id,
         endpointId: job.endpointId,
         owner: job.owner,
-        state: 'queued',
+        state: failed === undefined ? 'queued' : 'failed',
+        ...(failed === undefined ? {} : { finishedAt: String(now), error: failed.error }),
         input: JSON.stringify(job.input ?? null),
         policy: JSON.stringify(job.policy),
         sync: job.sync ? '1' : '0',
@@ -269,15 +271,21 @@ export class RedisJobQueue implements JobQueue {
         streamTaken: '0',
         ...(job.webhook === undefined ? {} : { webhook: job.webhook }),
       })
-      .sadd(this.#key('endpoints'), job.endpointId)
-      .sadd(this.#stateKey('queued', job.endpointId), id)
-      .zadd(this.#key('expiry'), expiresAt, id)
-      .exec()
-      .then(throwOnCommandError);
+      .sadd(this.#key('endpoints'), job.endpointId);
+    const input = JSON.parse(JSON.stringify(job.input ?? null)) as unknown;
+    if (failed !== undefined) {
+      // Finished as it was made: counted as failed, and kept for its retention as finishJob keeps jobs.
+      await transaction
+        .hincrby(this.#key('counters'), `${job.endpointId}:failed`, 1)
+        .zadd(this.#key('expiry'), Math.min(expiresAt, now + job.retentionMs), id)
+        .exec()
+        .then(throwOnCommandError);
+      return { ...job, id, state: 'failed', createdAt: now, finishedAt: now, error: failed.error, retries: 0, input };
+    }
+    await transaction.sadd(this.#stateKey('queued', job.endpointId), id).zadd(this.#key('expiry'), expiresAt, id).exec().then(throwOnCommandError);
     await this.#enqueue(id, job.policy.lowPriority, false);
-    const record: JobRecord = { ...job, id, state: 'queued', createdAt: now, retries: 0, input: JSON.parse(JSON.stringify(job.input ?? null)) as unknown };
     this.#announce({ type: 'queued' });
-    return record;
+    return { ...job, id, state: 'queued', createdAt: now, retries: 0, input };
   }
 
   async #get(id: string): Promise<JobRecord | undefined> {

@@ -6,7 +6,7 @@ import { ChorusError } from '../errors.js';
 import { claimDatabase } from '../storage/sqlite-file.js';
 import { isExpired, isTerminal, type JobRecord, type JobState, type NewJob, type StreamChunk } from './job.js';
 import { JobEvents } from './job-events.js';
-import type { JobCounts, JobQueue, TerminalUpdate } from './job-queue.js';
+import type { AddOptions, JobCounts, JobQueue, TerminalUpdate } from './job-queue.js';
 
 type Row = Record<string, number | bigint | string | Uint8Array | null>;
 
@@ -91,9 +91,10 @@ export class SqliteJobQueue implements JobQueue {
     });
   }
 
-  async add(job: NewJob, options: { idPrefix?: string } = {}): Promise<JobRecord> {
+  async add(job: NewJob, options: AddOptions = {}): Promise<JobRecord> {
+    const { failed } = options;
     const queued = (this.#db.get(`SELECT COUNT(*) AS n FROM jobs WHERE state = 'queued'`) as Row)['n'] as number;
-    if (queued >= this.#maxQueued) {
+    if (failed === undefined && queued >= this.#maxQueued) {
       throw new ChorusError({
         code: 'queue_full',
         retryable: true,
@@ -102,27 +103,34 @@ export class SqliteJobQueue implements JobQueue {
     }
     const id = `${options.idPrefix ?? ''}${randomUUID()}-u1`;
     const now = this.#now();
-    this.#db.run(
-      `INSERT INTO jobs (id, endpoint_id, owner, state, input, webhook, policy, sync, retention_ms, priority, created_at, expires_at)
-       VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [
-        id,
-        job.endpointId,
-        job.owner,
-        JSON.stringify(job.input ?? null),
-        job.webhook ?? null,
-        JSON.stringify(job.policy),
-        job.sync ? 1 : 0,
-        job.retentionMs,
-        job.policy.lowPriority ? 1 : 0,
-        now,
-        now + job.policy.ttlMs,
-      ],
-    );
+    this.#transaction(() => {
+      this.#db.run(
+        `INSERT INTO jobs (id, endpoint_id, owner, state, input, webhook, policy, sync, retention_ms, priority, created_at, expires_at, finished_at, error)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          id,
+          job.endpointId,
+          job.owner,
+          failed === undefined ? 'queued' : 'failed',
+          JSON.stringify(job.input ?? null),
+          job.webhook ?? null,
+          JSON.stringify(job.policy),
+          job.sync ? 1 : 0,
+          job.retentionMs,
+          job.policy.lowPriority ? 1 : 0,
+          now,
+          now + job.policy.ttlMs,
+          failed === undefined ? null : now,
+          failed?.error ?? null,
+        ],
+      );
+      if (failed !== undefined) this.#bump(job.endpointId, 'failed');
+    });
     // Built from what was written rather than read back: one statement fewer on the submit path.
-    const record: JobRecord = { ...job, id, state: 'queued', createdAt: now, retries: 0, input: JSON.parse(JSON.stringify(job.input ?? null)) as unknown };
+    const input = JSON.parse(JSON.stringify(job.input ?? null)) as unknown;
+    if (failed !== undefined) return { ...job, id, state: 'failed', createdAt: now, finishedAt: now, error: failed.error, retries: 0, input };
     this.#events.queued();
-    return record;
+    return { ...job, id, state: 'queued', createdAt: now, retries: 0, input };
   }
 
   async get(id: string): Promise<JobRecord | undefined> {

@@ -24,8 +24,9 @@ export interface ValidationContext {
 
 /**
  * The handler of one worker document (Spark-TTS, Chatterbox, …). An endpoint id is bound to one
- * profile by configuration. `validate` runs at submission so bad input is a 400 that names the
- * field; `run` runs inside the job and its errors become the job's `error` string.
+ * profile by configuration. `validate` runs at submission: input it refuses (a ChorusError naming
+ * the field) makes a job that is FAILED at once with that message, as a RunPod handler's refusal
+ * does; `run` runs inside the job and its errors become the job's `error` string.
  */
 export interface EndpointProfile {
   readonly name: string;

@@ -40,7 +40,10 @@ interface RunAnswerRequest {
 export async function answerRun(c: Context, { jobs, endpointId, owner, body, logger }: RunAnswerRequest): Promise<Response> {
   let job: JobRecord;
   try {
-    job = await jobs.submit(endpointId, owner, await body(), false);
+    const submitted = await jobs.submit(endpointId, owner, await body(), false);
+    // The document answers bad parameters with an HTTP error; the FAILED job it made is named.
+    if (submitted.refusal !== undefined) return errorResponse(c, logger, submitted.refusal, submitted.job.id);
+    job = submitted.job;
   } catch (error) {
     return errorResponse(c, logger, error, null);
   }

@@ -41,7 +41,8 @@ export function createRunpodRoutes({ jobs, ownerOf, maxRunBytes, maxRunsyncBytes
   app.post('/:endpointId/run', limit(maxRunBytes), async (c) => {
     const endpointId = c.req.param('endpointId');
     if (jobs.profile(endpointId).runAnswer !== undefined) return answerRun(c, { jobs, endpointId, owner: ownerOf(c), body: () => readBody(c), logger });
-    const job = await jobs.submit(endpointId, ownerOf(c), await readBody(c), false);
+    // A refused input is answered like any job: its id and its state, FAILED.
+    const { job } = await jobs.submit(endpointId, ownerOf(c), await readBody(c), false);
     return c.json({ id: job.id, status: runpodStatus(job.state) });
   });
 
@@ -49,7 +50,7 @@ export function createRunpodRoutes({ jobs, ownerOf, maxRunBytes, maxRunsyncBytes
     const wait = waitParam(c, RUNSYNC_DEFAULT_WAIT_MS, 1_000, 300_000);
     const endpointId = c.req.param('endpointId');
     const owner = ownerOf(c);
-    const job = await jobs.submit(endpointId, owner, await readBody(c), true);
+    const { job } = await jobs.submit(endpointId, owner, await readBody(c), true);
     return c.json(toRunpodJob(await jobs.waitForTerminal(endpointId, owner, job.id, wait, c.req.raw.signal)));
   });
 

@@ -129,7 +129,6 @@ export class JobService {
     const job = {
       endpointId,
       owner,
-      input: submission.input as unknown,
       sync,
       retentionMs: sync ? this.#settings.runsyncRetentionMs : this.#settings.runRetentionMs,
       policy: {
@@ -140,8 +139,9 @@ export class JobService {
       ...(submission.webhook === undefined ? {} : { webhook: submission.webhook }),
     };
     const idPrefix = sync ? 'sync-' : '';
+    let input: Record<string, unknown>;
     try {
-      await profile.validate(submission.input, { speech: this.#speech, voices: this.#voices, owner, signal: AbortSignal.timeout(60_000) });
+      input = await profile.validate(submission.input, { speech: this.#speech, voices: this.#voices, owner, signal: AbortSignal.timeout(60_000) });
     } catch (error) {
       if (!ChorusError.isInstance(error) || !INPUT_REFUSALS.has(error.code)) throw error;
       const message = error.message.length > MAX_REFUSAL_CHARS ? `${error.message.slice(0, MAX_REFUSAL_CHARS)}…` : error.message;
@@ -150,7 +150,8 @@ export class JobService {
       this.#onFinished?.(refused);
       return { job: refused, refusal: error };
     }
-    return { job: await this.#queue.add(job, { idPrefix }) };
+    // Only what the profile validated is stored: unknown fields, however large, are dropped here.
+    return { job: await this.#queue.add({ ...job, input }, { idPrefix }) };
   }
 
   /** The job, if it exists for this endpoint and owner; otherwise `not_found` (never "forbidden"). */

@@ -37,7 +37,11 @@ export interface EndpointProfile {
    * `stream`: it streams the job's /stream elements as they are made, as newline-delimited JSON.
    */
   runAnswer?(input: unknown): 'result' | 'stream';
-  /** May be async (decoding uploaded audio, say); the job service awaits it before queueing. */
-  validate(input: unknown, context: ValidationContext): void | Promise<void>;
+  /**
+   * May be async (decoding uploaded audio, say); the job service awaits it before queueing. Returns
+   * the input as the job stores it and `run` gets it: parsed, with only the fields the profile
+   * knows (a request padded with unknown fields must not be stored with them).
+   */
+  validate(input: unknown, context: ValidationContext): Promise<Record<string, unknown>>;
   run(input: unknown, context: OperationContext): Promise<unknown>;
 }

@@ -2,10 +2,15 @@
 // well-formed {"input": …}; a handler's refusal of its input is a job that exists and is FAILED
 // with the handler's message. HTTP errors are kept for what RunPod itself refuses.
 import assert from 'node:assert/strict';
+import { rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import runpodSdk from 'runpod-sdk';
+import type { JobQueue } from '../../src/jobs/job-queue.js';
+import { RedisJobQueue } from '../../src/jobs/redis-job-queue.js';
+import { SqliteJobQueue } from '../../src/jobs/sqlite-job-queue.js';
 import { startChatServer, type ChatServer } from '../support/chat-server.js';
 import { JOB_BACKENDS, stopJobBackends } from '../support/job-backends.js';
 import { formantSynthReference, wavBytes } from '../support/reference-voices.js';
@@ -228,3 +233,85 @@ for (const backend of JOB_BACKENDS) {
   });
 }
 
+/** 1 MB of a field no profile knows. */
+const PADDING = 'p'.repeat(1024 * 1024);
+
+for (const backend of JOB_BACKENDS) {
+  describe(`adversarial: a job stores only the input its endpoint validated (${backend.name})`, () => {
+    let chat: ChatServer;
+    let env: Record<string, string>;
+    let server: TestServer;
+    let serverOpen = false;
+    /** Job id → the input the job should have stored. */
+    const expected = new Map<string, unknown>();
+
+    before(async () => {
+      chat = await startChatServer(() => ({ tokens: ['Fine', ', thanks.'] }));
+      env = { ...(await backend.env()), CHORUS_RATE_LIMIT_RPS: '0', CHORUS_LLM_URL: chat.url, CHORUS_LLM_MODEL: 'scripted-model' };
+      server = await startTestServer(env, { keepDataDir: true });
+      serverOpen = true;
+    });
+    after(async () => {
+      if (serverOpen) await server.close();
+      await chat?.close();
+      if (server !== undefined) rmSync(server.dataDir, { recursive: true, force: true });
+    });
+
+    const runsync = async (endpointId: string, input: Record<string, unknown>): Promise<Job> => {
+      const response = await fetch(`${server.url}/v2/${endpointId}/runsync?wait=60000`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ input: { ...input, padding: PADDING, nested: { padding: PADDING } } }),
+      });
+      assert.equal(response.status, 200);
+      return (await response.json()) as Job;
+    };
+
+    it('padded inputs run to completion from what was stored (each profile, each kind of chatterbox-v2 operation)', async () => {
+      const valid: [string, Record<string, unknown>][] = [
+        ['chatterbox', { text: 'Padded but fine.', format: 'wav' }],
+        ['spark-tts', { text: 'Padded but fine.', speaker_gender: 'female' }],
+        ['chatterbox-v2', { operation: 'tts', mode: 'basic', text: 'Padded but fine.', voice_name: 'Amy' }],
+        ['chatterbox-v2', { operation: 'tts', mode: 'streaming', text: 'Padded but fine.' }],
+        ['chatterbox-v2', { operation: 'list_local_voices' }],
+        ['chatterbox-v2', { operation: 'detect_watermark', input_audio: SECOND_OF_AUDIO }],
+        ['chatterbox-v2', { operation: 'voice_conversion', input_audio: SECOND_OF_AUDIO, voice_name: 'Amy' }],
+        ['chatterbox-v2', { operation: 'voice_transfer', transfer_mode: 'embedding', input_audio: SECOND_OF_AUDIO, voice_id: 'Amy' }],
+        ['fish-speech', { message: 'Hi there.', conversation_id: 'padded' }],
+      ];
+      for (const [endpointId, input] of valid) {
+        const job = await runsync(endpointId, input);
+        assert.equal(job.status, 'COMPLETED', `${endpointId} ${JSON.stringify(input).slice(0, 100)}: ${job.error}`);
+        expected.set(job.id, input);
+      }
+      const refused = await runsync('chatterbox', { text: 'Hi', speed: 9 });
+      assert.equal(refused.status, 'FAILED');
+      expected.set(refused.id, null);
+    });
+
+    it('the stored records hold the known fields only: no padding, a small database', async () => {
+      assert.ok(expected.size > 0, 'the previous case submitted jobs');
+      // The embedded queue belongs to one process: the server stops before the test opens it.
+      await server.close();
+      serverOpen = false;
+      let queue: JobQueue;
+      if (env['CHORUS_REDIS_URL'] === undefined) {
+        const path = join(server.dataDir, 'jobs.sqlite');
+        assert.ok(statSync(path).size < 2 * PADDING.length, `jobs.sqlite is ${statSync(path).size} bytes after ${expected.size} jobs padded with 2 MB each`);
+        queue = new SqliteJobQueue({ path, maxQueuedJobs: 10 });
+      } else {
+        queue = new RedisJobQueue({ url: env['CHORUS_REDIS_URL'], prefix: env['CHORUS_REDIS_PREFIX']!, maxQueuedJobs: 10 });
+        await (queue as RedisJobQueue).ready();
+      }
+      try {
+        for (const [id, input] of expected) {
+          const job = await queue.get(id);
+          assert.ok(job !== undefined, id);
+          assert.deepEqual(job.input, input, `${job.endpointId}: stored ${JSON.stringify(job.input).slice(0, 200)}`);
+        }
+      } finally {
+        await queue.close();
+      }
+    });
+  });
+}

@@ -131,6 +131,33 @@ export function runJobQueueCases(name: string, createFixture: (maxQueuedJobs: nu
       assert.equal((await queue.counts()).queued, 2);
     });
 
+    it('counts each owner apart: one key never sees another key\'s jobs in its counts', async () => {
+      const mine = [await queue.add(newJob()), await queue.add(newJob()), await queue.add(newJob())];
+      const theirs = [await queue.add(newJob({ owner: 'owner-b' })), await queue.add(newJob({ owner: 'owner-b' }))];
+      await queue.add(newJob({ owner: 'owner-b' }), { failed: { error: 'refused' } });
+      // Claimed in submission order: all three of mine and the first of theirs.
+      for (let i = 0; i < 4; i++) await queue.claim('w1');
+      await queue.finish(mine[0]!.id, { state: 'completed', output: null });
+      await queue.finish(mine[1]!.id, { state: 'failed', error: 'x' });
+      await queue.retry(mine[1]!.id);
+      await queue.finish(theirs[0]!.id, { state: 'timed-out', error: 'execution timeout exceeded' });
+      await queue.cancel(mine[2]!.id);
+      const a = await queue.counts('chatterbox', 'owner-a');
+      assert.deepEqual(
+        { queued: a.queued, running: a.running, completed: a.completed, failed: a.failed, cancelled: a.cancelled, timedOut: a.timedOut, retried: a.retried },
+        { queued: 1, running: 0, completed: 1, failed: 1, cancelled: 1, timedOut: 0, retried: 1 },
+      );
+      const b = await queue.counts('chatterbox', 'owner-b');
+      assert.deepEqual(
+        { queued: b.queued, running: b.running, completed: b.completed, failed: b.failed, cancelled: b.cancelled, timedOut: b.timedOut, retried: b.retried },
+        { queued: 1, running: 0, completed: 0, failed: 1, cancelled: 0, timedOut: 1, retried: 0 },
+      );
+      assert.equal((await queue.counts('chatterbox', 'owner-c')).failed, 0);
+      const all = await queue.counts('chatterbox');
+      assert.deepEqual([all.queued, all.running, all.failed, all.timedOut], [2, 0, 2, 1]);
+      assert.equal((await queue.counts('spark-tts', 'owner-a')).completed, 0);
+    });
+
     it('refuses new jobs with queue_full when the queue is at capacity', async () => {
       for (let i = 0; i < 5; i++) await queue.add(newJob());
       await assert.rejects(queue.add(newJob()), (error) => ChorusError.isInstance(error) && error.code === 'queue_full');

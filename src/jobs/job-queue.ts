@@ -53,7 +53,8 @@ export interface JobQueue {
   retry(id: string): Promise<JobRecord | undefined>;
   /** Removes queued jobs of one endpoint and owner; returns how many. */
   purge(endpointId: string, owner: string): Promise<number>;
-  counts(endpointId?: string): Promise<JobCounts>;
+  /** Counts of one endpoint and one owner; either left out: all of them. */
+  counts(endpointId?: string, owner?: string): Promise<JobCounts>;
 
   /** Takes the next queued job (normal priority first, then by age) and marks it running. */
   claim(workerId: string): Promise<JobRecord | undefined>;

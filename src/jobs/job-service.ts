@@ -241,9 +241,10 @@ export class JobService {
     return this.#queue.purge(endpointId, owner);
   }
 
-  async counts(endpointId: string): Promise<JobCounts> {
+  /** The owner's own jobs of this endpoint: a key sees no trace of another key's jobs. */
+  async counts(endpointId: string, owner: string): Promise<JobCounts> {
     this.profile(endpointId);
-    return this.#queue.counts(endpointId);
+    return this.#queue.counts(endpointId, owner);
   }
 
   /**

@@ -5,6 +5,7 @@ import sqlite from 'node-sqlite3-wasm';
 import { ChorusError } from '../errors.js';
 import { claimDatabase } from '../storage/sqlite-file.js';
 import { isExpired, isTerminal, type JobRecord, type JobState, type NewJob, type StreamChunk } from './job.js';
+import { counterKey, sumCounters, type CounterName } from './job-counters.js';
 import { JobEvents } from './job-events.js';
 import type { AddOptions, JobCounts, JobQueue, TerminalUpdate } from './job-queue.js';
 
@@ -124,7 +125,7 @@ export class SqliteJobQueue implements JobQueue {
           failed?.error ?? null,
         ],
       );
-      if (failed !== undefined) this.#bump(job.endpointId, 'failed');
+      if (failed !== undefined) this.#bump(job, 'failed');
     });
     // Built from what was written rather than read back: one statement fewer on the submit path.
     const input = JSON.parse(JSON.stringify(job.input ?? null)) as unknown;
@@ -149,7 +150,7 @@ export class SqliteJobQueue implements JobQueue {
       id,
     ]).changes;
     if (Number(changed) === 0) return { job: (await this.get(id))!, cancelled: false };
-    this.#bump(record.endpointId, 'cancelled');
+    this.#bump(record, 'cancelled');
     if (record.state === 'running') this.#events.cancelled(id);
     this.#changed(id);
     return { job: (await this.get(id))!, cancelled: true };
@@ -173,7 +174,7 @@ export class SqliteJobQueue implements JobQueue {
         [id],
       );
     });
-    this.#bump(record.endpointId, 'retried');
+    this.#bump(record, 'retried');
     const requeued = await this.get(id);
     this.#changed(id);
     this.#events.queued();
@@ -185,24 +186,19 @@ export class SqliteJobQueue implements JobQueue {
     return Number(result.changes);
   }
 
-  async counts(endpointId?: string): Promise<JobCounts> {
-    const where = endpointId === undefined ? '' : 'WHERE endpoint_id = ?';
-    const rows = this.#db.all(`SELECT state, COUNT(*) AS n FROM jobs ${where} GROUP BY state`, endpointId === undefined ? [] : [endpointId]) as Row[];
+  async counts(endpointId?: string, owner?: string): Promise<JobCounts> {
+    const filters: [string, string][] = [];
+    if (endpointId !== undefined) filters.push(['endpoint_id = ?', endpointId]);
+    if (owner !== undefined) filters.push(['owner = ?', owner]);
+    const where = filters.length === 0 ? '' : `WHERE ${filters.map(([condition]) => condition).join(' AND ')}`;
+    const rows = this.#db.all(`SELECT state, COUNT(*) AS n FROM jobs ${where} GROUP BY state`, filters.map(([, value]) => value)) as Row[];
     const live: Partial<Record<JobState, number>> = {};
     for (const row of rows) live[row['state'] as JobState] = Number(row['n']);
-    const counter = (name: string) => {
-      const prefix = endpointId === undefined ? '%' : endpointId;
-      const row = this.#db.get(`SELECT SUM(value) AS n FROM counters WHERE name LIKE ?`, [`${prefix}:${name}`]) as Row;
-      return Number(row['n'] ?? 0);
-    };
+    const stored = this.#db.all('SELECT name, value FROM counters') as Row[];
     return {
       queued: live.queued ?? 0,
       running: live.running ?? 0,
-      completed: counter('completed'),
-      failed: counter('failed'),
-      cancelled: counter('cancelled'),
-      timedOut: counter('timed-out'),
-      retried: counter('retried'),
+      ...sumCounters(stored.map((row) => [row['name'] as string, Number(row['value'])] as const), endpointId, owner),
     };
   }
 
@@ -267,7 +263,7 @@ export class SqliteJobQueue implements JobQueue {
       this.#now(),
       id,
     ]);
-    this.#bump(record.endpointId, update.state);
+    this.#bump(record, update.state);
     this.#changed(id);
     return this.get(id);
   }
@@ -307,10 +303,10 @@ export class SqliteJobQueue implements JobQueue {
   }
 
 
-  #bump(endpointId: string, name: string): void {
+  #bump(job: Pick<NewJob, 'endpointId' | 'owner'>, name: CounterName): void {
     this.#db.run(
       `INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1`,
-      [`${endpointId}:${name}`],
+      [counterKey(job.endpointId, job.owner, name)],
     );
   }
 

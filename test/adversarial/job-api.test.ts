@@ -206,6 +206,29 @@ for (const backend of JOB_BACKENDS) {
       assert.match(body.error, /refused when it was submitted.*submit a corrected job/);
     });
 
+    it("/health and GET /v2/{id} count the key's own jobs only; the workers are everyone's", async () => {
+      const mine = sdk().endpoint('chatterbox')!;
+      const theirs = runpodSdk(OTHER_KEY, { baseUrl: `${server.url}/v2` }).endpoint('chatterbox')!;
+      await mine.run({ input: { text: 'Hi', voice: 'InvalidName' } });
+      assert.equal(((await mine.runSync({ input: { text: 'Counted for my key only.' } })) as unknown as Job).status, 'COMPLETED');
+      const long = await mine.run({ input: { text: 'A long text keeps the engine busy for a while. '.repeat(300) } });
+      const deadline = Date.now() + 20_000;
+      while ((await mine.status(long.id)).status !== 'IN_PROGRESS' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      try {
+        const own = await mine.health();
+        assert.ok(own.jobs.failed >= 1 && own.jobs.completed >= 1 && own.jobs.inProgress >= 1, JSON.stringify(own));
+        const other = await theirs.health();
+        assert.deepEqual(other.jobs, { completed: 0, failed: 0, inProgress: 0, inQueue: 0, retried: 0 }, 'another key sees none of these jobs');
+        assert.ok(other.workers.running >= 1, 'but sees the workers busy');
+        const described = (await (await fetch(`${server.url}/v2/chatterbox`, { headers: { authorization: OTHER_KEY } })).json()) as Record<string, number>;
+        assert.equal(described['jobsInProgress'], 0);
+        assert.equal(described['jobsInQueue'], 0);
+        assert.ok(described['activeWorkers']! >= 1);
+      } finally {
+        await mine.cancel(long.id);
+      }
+    });
+
     it('what RunPod itself refuses stays an HTTP error: no input, malformed or deep JSON, bad policy or webhook, unknown endpoint, bad key', async () => {
       const cases: [string, unknown, number, RegExp][] = [
         ['/chatterbox/run', {}, 400, /Missing required field 'input'/],

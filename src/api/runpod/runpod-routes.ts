@@ -84,7 +84,8 @@ export function createRunpodRoutes({ jobs, ownerOf, maxRunBytes, maxRunsyncBytes
   });
 
   app.get('/:endpointId/health', async (c) => {
-    const counts = await jobs.counts(c.req.param('endpointId'));
+    // The key's own jobs; the workers are everyone's.
+    const counts = await jobs.counts(c.req.param('endpointId'), ownerOf(c));
     const workers = await jobs.workers();
     return c.json({
       jobs: {
@@ -108,7 +109,7 @@ export function createRunpodRoutes({ jobs, ownerOf, maxRunBytes, maxRunsyncBytes
   app.get('/:endpointId', async (c) => {
     const endpointId = c.req.param('endpointId');
     const profile = jobs.profile(endpointId);
-    const counts = await jobs.counts(endpointId);
+    const counts = await jobs.counts(endpointId, ownerOf(c));
     const workers = await jobs.workers();
     return c.json({
       id: endpointId,

@@ -54,6 +54,28 @@ export function createApp({ config, speech, voices, resultCache, jobs, logger, v
       retryable: true,
       message: `Rate limit reached: ${limits.ratePerSecond} requests per second with bursts of ${limits.burst}. Retry after ${retryAfterSeconds} s.`,
     });
+  // Failed authentications per client address: a bucket of CHORUS_AUTH_FAILURES_PER_MINUTE refilled
+  // over a minute, drawn from only by failures, so a valid key is never refused by it (a client
+  // sharing an address with a misbehaving one is not locked out). In-memory buckets are pruned by
+  // their caller's settings, so these get a store of their own; a shared (Redis) store expires each key itself.
+  const authFailures = { ratePerSecond: config.authFailuresPerMinute / 60, burst: config.authFailuresPerMinute };
+  const authFailureStore = rateLimitStore ?? new MemoryRateLimitStore();
+  /** After a failed authentication: the seconds the address must wait, or undefined while it has failures left. */
+  const authFailureWait = async (c: Context<AppEnv>): Promise<number | undefined> => {
+    if (!rateLimitEnabled(authFailures)) return undefined;
+    const decision = await authFailureStore.take(`auth-failures:${clientAddress(c)}`, authFailures, Date.now());
+    if (decision.allowed) return undefined;
+    const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+    c.header('retry-after', String(seconds));
+    return seconds;
+  };
+  const authFailureError = (retryAfterSeconds: number) =>
+    new ChorusError({
+      code: 'rate_limited',
+      detail: 'rate_limit_exceeded',
+      retryable: true,
+      message: `Too many failed authentication attempts from this address (at most ${authFailures.burst} a minute). Retry after ${retryAfterSeconds} s with a valid key.`,
+    });
 
   app.use('*', async (c, next) => {
     const started = performance.now();
@@ -76,6 +98,8 @@ export function createApp({ config, speech, voices, resultCache, jobs, logger, v
       c.set('owner', owner);
       return next();
     }
+    const wait = await authFailureWait(c);
+    if (wait !== undefined) return c.json(toOpenAIError(authFailureError(wait)).body, 429);
     const { body } = toOpenAIError(
       new ChorusError({
         code: 'unauthorized',
@@ -114,7 +138,10 @@ export function createApp({ config, speech, voices, resultCache, jobs, logger, v
       return next();
     }
     const owner = keys.verify(c.req.header('authorization'), { allowBareKey: true });
-    if (owner === undefined) return c.json({ error: 'Unauthorized' }, 401);
+    if (owner === undefined) {
+      const wait = await authFailureWait(c);
+      return wait === undefined ? c.json({ error: 'Unauthorized' }, 401) : c.json(toRunpodError(authFailureError(wait), wait).body, 429);
+    }
     c.set('owner', owner);
     return next();
   });

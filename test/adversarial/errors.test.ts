@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Logger } from '../../src/util/logger.js';
+import { startTestRedis, type TestRedis } from '../support/redis.js';
 import { formantSynthReference, wavBytes } from '../support/reference-voices.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -141,5 +142,73 @@ describe('adversarial: every 5xx is logged with its cause', () => {
       assert.match(fields, /sqlite/i);
       assert.match(fields, /\\n\s+at /, `a stack trace is in the log: ${fields}`);
     }
+  });
+});
+
+describe('adversarial: failed authentication is rate limited per client address', () => {
+  const GOOD = 'good-key';
+  const attempt = (server: TestServer, api: 'v1' | 'v2', key: string | null) =>
+    fetch(`${server.url}${api === 'v1' ? '/v1/voices' : '/v2/chatterbox/health'}`, { headers: key === null ? {} : { authorization: `Bearer ${key}` } });
+
+  describe('one server', () => {
+    let server: TestServer;
+    before(async () => {
+      server = await startTestServer({ CHORUS_API_KEYS: GOOD });
+    });
+    after(() => server.close());
+
+    it('10 failures a minute are 401; then 429 with Retry-After in each API\'s shape, while a valid key still works', async () => {
+      for (let i = 0; i < 10; i++) {
+        const response = await attempt(server, i % 2 === 0 ? 'v1' : 'v2', i % 3 === 0 ? null : `guess-${i}`);
+        assert.equal(response.status, 401, `attempt ${i + 1}`);
+      }
+      const v1 = await attempt(server, 'v1', 'guess-11');
+      assert.equal(v1.status, 429);
+      assert.ok(Number(v1.headers.get('retry-after')) >= 1, `retry-after ${v1.headers.get('retry-after')}`);
+      const error = ((await v1.json()) as OpenAIError).error;
+      assert.equal(error.code, 'rate_limit_exceeded');
+      assert.match(error.message, /failed authentication attempts.*10 a minute/i);
+      const v2 = await attempt(server, 'v2', null);
+      assert.equal(v2.status, 429);
+      assert.ok(Number(v2.headers.get('retry-after')) >= 1);
+      assert.match(((await v2.json()) as { error: string }).error, /failed authentication attempts/i);
+      assert.equal((await attempt(server, 'v1', GOOD)).status, 200, 'a valid key is not refused');
+      assert.equal((await attempt(server, 'v2', GOOD)).status, 200, 'a valid key is not refused');
+    });
+  });
+
+  describe('two API processes sharing Redis', () => {
+    let redis: TestRedis;
+    let first: TestServer;
+    let second: TestServer;
+    before(async () => {
+      redis = await startTestRedis();
+      const env = { CHORUS_API_KEYS: GOOD, CHORUS_REDIS_URL: redis.url, CHORUS_REDIS_PREFIX: 'auth-shared', CHORUS_AUTH_FAILURES_PER_MINUTE: '4', CHORUS_WORKERS: '1' };
+      first = await startTestServer(env);
+      second = await startTestServer(env);
+    });
+    after(async () => {
+      await first?.close();
+      await second?.close();
+      await redis?.close();
+    });
+
+    it('failures counted by one process block the address on the other; CHORUS_AUTH_FAILURES_PER_MINUTE sets the budget', async () => {
+      for (let i = 0; i < 4; i++) assert.equal((await attempt(first, 'v2', `guess-${i}`)).status, 401);
+      assert.equal((await attempt(second, 'v1', 'guess-5')).status, 429);
+      assert.equal((await attempt(second, 'v1', GOOD)).status, 200);
+    });
+  });
+
+  describe('turned off', () => {
+    let server: TestServer;
+    before(async () => {
+      server = await startTestServer({ CHORUS_API_KEYS: GOOD, CHORUS_AUTH_FAILURES_PER_MINUTE: '0' });
+    });
+    after(() => server.close());
+
+    it('with CHORUS_AUTH_FAILURES_PER_MINUTE=0 every failure is a 401', async () => {
+      for (let i = 0; i < 15; i++) assert.equal((await attempt(server, 'v2', `guess-${i}`)).status, 401);
+    });
   });
 });

@@ -47,6 +47,9 @@ describe('adversarial: the OpenAI-compatible API answers 4xx, never 500', () => 
           assert.equal(error.code, 'voice_not_found');
           assert.equal(error.param, 'voice');
         }
+        const model = await postJson(path, JSON.stringify({ model: name, input: 'Hello.', voice: 'alloy' }));
+        assert.equal(model.status, 400);
+        assert.equal((await openAIError(model)).code, 'model_not_found');
       }
     }
   });

@@ -242,6 +242,8 @@ for (const backend of JOB_BACKENDS) {
         ['/chatterbox/run', { input: { text: 'Hi' }, policy: { ttl: 5 } }, 400, /policy\.ttl/],
         ['/chatterbox/runsync', { input: { text: 'Hi' }, webhook: 'not a url' }, 400, /webhook/],
         ['/nowhere/run', { input: { text: 'Hi' } }, 404, /Endpoint 'nowhere' not found/],
+        ['/constructor/run', { input: { text: 'Hi' } }, 404, /Endpoint 'constructor' not found/],
+        ['/chatterbox/status/__proto__', {}, 404, /Job '__proto__' not found/],
         ['/fish-speech/runsync', { message: 'Hi' }, 400, /Missing required field 'input'/],
       ];
       for (const [path, body, status, pattern] of cases) {

@@ -271,7 +271,7 @@ for (const backend of JOB_BACKENDS) {
       assert.deepEqual(sentWith('Still there?'), [{ role: 'user', content: 'Still there?' }]);
     });
 
-    it('refuses bad input with a 400 in the document’s shape that names the field', async () => {
+    it('refuses bad input with a 400 in the document’s shape that names the field and the FAILED job it made', async () => {
       const cases: [unknown, string | undefined, RegExp][] = [
         [{ input: {} }, 'message', /Missing required parameter: 'message'/],
         [{ input: { message: '   ' } }, 'message', /'message' is empty/],
@@ -294,9 +294,18 @@ for (const backend of JOB_BACKENDS) {
         const answer = (await response.json()) as Envelope;
         assert.equal(response.status, 400, JSON.stringify({ body, answer }).slice(0, 300));
         assert.equal(answer.status, 'error');
-        assert.equal(answer.id, null);
         assert.equal(answer.field, field, JSON.stringify(answer));
         assert.match(answer.error ?? '', pattern);
+        // Refused input makes a FAILED job, as on RunPod; a body that is no job request makes none.
+        const envelopeError = field === 'input' || field === undefined;
+        if (envelopeError) {
+          assert.equal(answer.id, null);
+        } else {
+          assert.ok(answer.id !== null, JSON.stringify(answer));
+          const job = (await (await fetch(`${server.url}/v2/fish-speech/status/${answer.id}`, { headers: { authorization: KEY_A } })).json()) as { status: string; error?: string };
+          assert.equal(job.status, 'FAILED');
+          assert.equal(job.error, answer.error);
+        }
       }
       // Text over CHORUS_MAX_INPUT_CHARS is 413 on the job API, as on every endpoint (test/adversarial/text.test.ts).
       const tooLong = await run({ message: 'x'.repeat(10_001) });

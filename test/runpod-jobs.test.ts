@@ -99,20 +99,31 @@ describe(`RunPod job API with the official runpod-sdk client (chatterbox profile
     assert.equal((await post('/run', { input: { text: 'x' } }, null)).status, 401);
   });
 
-  it('bad input answers 400 naming the field; unknown jobs and endpoints 404', async () => {
-    const cases: [unknown, RegExp][] = [
+  it('a bad envelope answers 400 naming the field; bad input is a FAILED job naming it; unknown jobs and endpoints 404', async () => {
+    const envelopes: [unknown, RegExp][] = [
       [{}, /input/],
-      [{ input: {} }, /'text'/],
-      [{ input: { text: 'hi', speed: 3 } }, /speed.*0\.5 to 2/],
-      [{ input: { text: 'hi', format: 'ogg' } }, /format.*mp3, wav/],
-      [{ input: { text: 'hi', voice: 'Nobody' } }, /Voice 'Nobody' not found/],
       [{ input: { text: 'hi' }, policy: { executionTimeout: 10 } }, /policy\.executionTimeout/],
       [{ input: 'text' }, /input/],
     ];
-    for (const [body, message] of cases) {
+    for (const [body, message] of envelopes) {
       const response = await post('/run', body);
       assert.equal(response.status, 400, JSON.stringify(body));
       assert.match(((await response.json()) as { error: string }).error, message);
+    }
+    const inputs: [unknown, RegExp][] = [
+      [{}, /'text'/],
+      [{ text: 'hi', speed: 3 }, /speed.*0\.5 to 2/],
+      [{ text: 'hi', format: 'ogg' }, /format.*mp3, wav/],
+      [{ text: 'hi', voice: 'Nobody' }, /Voice 'Nobody' not found/],
+    ];
+    for (const [input, message] of inputs) {
+      const response = await post('/run', { input });
+      assert.equal(response.status, 200, JSON.stringify(input));
+      const { id, status } = (await response.json()) as { id: string; status: string };
+      assert.equal(status, 'FAILED');
+      const job = await endpoint.status(id);
+      assert.equal(job.status, 'FAILED');
+      assert.match(String((job as { error?: string }).error), message);
     }
     const malformed = await fetch(`${server.url}/v2/chatterbox/run`, { method: 'POST', headers: { authorization: KEY }, body: '{"input": ' });
     assert.equal(malformed.status, 400);

@@ -325,7 +325,7 @@ describe('Spark-TTS profile (000): the document’s examples, runpod-sdk, storag
     });
   });
 
-  it('with the default URL policy, private addresses fail the job, http is a 400, and s3:// needs S3 configured', async () => {
+  it('with the default URL policy, private addresses fail the job, http is refused at submission, and s3:// needs S3 configured', async () => {
     const failed = await Promise.all(
       [
         ['https://127.0.0.1:9/ref.wav', /private, loopback or otherwise non-public address \(127\.0\.0\.1 → 127\.0\.0\.1\)/],
@@ -342,9 +342,9 @@ describe('Spark-TTS profile (000): the document’s examples, runpod-sdk, storag
       assert.match(body.error!, pattern);
     }
     const http = await runsync(strict, { text: 'Hi.', prompt_speech_url: `${filesUrl}/ref.wav` });
-    assert.equal(http.status, 400);
-    assert.equal(http.body.field, 'prompt_speech_url');
-    assert.match(http.body.error!, /https:\/\/ or s3:\/\/ URL.*CHORUS_ALLOW_PRIVATE_URLS/);
+    assert.equal(http.status, 200);
+    assert.equal(http.body.status, 'FAILED');
+    assert.match(http.body.error!, /^'prompt_speech_url' must be an https:\/\/ or s3:\/\/ URL.*CHORUS_ALLOW_PRIVATE_URLS/);
   });
 
   it('local storage: the audio_url is a signed link served by Chorus; tampering is 403', async () => {
@@ -360,7 +360,7 @@ describe('Spark-TTS profile (000): the document’s examples, runpod-sdk, storag
     assert.match(((await tampered.json()) as { error: string }).error, /signature/);
   });
 
-  it('bad input answers 400 naming the field', async () => {
+  it('bad input is a FAILED job whose error names the field', async () => {
     const cases: [Record<string, unknown>, string, RegExp][] = [
       [{}, 'text', /Missing required parameter: 'text'/],
       [{ text: '' }, 'text', /at least 1/],
@@ -392,10 +392,11 @@ describe('Spark-TTS profile (000): the document’s examples, runpod-sdk, storag
       [{ text: 'x', prompt_speech_url: 'reference.wav' }, 'prompt_speech_url', /https:\/\/ or s3:\/\//],
       [{ text: 'x', prompt_speech_url: 's3://bucket-only' }, 'prompt_speech_url', /s3:\/\/bucket\/key/],
     ];
+    // As on RunPod, /runsync answers 200 with the FAILED job; the job API reports the message only.
     for (const [input, field, message] of cases) {
       const { status, body } = await runsync(server, input);
-      assert.equal(status, 400, JSON.stringify(input));
-      assert.equal(body.field, field, JSON.stringify(input));
+      assert.equal(status, 200, JSON.stringify(input));
+      assert.equal(body.status, 'FAILED', `${field}: ${JSON.stringify(input)}`);
       assert.match(body.error!, message, JSON.stringify(input));
     }
   });

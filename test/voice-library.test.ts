@@ -63,12 +63,20 @@ describe('Voice library: cloning, listing, conversion, transfer and references t
     assert.equal(job.status, 'COMPLETED', job.error);
     return job.output!;
   };
+  /**
+   * Refused input is a job that is FAILED at once, as on RunPod (/run answers 200 with its id). The
+   * job shows only the message, so `status` (the HTTP status this refusal had before, and has where it is an HTTP error) and
+   * `param` say what the case is about.
+   */
   const refused = async (input: Record<string, unknown>, status: number, param: string, pattern: RegExp, key = KEY_A): Promise<void> => {
     const response = await call('/v2/chatterbox-v2/run', { key, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input }) });
-    const body = (await response.json()) as { error?: string; field?: string };
-    assert.equal(response.status, status, JSON.stringify(body));
-    assert.match(body.error ?? '', pattern);
-    assert.equal(body.field, param);
+    const body = (await response.json()) as { id: string; status: string };
+    const context = `${status} ${param}: ${JSON.stringify(body)}`;
+    assert.equal(response.status, 200, context);
+    assert.equal(body.status, 'FAILED', context);
+    const job = (await (await call(`/v2/chatterbox-v2/status/${body.id}`, { key })).json()) as Job;
+    assert.equal(job.status, 'FAILED', context);
+    assert.match(job.error ?? '', pattern, context);
   };
 
   before(async () => {

@@ -38,10 +38,24 @@ export function checkSpeechText(field: string, text: string, serverMax: number, 
   }
 }
 
-/** Parses a JSON body text, answering malformed JSON with a 400 that says so. */
+/** Deepest nesting of objects and arrays a request body may have; no real request needs more than about five. */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Parses a JSON body text, answering malformed JSON with a 400 that says so. Bodies nested deeper
+ * than MAX_JSON_DEPTH are refused before they are parsed: everything that later walks the value
+ * recursively (validation messages, JSON.stringify when a job is stored) would overflow the stack.
+ */
 export function parseJsonBody(text: string): unknown {
   if (text.trim() === '') {
     throw new ChorusError({ code: 'invalid_request', message: 'The request body is empty; send a JSON object.', detail: 'invalid_json' });
+  }
+  if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
+    throw new ChorusError({
+      code: 'invalid_request',
+      message: `The request body is nested more than ${MAX_JSON_DEPTH} levels deep (objects and arrays inside each other); send at most ${MAX_JSON_DEPTH}.`,
+      detail: 'invalid_json',
+    });
   }
   try {
     return JSON.parse(text);
@@ -52,6 +66,41 @@ export function parseJsonBody(text: string): unknown {
       detail: 'invalid_json',
     });
   }
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPENERS = new Set([0x5b, 0x7b]);
+const CLOSERS = new Set([0x5d, 0x7d]);
+
+/**
+ * Whether JSON text nests objects and arrays deeper than `limit`: one pass over the text, no
+ * recursion. Brackets inside strings are skipped (strings are jumped over with indexOf, so long
+ * base64 fields cost little). Malformed text may count wrongly; JSON.parse refuses it anyway.
+ */
+export function jsonDepthExceeds(text: string, limit: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === QUOTE) {
+      let end = text.indexOf('"', i + 1);
+      while (end !== -1 && isEscaped(text, end)) end = text.indexOf('"', end + 1);
+      if (end === -1) return false;
+      i = end;
+    } else if (OPENERS.has(code)) {
+      if (++depth > limit) return true;
+    } else if (CLOSERS.has(code)) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/** A quote is escaped when an odd number of backslashes stands right before it. */
+function isEscaped(text: string, quote: number): boolean {
+  let backslashes = 0;
+  while (text.charCodeAt(quote - 1 - backslashes) === BACKSLASH) backslashes++;
+  return backslashes % 2 === 1;
 }
 
 /**

@@ -10,7 +10,7 @@ const ENGINE_FACTORIES: Readonly<Record<string, () => Promise<SpeechEngine>>> = 
 export const ENGINE_IDS: readonly string[] = Object.keys(ENGINE_FACTORIES);
 
 export function createEngine(engineId: string): Promise<SpeechEngine> {
-  const factory = ENGINE_FACTORIES[engineId];
+  const factory = Object.hasOwn(ENGINE_FACTORIES, engineId) ? ENGINE_FACTORIES[engineId] : undefined;
   if (factory === undefined) {
     throw new ChorusError({
       code: 'engine_unavailable',

@@ -131,11 +131,64 @@ export function runJobQueueCases(name: string, createFixture: (maxQueuedJobs: nu
       assert.equal((await queue.counts()).queued, 2);
     });
 
+    it('counts each owner apart: one key never sees another key\'s jobs in its counts', async () => {
+      const mine = [await queue.add(newJob()), await queue.add(newJob()), await queue.add(newJob())];
+      const theirs = [await queue.add(newJob({ owner: 'owner-b' })), await queue.add(newJob({ owner: 'owner-b' }))];
+      await queue.add(newJob({ owner: 'owner-b' }), { failed: { error: 'refused' } });
+      // Claimed in submission order: all three of mine and the first of theirs.
+      for (let i = 0; i < 4; i++) await queue.claim('w1');
+      await queue.finish(mine[0]!.id, { state: 'completed', output: null });
+      await queue.finish(mine[1]!.id, { state: 'failed', error: 'x' });
+      await queue.retry(mine[1]!.id);
+      await queue.finish(theirs[0]!.id, { state: 'timed-out', error: 'execution timeout exceeded' });
+      await queue.cancel(mine[2]!.id);
+      const a = await queue.counts('chatterbox', 'owner-a');
+      assert.deepEqual(
+        { queued: a.queued, running: a.running, completed: a.completed, failed: a.failed, cancelled: a.cancelled, timedOut: a.timedOut, retried: a.retried },
+        { queued: 1, running: 0, completed: 1, failed: 1, cancelled: 1, timedOut: 0, retried: 1 },
+      );
+      const b = await queue.counts('chatterbox', 'owner-b');
+      assert.deepEqual(
+        { queued: b.queued, running: b.running, completed: b.completed, failed: b.failed, cancelled: b.cancelled, timedOut: b.timedOut, retried: b.retried },
+        { queued: 1, running: 0, completed: 0, failed: 1, cancelled: 0, timedOut: 1, retried: 0 },
+      );
+      assert.equal((await queue.counts('chatterbox', 'owner-c')).failed, 0);
+      const all = await queue.counts('chatterbox');
+      assert.deepEqual([all.queued, all.running, all.failed, all.timedOut], [2, 0, 2, 1]);
+      assert.equal((await queue.counts('spark-tts', 'owner-a')).completed, 0);
+    });
+
     it('refuses new jobs with queue_full when the queue is at capacity', async () => {
       for (let i = 0; i < 5; i++) await queue.add(newJob());
       await assert.rejects(queue.add(newJob()), (error) => ChorusError.isInstance(error) && error.code === 'queue_full');
       await queue.claim('w1');
       await queue.add(newJob());
+    });
+
+    it('records a job refused at submission as failed at once: beyond capacity, counted, never claimed, kept for its retention', async () => {
+      for (let i = 0; i < 5; i++) await queue.add(newJob());
+      let queuedCalls = 0;
+      const stop = queue.onQueued(() => queuedCalls++);
+      const refused = await queue.add(newJob({ input: null, sync: true, retentionMs: 60_000 }), { idPrefix: 'sync-', failed: { error: 'Unknown operation: invalid_op' } });
+      stop();
+      assert.equal(queuedCalls, 0, 'nothing became claimable');
+      assert.match(refused.id, /^sync-[0-9a-f-]{36}-u1$/);
+      for (const job of [refused, await queue.get(refused.id)]) {
+        assert.equal(job?.state, 'failed');
+        assert.equal(job?.error, 'Unknown operation: invalid_op');
+        assert.equal(job?.finishedAt, job?.createdAt);
+        assert.equal(job?.startedAt, undefined, 'it never ran');
+        assert.equal(job?.workerId, undefined);
+      }
+      const counts = await queue.counts('chatterbox');
+      assert.equal(counts.failed, 1);
+      assert.equal(counts.queued, 5);
+      const claimed = [];
+      for (let job = await queue.claim('w1'); job !== undefined; job = await queue.claim('w1')) claimed.push(job.id);
+      assert.equal(claimed.length, 5);
+      assert.ok(!claimed.includes(refused.id));
+      fixture.advance(60_001);
+      assert.equal(await queue.get(refused.id), undefined, 'past its retention');
     });
 
     it('forgets jobs after their TTL, and finished jobs after their retention', async () => {

@@ -24,14 +24,25 @@ export interface TerminalUpdate {
   readonly error?: string;
 }
 
+export interface AddOptions {
+  /** Put before the id (`sync-` for /runsync). */
+  readonly idPrefix?: string;
+  /**
+   * The job ends as it is submitted: its handler refused the input. It is recorded FAILED with this
+   * error (never queued, never started; it takes no queue capacity), counted as failed, and kept
+   * for its retention like any finished job.
+   */
+  readonly failed?: { readonly error: string };
+}
+
 /**
  * Where jobs live between submission and expiry. The API side adds, reads, cancels and retries;
  * the runner side claims and finishes. An embedded SQLite implementation ships first; a Redis one
  * follows. Both must pass `job-queue.case.ts`.
  */
 export interface JobQueue {
-  /** Throws ChorusError `queue_full` when the queue is at capacity. */
-  add(job: NewJob, options?: { idPrefix?: string }): Promise<JobRecord>;
+  /** Throws ChorusError `queue_full` when the queue is at capacity (not for a job that is `failed` at once). */
+  add(job: NewJob, options?: AddOptions): Promise<JobRecord>;
   get(id: string): Promise<JobRecord | undefined>;
   /**
    * Queued or running → cancelled (the runner's abort signal fires); terminal jobs are unchanged.
@@ -42,7 +53,8 @@ export interface JobQueue {
   retry(id: string): Promise<JobRecord | undefined>;
   /** Removes queued jobs of one endpoint and owner; returns how many. */
   purge(endpointId: string, owner: string): Promise<number>;
-  counts(endpointId?: string): Promise<JobCounts>;
+  /** Counts of one endpoint and one owner; either left out: all of them. */
+  counts(endpointId?: string, owner?: string): Promise<JobCounts>;
 
   /** Takes the next queued job (normal priority first, then by age) and marks it running. */
   claim(workerId: string): Promise<JobRecord | undefined>;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { numberInRange, validate } from '../api/validation.js';
-import { ChorusError } from '../errors.js';
+import { ChorusError, type ChorusErrorCode } from '../errors.js';
 import type { EndpointProfile } from '../operations/endpoint-profile.js';
 import type { VoiceLibrary } from '../voices/voice-library.js';
 import type { SpeechService } from '../pipeline/speech-service.js';
@@ -36,6 +36,33 @@ const submissionSchema = z.object({
     .optional(),
   s3Config: z.record(z.string(), z.unknown()).optional(),
 });
+
+/**
+ * What a handler's refusal of its input is made of. On RunPod a handler that refuses its input
+ * ends its job FAILED with the message; the HTTP request that submitted it succeeded. Failures of
+ * Chorus itself (a store or engine unavailable, a bug) are not refusals and stay HTTP errors.
+ */
+const INPUT_REFUSALS: ReadonlySet<ChorusErrorCode> = new Set<ChorusErrorCode>([
+  'invalid_request',
+  'missing_parameter',
+  'text_too_long',
+  'payload_too_large',
+  'unsupported_format',
+  'voice_not_found',
+  'model_not_found',
+  'not_found',
+  'conflict',
+  'forbidden',
+]);
+
+/** A refusal's message is kept as the job's error; messages quote what was sent, which may be long. */
+const MAX_REFUSAL_CHARS = 2000;
+
+/** A submitted job; `refusal` is why it is FAILED already, when its input was refused. */
+export interface Submitted {
+  readonly job: JobRecord;
+  readonly refusal?: ChorusError;
+}
 
 /**
  * The job API's logic, independent of HTTP: submission with validation, owner scoping (another
@@ -97,32 +124,46 @@ export class JobService {
     return profile;
   }
 
-  async submit(endpointId: string, owner: string, body: unknown, sync: boolean): Promise<JobRecord> {
+  /**
+   * Checks the envelope (what RunPod itself checks: a ChorusError thrown here is an HTTP error),
+   * then the input. An input the profile refuses makes a job that is FAILED at once with the
+   * refusal's message, as a RunPod handler that refuses its input does; its input is not kept.
+   */
+  async submit(endpointId: string, owner: string, body: unknown, sync: boolean): Promise<Submitted> {
     const profile = this.profile(endpointId);
     if (typeof body === 'object' && body !== null && !Array.isArray(body) && !('input' in body)) {
       throw new ChorusError({ code: 'invalid_request', param: 'input', message: "Missing required field 'input': send {\"input\": {...}}." });
     }
     const submission = validate(submissionSchema, body);
-    await profile.validate(submission.input, { speech: this.#speech, voices: this.#voices, owner, signal: AbortSignal.timeout(60_000) });
     if (submission.webhook !== undefined) {
       await assertPublicUrl(submission.webhook, { allowPrivate: this.#settings.allowPrivateUrls ?? false, param: 'webhook' });
     }
-    return this.#queue.add(
-      {
-        endpointId,
-        owner,
-        input: submission.input,
-        sync,
-        retentionMs: sync ? this.#settings.runsyncRetentionMs : this.#settings.runRetentionMs,
-        policy: {
-          executionTimeoutMs: submission.policy?.executionTimeout ?? this.#settings.defaultExecutionTimeoutMs,
-          ttlMs: submission.policy?.ttl ?? this.#settings.defaultTtlMs,
-          lowPriority: submission.policy?.lowPriority ?? false,
-        },
-        ...(submission.webhook === undefined ? {} : { webhook: submission.webhook }),
+    const job = {
+      endpointId,
+      owner,
+      sync,
+      retentionMs: sync ? this.#settings.runsyncRetentionMs : this.#settings.runRetentionMs,
+      policy: {
+        executionTimeoutMs: submission.policy?.executionTimeout ?? this.#settings.defaultExecutionTimeoutMs,
+        ttlMs: submission.policy?.ttl ?? this.#settings.defaultTtlMs,
+        lowPriority: submission.policy?.lowPriority ?? false,
       },
-      sync ? { idPrefix: 'sync-' } : {},
-    );
+      ...(submission.webhook === undefined ? {} : { webhook: submission.webhook }),
+    };
+    const idPrefix = sync ? 'sync-' : '';
+    let input: Record<string, unknown>;
+    try {
+      input = await profile.validate(submission.input, { speech: this.#speech, voices: this.#voices, owner, signal: AbortSignal.timeout(60_000) });
+    } catch (error) {
+      if (!ChorusError.isInstance(error) || !INPUT_REFUSALS.has(error.code)) throw error;
+      const message = error.message.length > MAX_REFUSAL_CHARS ? `${error.message.slice(0, MAX_REFUSAL_CHARS)}…` : error.message;
+      const refused = await this.#queue.add({ ...job, input: null }, { idPrefix, failed: { error: message } });
+      // It ended here, not in a runner: its webhook is sent from here.
+      this.#onFinished?.(refused);
+      return { job: refused, refusal: error };
+    }
+    // Only what the profile validated is stored: unknown fields, however large, are dropped here.
+    return { job: await this.#queue.add({ ...job, input }, { idPrefix }) };
   }
 
   /** The job, if it exists for this endpoint and owner; otherwise `not_found` (never "forbidden"). */
@@ -196,7 +237,14 @@ export class JobService {
   }
 
   async retry(endpointId: string, owner: string, jobId: string): Promise<JobRecord> {
-    await this.get(endpointId, owner, jobId);
+    const previous = await this.get(endpointId, owner, jobId);
+    if (previous.state === 'failed' && previous.startedAt === undefined) {
+      throw new ChorusError({
+        code: 'invalid_request',
+        param: 'job_id',
+        message: `Job '${jobId}' was refused when it was submitted (${previous.error ?? 'its input was not accepted'}); its input was not kept, so submit a corrected job instead of retrying this one.`,
+      });
+    }
     const job = await this.#queue.retry(jobId);
     if (job === undefined) throw new ChorusError({ code: 'not_found', param: 'job_id', message: `Job '${jobId}' not found.` });
     return job;
@@ -207,9 +255,10 @@ export class JobService {
     return this.#queue.purge(endpointId, owner);
   }
 
-  async counts(endpointId: string): Promise<JobCounts> {
+  /** The owner's own jobs of this endpoint: a key sees no trace of another key's jobs. */
+  async counts(endpointId: string, owner: string): Promise<JobCounts> {
     this.profile(endpointId);
-    return this.#queue.counts(endpointId);
+    return this.#queue.counts(endpointId, owner);
   }
 
   /**

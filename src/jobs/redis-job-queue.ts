@@ -4,8 +4,9 @@ import type { Redis } from 'ioredis';
 import { ChorusError } from '../errors.js';
 import { commandClient, connected, guardRedis, patientClient, whenConnected } from '../storage/redis-client.js';
 import { isExpired, type JobRecord, type JobState, type NewJob, type StreamChunk } from './job.js';
+import { counterKey, counterPrefix, sumCounters } from './job-counters.js';
 import { JobEvents } from './job-events.js';
-import type { JobCounts, JobQueue, TerminalUpdate, WorkerStats } from './job-queue.js';
+import type { AddOptions, JobCounts, JobQueue, TerminalUpdate, WorkerStats } from './job-queue.js';
 
 export interface RedisJobQueueOptions {
   /** `redis://host:port/db`. */
@@ -42,7 +43,8 @@ const WORKER_REPORT_TTL_MS = 5000;
 
 /**
  * State changes are Lua scripts, so two processes never both move a job out of one state (a claim
- * racing a cancel, two finishes). Every script takes the job's hash as KEYS[1].
+ * racing a cancel, two finishes). Every script takes the job's hash as KEYS[1]. A counter prefix
+ * (`counterPrefix`: the job's endpoint and owner) is completed with the counter's name.
  */
 const SCRIPTS = {
   // KEYS: job, queued set, running set. ARGV: workerId, now. → 1 claimed, 2 claimed again after its
@@ -64,7 +66,7 @@ const SCRIPTS = {
       end
       return 0`,
   },
-  // KEYS: job, queued set, running set, counters, expiry. ARGV: now, endpoint. → the state it left, or ''.
+  // KEYS: job, queued set, running set, counters, expiry. ARGV: now, counter prefix. → the state it left, or ''.
   cancelJob: {
     keys: 5,
     lua: `
@@ -74,13 +76,13 @@ const SCRIPTS = {
       redis.call('HSET', KEYS[1], 'state', 'cancelled', 'finishedAt', ARGV[1])
       redis.call('SREM', KEYS[2], id)
       redis.call('SREM', KEYS[3], id)
-      redis.call('HINCRBY', KEYS[4], ARGV[2] .. ':cancelled', 1)
+      redis.call('HINCRBY', KEYS[4], ARGV[2] .. 'cancelled', 1)
       local retention = tonumber(redis.call('HGET', KEYS[1], 'retentionMs'))
       local expires = math.min(tonumber(redis.call('HGET', KEYS[1], 'expiresAt')), tonumber(ARGV[1]) + retention)
       redis.call('ZADD', KEYS[5], expires, id)
       return state`,
   },
-  // KEYS: job, running set, counters, expiry. ARGV: state, output JSON or '', error or '', now, endpoint. → 1 or 0.
+  // KEYS: job, running set, counters, expiry. ARGV: state, output JSON or '', error or '', now, counter prefix. → 1 or 0.
   finishJob: {
     keys: 4,
     lua: `
@@ -90,13 +92,13 @@ const SCRIPTS = {
       if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'output', ARGV[2]) else redis.call('HDEL', KEYS[1], 'output') end
       if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[3]) end
       redis.call('SREM', KEYS[2], id)
-      redis.call('HINCRBY', KEYS[3], ARGV[5] .. ':' .. ARGV[1], 1)
+      redis.call('HINCRBY', KEYS[3], ARGV[5] .. ARGV[1], 1)
       local retention = tonumber(redis.call('HGET', KEYS[1], 'retentionMs'))
       local expires = math.min(tonumber(redis.call('HGET', KEYS[1], 'expiresAt')), tonumber(ARGV[4]) + retention)
       redis.call('ZADD', KEYS[4], expires, id)
       return 1`,
   },
-  // KEYS: job, queued set, running set, counters, expiry. ARGV: endpoint.
+  // KEYS: job, queued set, running set, counters, expiry. ARGV: counter prefix.
   // → 1 queued again, 0 no such job, -1 not failed or timed out (the state is returned as well).
   retryJob: {
     keys: 5,
@@ -110,7 +112,7 @@ const SCRIPTS = {
       redis.call('HINCRBY', KEYS[1], 'retries', 1)
       redis.call('DEL', KEYS[1] .. ':stream')
       redis.call('SADD', KEYS[2], id)
-      redis.call('HINCRBY', KEYS[4], ARGV[1] .. ':retried', 1)
+      redis.call('HINCRBY', KEYS[4], ARGV[1] .. 'retried', 1)
       redis.call('ZADD', KEYS[5], tonumber(redis.call('HGET', KEYS[1], 'expiresAt')), id)
       return {1, state}`,
   },
@@ -211,7 +213,7 @@ export class RedisJobQueue implements JobQueue {
   }
 
   // What API requests call: Redis being unreachable turns into `store_unavailable` (503), never a hang.
-  add(job: NewJob, options: { idPrefix?: string } = {}): Promise<JobRecord> {
+  add(job: NewJob, options: AddOptions = {}): Promise<JobRecord> {
     return this.#guard(() => this.#add(job, options));
   }
 
@@ -231,17 +233,18 @@ export class RedisJobQueue implements JobQueue {
     return this.#guard(() => this.#purge(endpointId, owner));
   }
 
-  counts(endpointId?: string): Promise<JobCounts> {
-    return this.#guard(() => this.#counts(endpointId));
+  counts(endpointId?: string, owner?: string): Promise<JobCounts> {
+    return this.#guard(() => this.#counts(endpointId, owner));
   }
 
   takeStream(id: string): Promise<StreamChunk[]> {
     return this.#guard(() => this.#takeStream(id));
   }
 
-  async #add(job: NewJob, options: { idPrefix?: string } = {}): Promise<JobRecord> {
+  async #add(job: NewJob, options: AddOptions): Promise<JobRecord> {
     await this.#ready;
-    if ((await this.#queuedTotal()) >= this.#options.maxQueuedJobs) {
+    const { failed } = options;
+    if (failed === undefined && (await this.#queuedTotal()) >= this.#options.maxQueuedJobs) {
       throw new ChorusError({
         code: 'queue_full',
         retryable: true,
@@ -251,13 +254,14 @@ export class RedisJobQueue implements JobQueue {
     const id = `${options.idPrefix ?? ''}${randomUUID()}-u1`;
     const now = this.#now();
     const expiresAt = now + job.policy.ttlMs;
-    await this.#redis
+    const transaction = this.#redis
       .multi()
       .hset(this.#jobKey(id), {
         id,
         endpointId: job.endpointId,
         owner: job.owner,
-        state: 'queued',
+        state: failed === undefined ? 'queued' : 'failed',
+        ...(failed === undefined ? {} : { finishedAt: String(now), error: failed.error }),
         input: JSON.stringify(job.input ?? null),
         policy: JSON.stringify(job.policy),
         sync: job.sync ? '1' : '0',
@@ -269,15 +273,21 @@ export class RedisJobQueue implements JobQueue {
         streamTaken: '0',
         ...(job.webhook === undefined ? {} : { webhook: job.webhook }),
       })
-      .sadd(this.#key('endpoints'), job.endpointId)
-      .sadd(this.#stateKey('queued', job.endpointId), id)
-      .zadd(this.#key('expiry'), expiresAt, id)
-      .exec()
-      .then(throwOnCommandError);
+      .sadd(this.#key('endpoints'), job.endpointId);
+    const input = JSON.parse(JSON.stringify(job.input ?? null)) as unknown;
+    if (failed !== undefined) {
+      // Finished as it was made: counted as failed, and kept for its retention as finishJob keeps jobs.
+      await transaction
+        .hincrby(this.#key('counters'), counterKey(job.endpointId, job.owner, 'failed'), 1)
+        .zadd(this.#key('expiry'), Math.min(expiresAt, now + job.retentionMs), id)
+        .exec()
+        .then(throwOnCommandError);
+      return { ...job, id, state: 'failed', createdAt: now, finishedAt: now, error: failed.error, retries: 0, input };
+    }
+    await transaction.sadd(this.#stateKey('queued', job.endpointId), id).zadd(this.#key('expiry'), expiresAt, id).exec().then(throwOnCommandError);
     await this.#enqueue(id, job.policy.lowPriority, false);
-    const record: JobRecord = { ...job, id, state: 'queued', createdAt: now, retries: 0, input: JSON.parse(JSON.stringify(job.input ?? null)) as unknown };
     this.#announce({ type: 'queued' });
-    return record;
+    return { ...job, id, state: 'queued', createdAt: now, retries: 0, input };
   }
 
   async #get(id: string): Promise<JobRecord | undefined> {
@@ -297,7 +307,7 @@ export class RedisJobQueue implements JobQueue {
       this.#key('counters'),
       this.#key('expiry'),
       this.#now(),
-      record.endpointId,
+      counterPrefix(record.endpointId, record.owner),
     )) as string;
     if (left === 'queued') await this.#queue.remove(id).catch(() => undefined);
     if (left === 'running') this.#announce({ type: 'cancel', id });
@@ -315,7 +325,7 @@ export class RedisJobQueue implements JobQueue {
       this.#stateKey('running', record.endpointId),
       this.#key('counters'),
       this.#key('expiry'),
-      record.endpointId,
+      counterPrefix(record.endpointId, record.owner),
     )) as [number, string];
     if (result === 0) return undefined;
     if (result === -1) {
@@ -344,7 +354,7 @@ export class RedisJobQueue implements JobQueue {
         this.#key('counters'),
         this.#key('expiry'),
         this.#now(),
-        endpointId,
+        counterPrefix(endpointId, owner),
       )) as string;
       if (left !== 'queued') continue;
       await this.#forget(id);
@@ -352,29 +362,34 @@ export class RedisJobQueue implements JobQueue {
       removed++;
     }
     // A purge is not a cancel: undo the count the shared script made.
-    if (removed > 0) await this.#redis.hincrby(this.#key('counters'), `${endpointId}:cancelled`, -removed);
+    if (removed > 0) await this.#redis.hincrby(this.#key('counters'), counterKey(endpointId, owner, 'cancelled'), -removed);
     return removed;
   }
 
-  async #counts(endpointId?: string): Promise<JobCounts> {
+  async #counts(endpointId?: string, owner?: string): Promise<JobCounts> {
     const endpoints = endpointId === undefined ? await this.#redis.smembers(this.#key('endpoints')) : [endpointId];
     const counters = await this.#redis.hgetall(this.#key('counters'));
-    const sum = (name: string) => endpoints.reduce((total, endpoint) => total + Number(counters[`${endpoint}:${name}`] ?? 0), 0);
     let queued = 0;
     let running = 0;
     for (const endpoint of endpoints) {
-      queued += await this.#redis.scard(this.#stateKey('queued', endpoint));
-      running += await this.#redis.scard(this.#stateKey('running', endpoint));
+      queued += await this.#countOwned(this.#stateKey('queued', endpoint), owner);
+      running += await this.#countOwned(this.#stateKey('running', endpoint), owner);
     }
-    return {
-      queued,
-      running,
-      completed: sum('completed'),
-      failed: sum('failed'),
-      cancelled: sum('cancelled'),
-      timedOut: sum('timed-out'),
-      retried: sum('retried'),
-    };
+    return { queued, running, ...sumCounters(Object.entries(counters).map(([key, value]) => [key, Number(value)] as const), endpointId, owner) };
+  }
+
+  /**
+   * Jobs in a state set, or only those of `owner`. The sets hold every owner's jobs (at most the
+   * queue's capacity waiting, plus the running ones), so one key's share is read from the jobs.
+   */
+  async #countOwned(set: string, owner: string | undefined): Promise<number> {
+    if (owner === undefined) return this.#redis.scard(set);
+    const ids = await this.#redis.smembers(set);
+    if (ids.length === 0) return 0;
+    const pipeline = this.#redis.pipeline();
+    for (const id of ids) pipeline.hget(this.#jobKey(id), 'owner');
+    const owners = (await pipeline.exec()) ?? [];
+    return owners.filter(([error, value]) => error === null && value === owner).length;
   }
 
   claim(workerId: string): Promise<JobRecord | undefined> {
@@ -465,7 +480,7 @@ export class RedisJobQueue implements JobQueue {
       update.output === undefined ? '' : JSON.stringify(update.output),
       update.error ?? '',
       this.#now(),
-      record.endpointId,
+      counterPrefix(record.endpointId, record.owner),
     )) as number;
     await this.#release(id, 'done');
     if (changed === 1) this.#announce({ type: 'change', id });

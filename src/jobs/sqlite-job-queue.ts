@@ -6,8 +6,9 @@ import { ChorusError } from '../errors.js';
 import { claimDatabase, inTransaction } from '../storage/sqlite-file.js';
 import { guardStorage } from '../storage/storage-errors.js';
 import { isExpired, isTerminal, type JobRecord, type JobState, type NewJob, type StreamChunk } from './job.js';
+import { counterKey, sumCounters, type CounterName } from './job-counters.js';
 import { JobEvents } from './job-events.js';
-import type { JobCounts, JobQueue, TerminalUpdate } from './job-queue.js';
+import type { AddOptions, JobCounts, JobQueue, TerminalUpdate } from './job-queue.js';
 
 type Row = Record<string, number | bigint | string | Uint8Array | null>;
 
@@ -96,13 +97,14 @@ export class SqliteJobQueue implements JobQueue {
     });
   }
 
-  async add(job: NewJob, options: { idPrefix?: string } = {}): Promise<JobRecord> {
+  async add(job: NewJob, options: AddOptions = {}): Promise<JobRecord> {
     return this.#io(() => this.#add(job, options));
   }
 
-  #add(job: NewJob, options: { idPrefix?: string }): JobRecord {
+  #add(job: NewJob, options: AddOptions): JobRecord {
+    const { failed } = options;
     const queued = (this.#db.get(`SELECT COUNT(*) AS n FROM jobs WHERE state = 'queued'`) as Row)['n'] as number;
-    if (queued >= this.#maxQueued) {
+    if (failed === undefined && queued >= this.#maxQueued) {
       throw new ChorusError({
         code: 'queue_full',
         retryable: true,
@@ -111,27 +113,34 @@ export class SqliteJobQueue implements JobQueue {
     }
     const id = `${options.idPrefix ?? ''}${randomUUID()}-u1`;
     const now = this.#now();
-    this.#db.run(
-      `INSERT INTO jobs (id, endpoint_id, owner, state, input, webhook, policy, sync, retention_ms, priority, created_at, expires_at)
-       VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [
-        id,
-        job.endpointId,
-        job.owner,
-        JSON.stringify(job.input ?? null),
-        job.webhook ?? null,
-        JSON.stringify(job.policy),
-        job.sync ? 1 : 0,
-        job.retentionMs,
-        job.policy.lowPriority ? 1 : 0,
-        now,
-        now + job.policy.ttlMs,
-      ],
-    );
+    this.#transaction(() => {
+      this.#db.run(
+        `INSERT INTO jobs (id, endpoint_id, owner, state, input, webhook, policy, sync, retention_ms, priority, created_at, expires_at, finished_at, error)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          id,
+          job.endpointId,
+          job.owner,
+          failed === undefined ? 'queued' : 'failed',
+          JSON.stringify(job.input ?? null),
+          job.webhook ?? null,
+          JSON.stringify(job.policy),
+          job.sync ? 1 : 0,
+          job.retentionMs,
+          job.policy.lowPriority ? 1 : 0,
+          now,
+          now + job.policy.ttlMs,
+          failed === undefined ? null : now,
+          failed?.error ?? null,
+        ],
+      );
+      if (failed !== undefined) this.#bump(job, 'failed');
+    });
     // Built from what was written rather than read back: one statement fewer on the submit path.
-    const record: JobRecord = { ...job, id, state: 'queued', createdAt: now, retries: 0, input: JSON.parse(JSON.stringify(job.input ?? null)) as unknown };
+    const input = JSON.parse(JSON.stringify(job.input ?? null)) as unknown;
+    if (failed !== undefined) return { ...job, id, state: 'failed', createdAt: now, finishedAt: now, error: failed.error, retries: 0, input };
     this.#events.queued();
-    return record;
+    return { ...job, id, state: 'queued', createdAt: now, retries: 0, input };
   }
 
   async get(id: string): Promise<JobRecord | undefined> {
@@ -156,7 +165,7 @@ export class SqliteJobQueue implements JobQueue {
     let changed = 0;
     this.#transaction(() => {
       changed = Number(this.#db.run(`UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE id = ? AND state IN ('queued', 'running')`, [this.#now(), id]).changes);
-      if (changed > 0) this.#bump(record.endpointId, 'cancelled');
+      if (changed > 0) this.#bump(record, 'cancelled');
     });
     if (changed === 0) return { job: this.#get(id)!, cancelled: false };
     if (record.state === 'running') this.#events.cancelled(id);
@@ -185,7 +194,7 @@ export class SqliteJobQueue implements JobQueue {
            worker_id = NULL, retries = retries + 1, stream_next = 0, stream_taken = 0 WHERE id = ?`,
         [id],
       );
-      this.#bump(record.endpointId, 'retried');
+      this.#bump(record, 'retried');
     });
     const requeued = this.#get(id);
     this.#changed(id);
@@ -197,28 +206,23 @@ export class SqliteJobQueue implements JobQueue {
     return this.#io(() => Number(this.#db.run(`DELETE FROM jobs WHERE state = 'queued' AND endpoint_id = ? AND owner = ?`, [endpointId, owner]).changes));
   }
 
-  async counts(endpointId?: string): Promise<JobCounts> {
-    return this.#io(() => this.#counts(endpointId));
+  async counts(endpointId?: string, owner?: string): Promise<JobCounts> {
+    return this.#io(() => this.#counts(endpointId, owner));
   }
 
-  #counts(endpointId: string | undefined): JobCounts {
-    const where = endpointId === undefined ? '' : 'WHERE endpoint_id = ?';
-    const rows = this.#db.all(`SELECT state, COUNT(*) AS n FROM jobs ${where} GROUP BY state`, endpointId === undefined ? [] : [endpointId]) as Row[];
+  #counts(endpointId: string | undefined, owner: string | undefined): JobCounts {
+    const filters: [string, string][] = [];
+    if (endpointId !== undefined) filters.push(['endpoint_id = ?', endpointId]);
+    if (owner !== undefined) filters.push(['owner = ?', owner]);
+    const where = filters.length === 0 ? '' : `WHERE ${filters.map(([condition]) => condition).join(' AND ')}`;
+    const rows = this.#db.all(`SELECT state, COUNT(*) AS n FROM jobs ${where} GROUP BY state`, filters.map(([, value]) => value)) as Row[];
     const live: Partial<Record<JobState, number>> = {};
     for (const row of rows) live[row['state'] as JobState] = Number(row['n']);
-    const counter = (name: string) => {
-      const prefix = endpointId === undefined ? '%' : endpointId;
-      const row = this.#db.get(`SELECT SUM(value) AS n FROM counters WHERE name LIKE ?`, [`${prefix}:${name}`]) as Row;
-      return Number(row['n'] ?? 0);
-    };
+    const stored = this.#db.all('SELECT name, value FROM counters') as Row[];
     return {
       queued: live.queued ?? 0,
       running: live.running ?? 0,
-      completed: counter('completed'),
-      failed: counter('failed'),
-      cancelled: counter('cancelled'),
-      timedOut: counter('timed-out'),
-      retried: counter('retried'),
+      ...sumCounters(stored.map((row) => [row['name'] as string, Number(row['value'])] as const), endpointId, owner),
     };
   }
 
@@ -293,7 +297,7 @@ export class SqliteJobQueue implements JobQueue {
         this.#now(),
         id,
       ]);
-      this.#bump(record.endpointId, update.state);
+      this.#bump(record, update.state);
     });
     this.#changed(id);
     return this.#get(id);
@@ -334,10 +338,10 @@ export class SqliteJobQueue implements JobQueue {
   }
 
 
-  #bump(endpointId: string, name: string): void {
+  #bump(job: Pick<NewJob, 'endpointId' | 'owner'>, name: CounterName): void {
     this.#db.run(
       `INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1`,
-      [`${endpointId}:${name}`],
+      [counterKey(job.endpointId, job.owner, name)],
     );
   }
 

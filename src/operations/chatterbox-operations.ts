@@ -235,6 +235,7 @@ export function createChatterboxOperationsProfile(options: { maxCharsPerChunk: n
     name: 'chatterbox-v2',
     description:
       'Chatterbox operations worker: tts (basic and streaming), voice_cloning, list_local_voices, voice_conversion, voice_transfer, detect_watermark (cloning is voice matching on the embedded engine)',
+    // Each operation's fields only, plus `operation` itself: `run` reads the operation back from them.
     async validate(input, { speech, voices, owner }) {
       const operation = readOperation(input);
       const fields = input as Record<string, unknown>;
@@ -246,28 +247,28 @@ export function createChatterboxOperationsProfile(options: { maxCharsPerChunk: n
           } else {
             await resolveNamed(voices, owner, parsed.voice_name, parsed.voice_id);
           }
-          return;
+          return parsed;
         }
         case 'list_local_voices':
-          return;
+          return { operation };
         case 'voice_cloning': {
           const parsed = validate(voiceCloningSchema, fields);
           if (parsed.save_to_library !== false) await voices.checkNewName(owner, parsed.voice_name, 'voice_name');
           await decodeBase64Audio(parsed.reference_audio, 'reference_audio', CLONE_DURATION_SEC);
-          return;
+          return { operation, ...parsed };
         }
         case 'voice_conversion':
         case 'voice_transfer': {
-          const parsed = parseConversion(fields, operation);
+          const { targetAudio, targetAudioParam, ...parsed } = parseConversion(fields, operation);
           await decodeBase64Audio(parsed.input_audio, 'input_audio', { minSec: 0.5, maxSec: MAX_CONVERSION_INPUT_SEC });
-          if (parsed.targetAudio !== undefined) await decodeBase64Audio(parsed.targetAudio, parsed.targetAudioParam, TARGET_AUDIO_SEC);
+          if (targetAudio !== undefined) await decodeBase64Audio(targetAudio, targetAudioParam, TARGET_AUDIO_SEC);
           else await resolveNamed(voices, owner, parsed.voice_name, parsed.voice_id);
-          return;
+          return { operation, ...parsed };
         }
         case 'detect_watermark': {
           const parsed = validate(detectWatermarkSchema, fields);
           await decodeBase64Audio(parsed.input_audio, 'input_audio', { minSec: 0.1, maxSec: 3600 });
-          return;
+          return { operation, ...parsed };
         }
       }
     },

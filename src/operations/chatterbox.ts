@@ -36,6 +36,7 @@ export function createChatterboxProfile(options: { maxCharsPerChunk: number; res
       const parsed = parse(input, speech);
       const voice = await voices.resolve(owner, { name: parsed.voice ?? 'default' }, 'voice');
       languageFor(speech.voices.resolve(voice.engineVoiceId, 'voice'), parsed.language, speech);
+      return parsed;
     },
     async run(input, context) {
       const started = performance.now();

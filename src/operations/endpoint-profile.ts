@@ -24,8 +24,9 @@ export interface ValidationContext {
 
 /**
  * The handler of one worker document (Spark-TTS, Chatterbox, …). An endpoint id is bound to one
- * profile by configuration. `validate` runs at submission so bad input is a 400 that names the
- * field; `run` runs inside the job and its errors become the job's `error` string.
+ * profile by configuration. `validate` runs at submission: input it refuses (a ChorusError naming
+ * the field) makes a job that is FAILED at once with that message, as a RunPod handler's refusal
+ * does; `run` runs inside the job and its errors become the job's `error` string.
  */
 export interface EndpointProfile {
   readonly name: string;
@@ -36,7 +37,11 @@ export interface EndpointProfile {
    * `stream`: it streams the job's /stream elements as they are made, as newline-delimited JSON.
    */
   runAnswer?(input: unknown): 'result' | 'stream';
-  /** May be async (decoding uploaded audio, say); the job service awaits it before queueing. */
-  validate(input: unknown, context: ValidationContext): void | Promise<void>;
+  /**
+   * May be async (decoding uploaded audio, say); the job service awaits it before queueing. Returns
+   * the input as the job stores it and `run` gets it: parsed, with only the fields the profile
+   * knows (a request padded with unknown fields must not be stored with them).
+   */
+  validate(input: unknown, context: ValidationContext): Promise<Record<string, unknown>>;
   run(input: unknown, context: OperationContext): Promise<unknown>;
 }

@@ -86,6 +86,7 @@ export function createFishSpeechAgentProfile(options: FishSpeechAgentOptions): E
       requireChat(options.chat);
       if (typeof parsed.reference_audio === 'string') await decodeBase64Audio(parsed.reference_audio, 'reference_audio', REFERENCE_LIMITS);
       else if (parsed.voice !== undefined) await context.voices.resolve(context.owner, { name: parsed.voice }, 'voice');
+      return parsed;
     },
     async run(input, context) {
       const parsed = parseChat(input, context.speech);

@@ -61,7 +61,7 @@ export function createProfiles(config: ChorusConfig, deps: ProfileDependencies =
   const profiles = new Map<string, EndpointProfile>();
   const bindings = Object.keys(config.endpoints).length > 0 ? config.endpoints : Object.fromEntries(PROFILE_KINDS.map((kind) => [kind, kind]));
   for (const [endpointId, kind] of Object.entries(bindings)) {
-    const factory = PROFILE_FACTORIES[kind];
+    const factory = Object.hasOwn(PROFILE_FACTORIES, kind) ? PROFILE_FACTORIES[kind] : undefined;
     if (factory === undefined) {
       throw new Error(`Endpoint '${endpointId}' names unknown profile '${kind}'; known profiles: ${PROFILE_KINDS.join(', ')}.`);
     }

@@ -99,6 +99,7 @@ export function createSparkTtsProfile(options: SparkTtsOptions): EndpointProfile
       }
       if (parsed.voice_name !== undefined) await voices.resolve(owner, { name: parsed.voice_name }, 'voice_name');
       else if (parsed.voice_id !== undefined) await voices.resolve(owner, { id: parsed.voice_id }, 'voice_id');
+      return parsed;
     },
     async run(input, context) {
       const { speech, storage, signal } = context;

@@ -10,7 +10,7 @@ import type { SpeechService } from '../pipeline/speech-service.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { createFileRoutes } from '../storage/file-routes.js';
 import { LocalBlobStore } from '../storage/local-blob-store.js';
-import type { Logger } from '../util/logger.js';
+import { logServerError, type Logger } from '../util/logger.js';
 import type { VoiceLibrary } from '../voices/voice-library.js';
 import type { ResultCache } from '../cache/result-cache.js';
 import { MAX_AUDIO_FILE_BYTES } from '../operations/base64-audio.js';
@@ -55,6 +55,28 @@ export function createApp({ config, speech, voices, resultCache, jobs, logger, v
       retryable: true,
       message: `Rate limit reached: ${limits.ratePerSecond} requests per second with bursts of ${limits.burst}. Retry after ${retryAfterSeconds} s.`,
     });
+  // Failed authentications per client address: a bucket of CHORUS_AUTH_FAILURES_PER_MINUTE refilled
+  // over a minute, drawn from only by failures, so a valid key is never refused by it (a client
+  // sharing an address with a misbehaving one is not locked out). In-memory buckets are pruned by
+  // their caller's settings, so these get a store of their own; a shared (Redis) store expires each key itself.
+  const authFailures = { ratePerSecond: config.authFailuresPerMinute / 60, burst: config.authFailuresPerMinute };
+  const authFailureStore = rateLimitStore ?? new MemoryRateLimitStore();
+  /** After a failed authentication: the seconds the address must wait, or undefined while it has failures left. */
+  const authFailureWait = async (c: Context<AppEnv>): Promise<number | undefined> => {
+    if (!rateLimitEnabled(authFailures)) return undefined;
+    const decision = await authFailureStore.take(`auth-failures:${clientAddress(c)}`, authFailures, Date.now());
+    if (decision.allowed) return undefined;
+    const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+    c.header('retry-after', String(seconds));
+    return seconds;
+  };
+  const authFailureError = (retryAfterSeconds: number) =>
+    new ChorusError({
+      code: 'rate_limited',
+      detail: 'rate_limit_exceeded',
+      retryable: true,
+      message: `Too many failed authentication attempts from this address (at most ${authFailures.burst} a minute). Retry after ${retryAfterSeconds} s with a valid key.`,
+    });
 
   app.use('*', async (c, next) => {
     const started = performance.now();
@@ -79,6 +101,8 @@ export function createApp({ config, speech, voices, resultCache, jobs, logger, v
       c.set('owner', owner);
       return next();
     }
+    const wait = await authFailureWait(c);
+    if (wait !== undefined) return c.json(toOpenAIError(authFailureError(wait)).body, 429);
     const { body } = toOpenAIError(
       new ChorusError({
         code: 'unauthorized',
@@ -108,7 +132,7 @@ export function createApp({ config, speech, voices, resultCache, jobs, logger, v
   const referenceBodyLimit = v1BodyLimit(MAX_AUDIO_FILE_BYTES + 64 * 1024, ' (reference audio files may be up to 10 MB)');
   app.use('/v1/*', (c, next) => (c.req.path.startsWith('/v1/references') ? referenceBodyLimit(c, next) : speechBodyLimit(c, next)));
 
-  app.route('/v1', createOpenAIRoutes(speech, voices, (c) => (c.get('owner') as string | undefined) ?? '', resultCache));
+  app.route('/v1', createOpenAIRoutes(speech, voices, (c) => (c.get('owner') as string | undefined) ?? '', logger, resultCache));
 
   // The job API accepts RunPod's two header forms; each key sees only its own jobs.
   app.use('/v2/*', async (c, next) => {
@@ -117,7 +141,10 @@ export function createApp({ config, speech, voices, resultCache, jobs, logger, v
       return next();
     }
     const owner = keys.verify(c.req.header('authorization'), { allowBareKey: true });
-    if (owner === undefined) return c.json({ error: 'Unauthorized' }, 401);
+    if (owner === undefined) {
+      const wait = await authFailureWait(c);
+      return wait === undefined ? c.json({ error: 'Unauthorized' }, 401) : c.json(toRunpodError(authFailureError(wait), wait).body, 429);
+    }
     c.set('owner', owner);
     return next();
   });
@@ -132,6 +159,7 @@ export function createApp({ config, speech, voices, resultCache, jobs, logger, v
       ownerOf: (c) => (c.get('owner') as string | undefined) ?? '',
       maxRunBytes: config.maxRunBytes,
       maxRunsyncBytes: config.maxRunsyncBytes,
+      logger,
     }),
   );
 
@@ -140,8 +168,8 @@ export function createApp({ config, speech, voices, resultCache, jobs, logger, v
 
   app.notFound((c) => c.json({ error: { message: `No route ${c.req.method} ${c.req.path}.`, type: 'invalid_request_error', param: null, code: 'not_found' } }, 404));
   app.onError((error, c) => {
-    logger.error('unhandled error', { path: c.req.path, error: error instanceof Error ? error.message : String(error) });
     const { status, body, headers } = toOpenAIError(error);
+    logServerError(logger, c.req, status, error);
     return c.json(body, status as 500, headers);
   });
   return app;
@@ -179,8 +207,8 @@ export function createWorkerApp({ speech, jobs, logger, version, storage }: Pick
   if (storage instanceof LocalBlobStore) app.route('/files', createFileRoutes(storage));
   app.notFound((c) => c.json({ error: { message: `No route ${c.req.method} ${c.req.path}: this is a worker process; the APIs are served by the API processes.`, type: 'invalid_request_error', param: null, code: 'not_found' } }, 404));
   app.onError((error, c) => {
-    logger.error('unhandled error', { path: c.req.path, error: error instanceof Error ? error.message : String(error) });
     const { status, body, headers } = toOpenAIError(error);
+    logServerError(logger, c.req, status, error);
     return c.json(body, status as 500, headers);
   });
   return app;

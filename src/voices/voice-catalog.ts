@@ -21,6 +21,15 @@ export const OPENAI_VOICE_ALIASES: Readonly<Record<string, string>> = {
   cedar: 'Charles',
 };
 
+/**
+ * The built-in voice an OpenAI name stands for. The table is a plain object, so a name such as
+ * `constructor` or `__proto__` must not be read through its prototype.
+ */
+export function openAIAlias(name: string): string | undefined {
+  const key = name.trim().toLowerCase();
+  return Object.hasOwn(OPENAI_VOICE_ALIASES, key) ? OPENAI_VOICE_ALIASES[key] : undefined;
+}
+
 const DEFAULT_BY_GENDER = { male: 'default', female: 'Amanda' } as const;
 
 /** Looks voices up by name, case-insensitively, including OpenAI aliases. */
@@ -34,8 +43,7 @@ export class VoiceCatalog {
   }
 
   find(name: string): EngineVoice | undefined {
-    const key = name.trim().toLowerCase();
-    return this.#byName.get(key) ?? this.#byName.get(OPENAI_VOICE_ALIASES[key]?.toLowerCase() ?? '');
+    return this.#byName.get(name.trim().toLowerCase()) ?? this.#byName.get(openAIAlias(name)?.toLowerCase() ?? '');
   }
 
   /** Throws `voice_not_found` naming the field and the voices that exist. */

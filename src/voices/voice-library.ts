@@ -10,7 +10,7 @@ import { ChorusError } from '../errors.js';
 import type { SpeechService } from '../pipeline/speech-service.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { AnalyzeVoiceResult } from '../workers/audio-tasks.js';
-import { OPENAI_VOICE_ALIASES } from './voice-catalog.js';
+import { openAIAlias } from './voice-catalog.js';
 import type { UserVoiceRecord, UserVoiceType, VoiceMatch } from './voice-record.js';
 import type { VoiceStore } from './voice-store.js';
 
@@ -154,7 +154,7 @@ export class VoiceLibrary {
         message: `'${param}' must be 1 to 100 letters, digits, spaces, '_', '.', "'" or '-', starting with a letter or digit; got ${JSON.stringify(name)}.`,
       });
     }
-    if (this.#speech.voices.find(trimmed) !== undefined || trimmed.toLowerCase() in OPENAI_VOICE_ALIASES) {
+    if (this.#speech.voices.find(trimmed) !== undefined || openAIAlias(trimmed) !== undefined) {
       throw new ChorusError({ code: 'conflict', param, message: `'${trimmed}' is the name of a built-in voice; choose another name.` });
     }
     if (this.#builtinsById.has(trimmed.toLowerCase())) {

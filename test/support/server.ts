@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
-import { createLogger } from '../../src/util/logger.js';
+import { createLogger, type Logger } from '../../src/util/logger.js';
 
 export interface TestServer extends RunningServer {
   readonly dataDir: string;
@@ -12,7 +12,7 @@ export interface TestServer extends RunningServer {
 /** A real Chorus server on 127.0.0.1 and a random port, with its own data directory. */
 export async function startTestServer(
   env: Record<string, string> = {},
-  options: { dataDir?: string; keepDataDir?: boolean } = {},
+  options: { dataDir?: string; keepDataDir?: boolean; logger?: Logger } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'chorus-test-'));
   const config = loadConfig({
@@ -23,7 +23,7 @@ export async function startTestServer(
     CHORUS_LOG_LEVEL: 'silent',
     ...env,
   });
-  const server = await startServer(config, createLogger('silent'));
+  const server = await startServer(config, options.logger ?? createLogger('silent'));
   return {
     ...server,
     dataDir,

@@ -12,6 +12,7 @@ import type { SpeechService } from '../../pipeline/speech-service.js';
 import { audioHeaders, byteStream, openSpeechStream } from '../../server/audio-response.js';
 import { checkSpeechText, parseJsonBody, validate } from '../validation.js';
 import { toOpenAIError } from './openai-errors.js';
+import { logServerError, type Logger } from '../../util/logger.js';
 import {
   extendedSpeechRequestSchema,
   isKnownModel,
@@ -25,10 +26,11 @@ const DEFAULT_SAMPLE_RATE = 24_000;
 const SAMPLING_KNOBS = ['temperature', 'top_p', 'repetition_penalty', 'max_new_tokens', 'seed'] as const;
 
 /** The OpenAI-compatible surface: /v1/audio/speech, /v1/audio/speech/extended, /v1/voices, /v1/models. */
-export function createOpenAIRoutes(speech: SpeechService, voices: VoiceLibrary, ownerOf: (c: Context) => string, cache?: ResultCache): Hono {
+export function createOpenAIRoutes(speech: SpeechService, voices: VoiceLibrary, ownerOf: (c: Context) => string, logger: Logger, cache?: ResultCache): Hono {
   const app = new Hono();
   app.onError((error, c) => {
     const { status, body, headers } = toOpenAIError(error);
+    logServerError(logger, c.req, status, error);
     return c.json(body, status as 400, headers);
   });
   app.notFound((c) => c.json(toOpenAIError(new ChorusError({ code: 'not_found', message: `No route ${c.req.method} ${c.req.path}.` })).body, 404));

@@ -76,7 +76,8 @@ export function createReferenceRoutes(voices: VoiceLibrary, ownerOf: (c: Context
     const id = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['reference_id'] : undefined;
     return remove(c, typeof id === 'string' ? id : undefined);
   });
-  app.delete('/:id', (c) => remove(c, decodeURIComponent(c.req.param('id'))));
+  // Hono has already decoded the path parameter; decoding it again would turn '%25' into a URIError.
+  app.delete('/:id', (c) => remove(c, c.req.param('id')));
   return app;
 }
 

@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import type { JobService } from '../../jobs/job-service.js';
 import { isTerminal, type JobRecord } from '../../jobs/job.js';
 import { toAgentError } from './runpod-errors.js';
+import { logServerError, type Logger } from '../../util/logger.js';
 
 /**
  * `/run` for profiles whose document answers it with the result (the Fish Speech agent): the job
@@ -33,20 +34,24 @@ interface RunAnswerRequest {
   readonly endpointId: string;
   readonly owner: string;
   readonly body: () => Promise<unknown>;
+  readonly logger: Logger;
 }
 
-export async function answerRun(c: Context, { jobs, endpointId, owner, body }: RunAnswerRequest): Promise<Response> {
+export async function answerRun(c: Context, { jobs, endpointId, owner, body, logger }: RunAnswerRequest): Promise<Response> {
   let job: JobRecord;
   try {
-    job = await jobs.submit(endpointId, owner, await body(), false);
+    const submitted = await jobs.submit(endpointId, owner, await body(), false);
+    // The document answers bad parameters with an HTTP error; the FAILED job it made is named.
+    if (submitted.refusal !== undefined) return errorResponse(c, logger, submitted.refusal, submitted.job.id);
+    job = submitted.job;
   } catch (error) {
-    return errorResponse(c, error, null);
+    return errorResponse(c, logger, error, null);
   }
   const signal = c.req.raw.signal;
   const cancel = (): void => void jobs.cancel(endpointId, owner, job.id).catch(() => undefined);
   signal.addEventListener('abort', cancel, { once: true });
   if (jobs.profile(endpointId).runAnswer?.(job.input) === 'stream') {
-    return new Response(ndjson(messages(jobs, endpointId, owner, job.id, signal), cancel, nodeResponseOf(c)), {
+    return new Response(ndjson(messages(jobs, endpointId, owner, job.id, signal, (status, error) => logServerError(logger, c.req, status, error)), cancel, nodeResponseOf(c)), {
       headers: { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store', 'x-job-id': job.id },
     });
   }
@@ -56,18 +61,27 @@ export async function answerRun(c: Context, { jobs, endpointId, owner, body }: R
     if (!isTerminal(done.state)) return c.json({ id: done.id, status: 'error', error: `The job is still ${done.state}; poll /status/${done.id}.` }, 504);
     return c.json({ id: done.id, status: 'error', error: done.error ?? `The job ended ${done.state}.` }, 500);
   } catch (error) {
-    return errorResponse(c, error, job.id);
+    return errorResponse(c, logger, error, job.id);
   } finally {
     signal.removeEventListener('abort', cancel);
   }
 }
 
-function errorResponse(c: Context, error: unknown, id: string | null): Response {
+function errorResponse(c: Context, logger: Logger, error: unknown, id: string | null): Response {
   const { status, body, headers } = toAgentError(error, id);
+  logServerError(logger, c.req, status, error);
   return c.json(body, status as 400, headers);
 }
 
-async function* messages(jobs: JobService, endpointId: string, owner: string, id: string, signal: AbortSignal): AsyncIterable<Record<string, unknown>> {
+/** `report` hears a failure that ends the stream early (the HTTP status was sent long before). */
+async function* messages(
+  jobs: JobService,
+  endpointId: string,
+  owner: string,
+  id: string,
+  signal: AbortSignal,
+  report: (status: number, error: unknown) => void,
+): AsyncIterable<Record<string, unknown>> {
   try {
     while (!signal.aborted) {
       const { job, chunks } = await jobs.stream(endpointId, owner, id, STREAM_POLL_MS, signal);
@@ -90,7 +104,10 @@ async function* messages(jobs: JobService, endpointId: string, owner: string, id
       return;
     }
   } catch (error) {
-    if (!signal.aborted) yield toAgentError(error, id).body;
+    if (signal.aborted) return;
+    const answer = toAgentError(error, id);
+    report(answer.status, error);
+    yield answer.body;
   }
 }
 

@@ -6,6 +6,7 @@ import { parseJsonBody } from '../validation.js';
 import { toRunpodJob, runpodStatus } from './job-view.js';
 import { answerRun } from './answer-run.js';
 import { toRunpodError } from './runpod-errors.js';
+import { logServerError, type Logger } from '../../util/logger.js';
 
 export interface RunpodRouteOptions {
   readonly jobs: JobService;
@@ -13,6 +14,7 @@ export interface RunpodRouteOptions {
   readonly ownerOf: (c: Context) => string;
   readonly maxRunBytes: number;
   readonly maxRunsyncBytes: number;
+  readonly logger: Logger;
 }
 
 const RUNSYNC_DEFAULT_WAIT_MS = 90_000;
@@ -20,10 +22,11 @@ const STATUS_SYNC_DEFAULT_WAIT_MS = 90_000;
 const STREAM_DEFAULT_WAIT_MS = 5_000;
 
 /** RunPod's queue API under /v2/{endpoint_id}/…, served by the job service. Success is always 200. */
-export function createRunpodRoutes({ jobs, ownerOf, maxRunBytes, maxRunsyncBytes }: RunpodRouteOptions): Hono {
+export function createRunpodRoutes({ jobs, ownerOf, maxRunBytes, maxRunsyncBytes, logger }: RunpodRouteOptions): Hono {
   const app = new Hono();
   app.onError((error, c) => {
     const { status, body, headers } = toRunpodError(error);
+    logServerError(logger, c.req, status, error);
     return c.json(body, status as 400, headers);
   });
   app.notFound((c) => c.json({ error: `No route ${c.req.method} ${c.req.path}.` }, 404));
@@ -37,8 +40,9 @@ export function createRunpodRoutes({ jobs, ownerOf, maxRunBytes, maxRunsyncBytes
 
   app.post('/:endpointId/run', limit(maxRunBytes), async (c) => {
     const endpointId = c.req.param('endpointId');
-    if (jobs.profile(endpointId).runAnswer !== undefined) return answerRun(c, { jobs, endpointId, owner: ownerOf(c), body: () => readBody(c) });
-    const job = await jobs.submit(endpointId, ownerOf(c), await readBody(c), false);
+    if (jobs.profile(endpointId).runAnswer !== undefined) return answerRun(c, { jobs, endpointId, owner: ownerOf(c), body: () => readBody(c), logger });
+    // A refused input is answered like any job: its id and its state, FAILED.
+    const { job } = await jobs.submit(endpointId, ownerOf(c), await readBody(c), false);
     return c.json({ id: job.id, status: runpodStatus(job.state) });
   });
 
@@ -46,7 +50,7 @@ export function createRunpodRoutes({ jobs, ownerOf, maxRunBytes, maxRunsyncBytes
     const wait = waitParam(c, RUNSYNC_DEFAULT_WAIT_MS, 1_000, 300_000);
     const endpointId = c.req.param('endpointId');
     const owner = ownerOf(c);
-    const job = await jobs.submit(endpointId, owner, await readBody(c), true);
+    const { job } = await jobs.submit(endpointId, owner, await readBody(c), true);
     return c.json(toRunpodJob(await jobs.waitForTerminal(endpointId, owner, job.id, wait, c.req.raw.signal)));
   });
 
@@ -80,7 +84,8 @@ export function createRunpodRoutes({ jobs, ownerOf, maxRunBytes, maxRunsyncBytes
   });
 
   app.get('/:endpointId/health', async (c) => {
-    const counts = await jobs.counts(c.req.param('endpointId'));
+    // The key's own jobs; the workers are everyone's.
+    const counts = await jobs.counts(c.req.param('endpointId'), ownerOf(c));
     const workers = await jobs.workers();
     return c.json({
       jobs: {
@@ -104,7 +109,7 @@ export function createRunpodRoutes({ jobs, ownerOf, maxRunBytes, maxRunsyncBytes
   app.get('/:endpointId', async (c) => {
     const endpointId = c.req.param('endpointId');
     const profile = jobs.profile(endpointId);
-    const counts = await jobs.counts(endpointId);
+    const counts = await jobs.counts(endpointId, ownerOf(c));
     const workers = await jobs.workers();
     return c.json({
       id: endpointId,

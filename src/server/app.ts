@@ -56,15 +56,16 @@ export function createApp({ config, speech, voices, resultCache, jobs, logger, v
       message: `Rate limit reached: ${limits.ratePerSecond} requests per second with bursts of ${limits.burst}. Retry after ${retryAfterSeconds} s.`,
     });
   // Failed authentications per client address: a bucket of CHORUS_AUTH_FAILURES_PER_MINUTE refilled
-  // over a minute, drawn from only by failures, so a valid key is never refused by it (a client
-  // sharing an address with a misbehaving one is not locked out). In-memory buckets are pruned by
-  // their caller's settings, so these get a store of their own; a shared (Redis) store expires each key itself.
+  // over a minute, drawn from by each failure. Once it is empty the address gets 429 for every
+  // request that needs a key, before the key is even checked: answering a valid key then would tell
+  // a guesser which of its guesses was right. In-memory buckets are pruned by their caller's
+  // settings, so these get a store of their own; a shared (Redis) store expires each key itself.
   const authFailures = { ratePerSecond: config.authFailuresPerMinute / 60, burst: config.authFailuresPerMinute };
   const authFailureStore = rateLimitStore ?? new MemoryRateLimitStore();
-  /** After a failed authentication: the seconds the address must wait, or undefined while it has failures left. */
-  const authFailureWait = async (c: Context<AppEnv>): Promise<number | undefined> => {
+  /** The seconds the address must wait (Retry-After set), or undefined while it may still try; `failed` draws a token. */
+  const authFailureWait = async (c: Context<AppEnv>, failed: boolean): Promise<number | undefined> => {
     if (!rateLimitEnabled(authFailures)) return undefined;
-    const decision = await authFailureStore.take(`auth-failures:${clientAddress(c)}`, authFailures, Date.now());
+    const decision = await authFailureStore.take(`auth-failures:${clientAddress(c)}`, authFailures, Date.now(), failed ? 1 : 0);
     if (decision.allowed) return undefined;
     const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
     c.header('retry-after', String(seconds));
@@ -75,7 +76,7 @@ export function createApp({ config, speech, voices, resultCache, jobs, logger, v
       code: 'rate_limited',
       detail: 'rate_limit_exceeded',
       retryable: true,
-      message: `Too many failed authentication attempts from this address (at most ${authFailures.burst} a minute). Retry after ${retryAfterSeconds} s with a valid key.`,
+      message: `Too many failed authentication attempts from this address (at most ${authFailures.burst} a minute). Retry after ${retryAfterSeconds} s.`,
     });
 
   app.use('*', async (c, next) => {
@@ -96,12 +97,14 @@ export function createApp({ config, speech, voices, resultCache, jobs, logger, v
   // Every route but /health needs a key once keys are configured.
   app.use('/v1/*', async (c, next) => {
     if (!keys.enabled) return next();
+    const blocked = await authFailureWait(c, false);
+    if (blocked !== undefined) return c.json(toOpenAIError(authFailureError(blocked)).body, 429);
     const owner = keys.verify(c.req.header('authorization'));
     if (owner !== undefined) {
       c.set('owner', owner);
       return next();
     }
-    const wait = await authFailureWait(c);
+    const wait = await authFailureWait(c, true);
     if (wait !== undefined) return c.json(toOpenAIError(authFailureError(wait)).body, 429);
     const { body } = toOpenAIError(
       new ChorusError({
@@ -140,9 +143,11 @@ export function createApp({ config, speech, voices, resultCache, jobs, logger, v
       c.set('owner', '');
       return next();
     }
+    const blocked = await authFailureWait(c, false);
+    if (blocked !== undefined) return c.json(toRunpodError(authFailureError(blocked), blocked).body, 429);
     const owner = keys.verify(c.req.header('authorization'), { allowBareKey: true });
     if (owner === undefined) {
-      const wait = await authFailureWait(c);
+      const wait = await authFailureWait(c, true);
       return wait === undefined ? c.json({ error: 'Unauthorized' }, 401) : c.json(toRunpodError(authFailureError(wait), wait).body, 429);
     }
     c.set('owner', owner);

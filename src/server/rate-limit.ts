@@ -21,8 +21,11 @@ export interface RateLimitSettings {
  * Chorus processes behind one address) implements the same method atomically.
  */
 export interface RateLimitStore {
-  /** Takes one token from `key`'s bucket if there is one. */
-  take(key: string, settings: RateLimitSettings, now: number): Promise<RateDecision>;
+  /**
+   * Takes `cost` tokens (default one) from `key`'s bucket if it holds at least one; a cost of 0
+   * asks whether a request would be allowed without drawing from the bucket.
+   */
+  take(key: string, settings: RateLimitSettings, now: number, cost?: number): Promise<RateDecision>;
   close?(): Promise<void>;
 }
 
@@ -36,12 +39,12 @@ export interface Bucket {
  * Token-bucket arithmetic, pure so a store of any kind applies the same rule: the bucket refills
  * at `ratePerSecond` up to `burst`; a request takes one token or is refused with the wait for it.
  */
-export function takeToken(bucket: Bucket | undefined, settings: RateLimitSettings, now: number): { bucket: Bucket; decision: RateDecision } {
+export function takeToken(bucket: Bucket | undefined, settings: RateLimitSettings, now: number, cost = 1): { bucket: Bucket; decision: RateDecision } {
   const { ratePerSecond, burst } = settings;
   const elapsed = bucket === undefined ? 0 : Math.max(0, now - bucket.updatedAt);
   const tokens = bucket === undefined ? burst : Math.min(burst, bucket.tokens + (elapsed * ratePerSecond) / 1000);
   if (tokens >= 1) {
-    return { bucket: { tokens: tokens - 1, updatedAt: now }, decision: { allowed: true, remaining: Math.floor(tokens - 1), retryAfterMs: 0 } };
+    return { bucket: { tokens: tokens - cost, updatedAt: now }, decision: { allowed: true, remaining: Math.floor(tokens - cost), retryAfterMs: 0 } };
   }
   const retryAfterMs = Math.ceil(((1 - tokens) * 1000) / ratePerSecond);
   return { bucket: { tokens, updatedAt: now }, decision: { allowed: false, remaining: 0, retryAfterMs } };
@@ -52,9 +55,9 @@ export class MemoryRateLimitStore implements RateLimitStore {
   readonly #buckets = new Map<string, Bucket>();
   #lastPrune = 0;
 
-  async take(key: string, settings: RateLimitSettings, now: number): Promise<RateDecision> {
+  async take(key: string, settings: RateLimitSettings, now: number, cost = 1): Promise<RateDecision> {
     this.#prune(settings, now);
-    const { bucket, decision } = takeToken(this.#buckets.get(key), settings, now);
+    const { bucket, decision } = takeToken(this.#buckets.get(key), settings, now, cost);
     this.#buckets.set(key, bucket);
     return decision;
   }

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { commandClient, connected, ifConnected } from '../storage/redis-client.js';
 import type { RateDecision, RateLimitSettings, RateLimitStore } from './rate-limit.js';
 
-type ScriptedRedis = Redis & { takeToken(key: string, rate: number, burst: number, now: number): Promise<[number, number, number]> };
+type ScriptedRedis = Redis & { takeToken(key: string, rate: number, burst: number, now: number, cost: number): Promise<[number, number, number]> };
 
 /**
  * Token buckets in Redis, shared by every API process of a deployment, so a key's limit holds
@@ -19,13 +19,14 @@ export class RedisRateLimitStore implements RateLimitStore {
     this.#prefix = `${options.prefix ?? 'chorus'}:rate`;
     this.#url = options.url;
     this.#redis = commandClient(options.url) as ScriptedRedis;
-    // KEYS: bucket. ARGV: rate per second, burst, now (ms). → {allowed 1|0, remaining, retry-after ms}.
+    // KEYS: bucket. ARGV: rate per second, burst, now (ms), cost (0 asks without taking). → {allowed 1|0, remaining, retry-after ms}.
     this.#redis.defineCommand('takeToken', {
       numberOfKeys: 1,
       lua: `
         local rate = tonumber(ARGV[1])
         local burst = tonumber(ARGV[2])
         local now = tonumber(ARGV[3])
+        local cost = tonumber(ARGV[4])
         local state = redis.call('HMGET', KEYS[1], 'tokens', 'updatedAt')
         local tokens = burst
         if state[1] then
@@ -34,9 +35,9 @@ export class RedisRateLimitStore implements RateLimitStore {
         end
         local refillMs = math.ceil(burst * 1000 / rate)
         if tokens >= 1 then
-          redis.call('HSET', KEYS[1], 'tokens', tostring(tokens - 1), 'updatedAt', now)
+          redis.call('HSET', KEYS[1], 'tokens', tostring(tokens - cost), 'updatedAt', now)
           redis.call('PEXPIRE', KEYS[1], refillMs)
-          return {1, math.floor(tokens - 1), 0}
+          return {1, math.floor(tokens - cost), 0}
         end
         redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'updatedAt', now)
         redis.call('PEXPIRE', KEYS[1], refillMs)
@@ -49,10 +50,10 @@ export class RedisRateLimitStore implements RateLimitStore {
     return connected(this.#redis, this.#url);
   }
 
-  async take(key: string, settings: RateLimitSettings, now: number): Promise<RateDecision> {
+  async take(key: string, settings: RateLimitSettings, now: number, cost = 1): Promise<RateDecision> {
     try {
       const [allowed, remaining, retryAfterMs] = await ifConnected(this.#redis, this.#url, () =>
-        this.#redis.takeToken(`${this.#prefix}:${key}`, settings.ratePerSecond, settings.burst, now),
+        this.#redis.takeToken(`${this.#prefix}:${key}`, settings.ratePerSecond, settings.burst, now, cost),
       );
       return { allowed: allowed === 1, remaining, retryAfterMs };
     } catch {

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import sqlite from 'node-sqlite3-wasm';
 import { ChorusError } from '../errors.js';
 import { claimDatabase } from '../storage/sqlite-file.js';
-import { isExpired, isTerminal, type JobRecord, type JobState, type NewJob, type StreamChunk } from './job.js';
+import { isExpired, isTerminal, type JobRecord, type JobState, type JsonBytes, type NewJob, type StreamChunk } from './job.js';
 import { JobEvents } from './job-events.js';
+import { encodeOutput, jsonInMemory, OutputFiles } from './job-output.js';
 import type { JobCounts, JobQueue, TerminalUpdate } from './job-queue.js';
 
 type Row = Record<string, number | bigint | string | Uint8Array | null>;
@@ -36,7 +37,8 @@ CREATE TABLE IF NOT EXISTS jobs (
   started_at INTEGER,
   finished_at INTEGER,
   worker_id TEXT,
-  output TEXT,
+  output BLOB,
+  output_file_bytes INTEGER,
   error TEXT,
   retries INTEGER NOT NULL DEFAULT 0,
   stream_next INTEGER NOT NULL DEFAULT 0,
@@ -53,6 +55,12 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 `;
 
 /**
+ * Final outputs up to this size stay in the row (their JSON as a BLOB); larger ones go to a file
+ * (OutputFiles), because the wasm SQLite reads and writes a value in one synchronous call.
+ */
+const INLINE_OUTPUT_BYTES = 64 * 1024;
+
+/**
  * The embedded job queue: one SQLite file under the data directory (SQLite compiled to wasm, so
  * nothing is compiled at install time). Every change is committed before the call returns, so a
  * `kill -9` loses nothing: on open, jobs that were running go back to the queue.
@@ -63,6 +71,7 @@ export class SqliteJobQueue implements JobQueue {
   readonly #maxQueued: number;
   readonly #now: () => number;
   readonly #path: string;
+  readonly #outputFiles: OutputFiles;
 
   constructor(options: SqliteJobQueueOptions) {
     mkdirSync(dirname(options.path), { recursive: true });
@@ -71,9 +80,24 @@ export class SqliteJobQueue implements JobQueue {
     this.#db = new sqlite.Database(options.path);
     this.#db.exec('PRAGMA journal_mode = TRUNCATE; PRAGMA synchronous = NORMAL;');
     this.#db.exec(SCHEMA);
+    this.#addOutputFileColumn();
+    this.#outputFiles = new OutputFiles(join(dirname(options.path), 'job-outputs'));
     this.#maxQueued = options.maxQueuedJobs;
     this.#now = options.now ?? Date.now;
     this.#recoverInterrupted();
+    this.#removeUnrecordedOutputFiles();
+  }
+
+  /** Databases made before big outputs went to files lack the column that records them. */
+  #addOutputFileColumn(): void {
+    const columns = this.#db.all('PRAGMA table_info(jobs)') as Row[];
+    if (!columns.some((column) => column['name'] === 'output_file_bytes')) this.#db.exec('ALTER TABLE jobs ADD COLUMN output_file_bytes INTEGER');
+  }
+
+  /** A crash between writing an output file and recording it leaves a file no job points at. */
+  #removeUnrecordedOutputFiles(): void {
+    const rows = this.#db.all('SELECT id FROM jobs WHERE output_file_bytes IS NOT NULL') as Row[];
+    this.#outputFiles.removeAllBut(new Set(rows.map((row) => row['id'] as string)));
   }
 
   /** Jobs that were running when the process died run again from the start. */
@@ -128,7 +152,7 @@ export class SqliteJobQueue implements JobQueue {
   async get(id: string): Promise<JobRecord | undefined> {
     const row = this.#db.get('SELECT * FROM jobs WHERE id = ?', [id]) as Row | null;
     if (row === null) return undefined;
-    const record = toRecord(row);
+    const record = toRecord(row, this.#outputOf(row));
     return isExpired(record, this.#now()) ? undefined : record;
   }
 
@@ -160,11 +184,12 @@ export class SqliteJobQueue implements JobQueue {
     this.#transaction(() => {
       this.#db.run('DELETE FROM job_stream WHERE job_id = ?', [id]);
       this.#db.run(
-        `UPDATE jobs SET state = 'queued', output = NULL, error = NULL, started_at = NULL, finished_at = NULL,
+        `UPDATE jobs SET state = 'queued', output = NULL, output_file_bytes = NULL, error = NULL, started_at = NULL, finished_at = NULL,
            worker_id = NULL, retries = retries + 1, stream_next = 0, stream_taken = 0 WHERE id = ?`,
         [id],
       );
     });
+    await this.#outputFiles.remove(id);
     this.#bump(record.endpointId, 'retried');
     const requeued = await this.get(id);
     this.#changed(id);
@@ -216,7 +241,7 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   async progress(id: string, output: unknown): Promise<void> {
-    this.#db.run(`UPDATE jobs SET output = ? WHERE id = ? AND state = 'running'`, [JSON.stringify(output ?? null), id]);
+    this.#db.run(`UPDATE jobs SET output = ? WHERE id = ? AND state = 'running'`, [encodeOutput(output), id]);
     this.#changed(id);
   }
 
@@ -252,13 +277,19 @@ export class SqliteJobQueue implements JobQueue {
     const record = await this.get(id);
     if (record === undefined) return undefined;
     if (record.state !== 'running') return record;
-    this.#db.run(`UPDATE jobs SET state = ?, output = ?, error = ?, finished_at = ? WHERE id = ? AND state = 'running'`, [
-      update.state,
-      update.output === undefined ? null : JSON.stringify(update.output),
-      update.error ?? null,
-      this.#now(),
-      id,
-    ]);
+    // Serialised once, here; every later reader gets these bytes as they are.
+    const json = update.output === undefined ? undefined : encodeOutput(update.output);
+    const inFile = json !== undefined && json.byteLength > INLINE_OUTPUT_BYTES;
+    if (inFile) await this.#outputFiles.write(id, json);
+    const changed = this.#db.run(
+      `UPDATE jobs SET state = ?, output = ?, output_file_bytes = ?, error = ?, finished_at = ? WHERE id = ? AND state = 'running'`,
+      [update.state, inFile ? null : (json ?? null), inFile ? json.byteLength : null, update.error ?? null, this.#now(), id],
+    ).changes;
+    if (Number(changed) === 0) {
+      // Cancelled while the file was written: the job stays cancelled, and the output is not kept.
+      if (inFile) await this.#outputFiles.remove(id);
+      return this.get(id);
+    }
     this.#bump(record.endpointId, update.state);
     this.#changed(id);
     return this.get(id);
@@ -278,17 +309,22 @@ export class SqliteJobQueue implements JobQueue {
 
   async sweep(now = this.#now()): Promise<number> {
     let removed = 0;
+    const outputFiles: string[] = [];
     this.#transaction(() => {
       const rows = this.#db.all(
-        `SELECT id FROM jobs WHERE expires_at <= ? OR (finished_at IS NOT NULL AND finished_at + retention_ms <= ?)`,
+        `SELECT id, output_file_bytes FROM jobs WHERE expires_at <= ? OR (finished_at IS NOT NULL AND finished_at + retention_ms <= ?)`,
         [now, now],
       ) as Row[];
-      for (const row of rows) this.#db.run('DELETE FROM job_stream WHERE job_id = ?', [row['id'] as string]);
+      for (const row of rows) {
+        this.#db.run('DELETE FROM job_stream WHERE job_id = ?', [row['id'] as string]);
+        if (row['output_file_bytes'] !== null) outputFiles.push(row['id'] as string);
+      }
       removed = Number(
         this.#db.run(`DELETE FROM jobs WHERE expires_at <= ? OR (finished_at IS NOT NULL AND finished_at + retention_ms <= ?)`, [now, now])
           .changes,
       );
     });
+    for (const id of outputFiles) await this.#outputFiles.remove(id);
     return removed;
   }
 
@@ -298,6 +334,15 @@ export class SqliteJobQueue implements JobQueue {
     rmSync(`${this.#path}.owner`, { force: true });
   }
 
+
+  #outputOf(row: Row): JsonBytes | undefined {
+    const fileBytes = row['output_file_bytes'];
+    if (fileBytes !== null && fileBytes !== undefined) return this.#outputFiles.output(row['id'] as string, Number(fileBytes));
+    const stored = row['output'];
+    if (stored === null || stored === undefined) return undefined;
+    // Databases written before outputs were kept as bytes hold them as text.
+    return jsonInMemory(typeof stored === 'string' ? Buffer.from(stored, 'utf8') : (stored as Uint8Array));
+  }
 
   #bump(endpointId: string, name: string): void {
     this.#db.run(
@@ -327,12 +372,11 @@ export class SqliteJobQueue implements JobQueue {
  * that a killed process leaves behind, which would make the restart fail with "database is locked".
  * An owner file with our pid tells a stale lock (owner gone) from a live one (refuse to start).
  */
-function toRecord(row: Row): JobRecord {
+function toRecord(row: Row, output: JsonBytes | undefined): JobRecord {
   const optional = <T>(key: string, map: (value: NonNullable<Row[string]>) => T): T | undefined => {
     const value = row[key];
     return value === null || value === undefined ? undefined : map(value);
   };
-  const output = optional('output', (v) => JSON.parse(v as string) as unknown);
   const webhook = optional('webhook', String);
   const startedAt = optional('started_at', Number);
   const finishedAt = optional('finished_at', Number);

@@ -1,7 +1,10 @@
 /**
- * Chorus benchmarks: `npm run bench`. Measures twelve figures, each against a baseline taken in the
+ * Chorus benchmarks: `npm run bench`. Measures fourteen figures, each against a baseline taken in the
  * same run, and writes docs/benchmarks.md. Every server it starts is a child process on 127.0.0.1
  * with a random port, and every one is stopped before the script ends.
+ *
+ * `npm run bench -- --only 13,14` measures just the figures that stand alone (7, 11, 12, 13, 14) and
+ * puts their sections into docs/benchmarks.md in place of the old ones; the rest of the page stays.
  *
  *   1. real-time factor through the server vs the raw engine (500-word text)
  *   2. time to first audio byte when streaming
@@ -15,8 +18,10 @@
  *  10. result cache on the OpenAI route: hit latency and hit rate under a replayed workload (cache.ts)
  *  11. scale-out on Redis: throughput with 1, 2, 4 worker processes, added latency of the Redis path (scale-out.ts)
  *  12. chat agent: first audio against the moment the model finished its first sentence (agent.ts)
+ *  13. memory under 40 streams whose clients never read, against the same server idle (backpressure.ts)
+ *  14. /health latency while 4 clients poll a ~37 MB job result, against no pollers (big-results.ts)
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AUDIO_FORMATS, type AudioFormat } from '../src/audio/encoders/audio-encoder.js';
 import { createEncoder, ffmpegAvailable } from '../src/audio/encoders/index.js';
@@ -62,11 +67,14 @@ import { measureCache, renderCache, type CacheBenchResult } from './cache.js';
 import { measureAlignment, renderAlignment, type AlignmentBenchResult } from './alignment.js';
 import { measureScaleOut, renderScaleOut, type ScaleOutResult } from './scale-out.js';
 import { measureAgent, renderAgent, type AgentBenchResult } from './agent.js';
+import { measureBackpressure, renderBackpressure, type BackpressureResult } from './backpressure.js';
+import { measureBigResults, renderBigResults, type BigResultBenchResult } from './big-results.js';
 
 // ---------------------------------------------------------------------------------------------
 // Settings. The run must stay under about seven minutes on a 2-core machine (figure 6 adds about a minute;
 // its own settings are in job-api.ts; figure 7 another minute, settings in watermark.ts; figure 9 about a minute,
-// settings in alignment.ts; figure 11 about four minutes, settings in scale-out.ts).
+// settings in alignment.ts; figure 11 about four minutes, settings in scale-out.ts; figures 13 and 14 about four
+// and a half minutes together, settings in backpressure.ts and big-results.ts).
 
 /** Rounds of figure 1 and the server half of figure 5 (raw engine, pipeline, every format). */
 const SPEED_ROUNDS = 6;
@@ -108,6 +116,8 @@ interface Notes {
 }
 
 async function main(): Promise<void> {
+  const only = onlyFigures(process.argv.slice(2));
+  if (only !== undefined) return measureOnly(only);
   const startedAt = new Date();
   const t0 = now();
   const machine = machineInfo();
@@ -124,18 +134,7 @@ async function main(): Promise<void> {
   formats.sort((a, b) => (a === 'pcm' ? -1 : b === 'pcm' ? 1 : 0));
   if (!aacAvailable) notes.items.push(`ffmpeg ('${FFMPEG_PATH}') is not installed, so aac was not measured.`);
 
-  // The servers run the compiled build, as in production; the sources under tsx if the build fails.
-  let mode: ServerMode;
-  try {
-    const buildStart = now();
-    const buildRoot = await buildToTempDir();
-    mode = { kind: 'build', buildRoot };
-    log(`compiled build ready in ${((now() - buildStart) / 1000).toFixed(1)} s`);
-  } catch (error) {
-    mode = { kind: 'source' };
-    notes.items.push(`The compiled build failed (${String((error as Error).message).split('\n')[0]}); servers ran from the sources under tsx.`);
-    log(`build failed, using tsx: ${(error as Error).message}`);
-  }
+  const mode = await serverMode(notes);
 
   const servers: ServerProcess[] = [];
   const start = async (workers: number, serverMode: ServerMode, label: string): Promise<ServerProcess> => {
@@ -192,6 +191,10 @@ async function main(): Promise<void> {
     const scaleOut = await measureScaleOut(mode);
     if (scaleOut.skipped !== undefined) notes.items.push(`Figure 11 was not measured: ${scaleOut.skipped}.`);
 
+    // ---- Figures 13 and 14: big answers (their own servers) -------------------------------------
+    const backpressure = await measureBackpressure(mode);
+    const bigResults = await measureBigResults(mode);
+
     const codeAtEnd = codeState();
     if (codeAtEnd.commit !== codeAtStart.commit || codeAtEnd.changes.join('\n') !== codeAtStart.changes.join('\n')) {
       notes.items.push(
@@ -225,6 +228,8 @@ async function main(): Promise<void> {
       scaleOut,
       cache,
       agent,
+      backpressure,
+      bigResults,
       notes,
     });
     const docs = join(REPO_ROOT, 'docs');
@@ -504,6 +509,8 @@ interface ReportInput {
   readonly scaleOut: ScaleOutResult;
   readonly cache: CacheBenchResult;
   readonly agent: AgentBenchResult;
+  readonly backpressure: BackpressureResult;
+  readonly bigResults: BigResultBenchResult;
   readonly notes: Notes;
 }
 
@@ -730,6 +737,10 @@ function renderReport(input: ReportInput): string {
   // ---- Figure 12
   out.push(renderAgent(input.agent));
 
+  // ---- Figures 13 and 14
+  out.push(renderBackpressure(input.backpressure));
+  out.push(renderBigResults(input.bigResults));
+
   // ---- Reading
   out.push('## Reading the numbers', '');
   const pcmShare = serverXrt('pcm').median / rawXrt.median;
@@ -783,6 +794,92 @@ function renderReport(input: ReportInput): string {
     out.push('');
   }
   return `${out.join('\n')}\n`;
+}
+
+/** The servers run the compiled build, as in production; the sources under tsx if the build fails. */
+async function serverMode(notes: Notes): Promise<ServerMode> {
+  try {
+    const buildStart = now();
+    const buildRoot = await buildToTempDir();
+    log(`compiled build ready in ${((now() - buildStart) / 1000).toFixed(1)} s`);
+    return { kind: 'build', buildRoot };
+  } catch (error) {
+    notes.items.push(`The compiled build failed (${String((error as Error).message).split('\n')[0]}); servers ran from the sources under tsx.`);
+    log(`build failed, using tsx: ${(error as Error).message}`);
+    return { kind: 'source' };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// --only: figures that need nothing measured for the others
+
+/** Each measures its figure and renders its section of docs/benchmarks.md (starting with `## N.`). */
+const STANDALONE_FIGURES: Readonly<Record<number, (mode: ServerMode) => Promise<string>>> = {
+  7: async () => renderWatermark(await measureWatermark()),
+  11: async (mode) => renderScaleOut(await measureScaleOut(mode), machineInfo().cores),
+  12: async (mode) => renderAgent(await measureAgent(await createEspeakEngine(), mode)),
+  13: async (mode) => renderBackpressure(await measureBackpressure(mode)),
+  14: async (mode) => renderBigResults(await measureBigResults(mode)),
+};
+
+/** `--only 13,14` (or `--only=13,14`): the figures asked for, or undefined for the full run. */
+function onlyFigures(args: readonly string[]): number[] | undefined {
+  const index = args.findIndex((arg) => arg === '--only' || arg.startsWith('--only='));
+  if (index < 0) return undefined;
+  const value = args[index]!.startsWith('--only=') ? args[index]!.slice('--only='.length) : (args[index + 1] ?? '');
+  const figures = value.split(',').filter((item) => item.trim() !== '').map(Number);
+  const unknown = figures.filter((figure) => STANDALONE_FIGURES[figure] === undefined);
+  if (figures.length === 0 || unknown.length > 0) {
+    throw new Error(`--only takes a comma-separated list of ${Object.keys(STANDALONE_FIGURES).join(', ')} (the figures that stand alone); got '${value}'`);
+  }
+  return figures;
+}
+
+/**
+ * Measures the chosen figures and replaces their sections of docs/benchmarks.md (or adds them in
+ * figure order), each marked with when and on which code it was measured. The page is written after
+ * every figure, so one that fails keeps the others'.
+ */
+async function measureOnly(figures: readonly number[]): Promise<void> {
+  const startedAt = new Date();
+  const code = codeState();
+  const machine = machineInfo();
+  const notes: Notes = { items: [] };
+  const page = join(REPO_ROOT, 'docs', 'benchmarks.md');
+  try {
+    const mode = await serverMode(notes);
+    for (const figure of figures) {
+      const section = await STANDALONE_FIGURES[figure]!(mode);
+      const provenance =
+        `_Measured on its own (\`npm run bench -- --only ${figures.join(',')}\`) on ${startedAt.toISOString().replace('T', ' ').slice(0, 16)} UTC, ` +
+        `commit ${code.commit}${code.changes.length > 0 ? ` with uncommitted changes in ${code.changes.join(', ')}` : ''}, ` +
+        `${machine.cores} cores, load ${machine.loadAverage.map((load) => load.toFixed(2)).join(' / ')} at the start` +
+        `${notes.items.length > 0 ? `; ${notes.items.join(' ')}` : ''}. The page's header describes the full run._`;
+      const [heading, ...rest] = section.split('\n');
+      const text = existsSync(page) ? readFileSync(page, 'utf8') : '# Benchmarks\n\n';
+      writeFileSync(page, replaceSection(text, figure, [heading, '', provenance, ...rest].join('\n')));
+      log(`figure ${figure}: written to docs/benchmarks.md`);
+    }
+  } finally {
+    await stopAllChildren();
+  }
+}
+
+/** The page with figure `figure`'s section (`## N. …` up to the next `## `) replaced, or inserted in figure order. */
+function replaceSection(page: string, figure: number, section: string): string {
+  const headings = [...page.matchAll(/^## (\d+)?.*$/gm)].map((match) => ({ at: match.index, figure: match[1] === undefined ? undefined : Number(match[1]) }));
+  const own = headings.findIndex((heading) => heading.figure === figure);
+  const body = `${section.trimEnd()}\n\n`;
+  if (own >= 0) {
+    const end = headings[own + 1]?.at ?? page.length;
+    return page.slice(0, headings[own]!.at) + body + page.slice(end);
+  }
+  // Before the first later figure; failing that, before the first section after the figures ("Reading the numbers").
+  const later = headings.find((heading) => heading.figure !== undefined && heading.figure > figure);
+  const lastFigure = headings.findLast((heading) => heading.figure !== undefined);
+  const afterFigures = headings.find((heading) => heading.figure === undefined && heading.at > (lastFigure?.at ?? -1));
+  const at = (later ?? afterFigures)?.at ?? page.length;
+  return page.slice(0, at) + body + page.slice(at);
 }
 
 main().then(

@@ -34,6 +34,9 @@ describe('crash recovery: kill -9 with jobs queued and running, restart on the s
     return ((await response.json()) as { id: string }).id;
   };
   const status = async (url: string, id: string, wait = 0): Promise<Status> => {
+    // ffprobe (assertAudio) blocks this process for seconds, long enough for the server to close an idle
+    // kept-alive connection; one turn of the event loop lets fetch see that before it sends on it.
+    await new Promise((resolve) => setImmediate(resolve));
     const response = await fetch(`${url}/v2/chatterbox/${wait > 0 ? `status-sync/${id}?wait=${wait}` : `status/${id}`}`);
     assert.equal(response.status, 200, `status of ${id}`);
     return (await response.json()) as Status;

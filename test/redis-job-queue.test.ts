@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { newJob, runJobQueueCases } from '../src/jobs/job-queue.case.js';
+import { parseOutput } from '../src/jobs/job-output.js';
 import { RedisJobQueue } from '../src/jobs/redis-job-queue.js';
 import { startTestRedis, type TestRedis } from './support/redis.js';
 
@@ -62,7 +63,7 @@ describe('Redis job queue across processes', () => {
       const changed = api.waitForChange(job.id, 5000);
       await worker.progress(job.id, { percent: 40 });
       await changed;
-      assert.deepEqual((await api.get(job.id))?.output, { percent: 40 });
+      assert.deepEqual(await parseOutput((await api.get(job.id))?.output), { percent: 40 });
       await worker.appendStream(job.id, { chunk: 1 });
       await worker.appendStream(job.id, { chunk: 2 });
       assert.deepEqual(await api.takeStream(job.id), [
@@ -114,7 +115,7 @@ describe('Redis job queue across processes', () => {
       assert.equal(reclaimed?.retries, 1);
       assert.equal(reclaimed?.workerId, 'survivor-0');
       assert.equal((await survivor.finish(job.id, { state: 'completed', output: { ok: true } }))?.state, 'completed');
-      assert.deepEqual((await api.get(job.id))?.output, { ok: true });
+      assert.deepEqual(await parseOutput((await api.get(job.id))?.output), { ok: true });
     } finally {
       await api.close();
       await survivor.close();

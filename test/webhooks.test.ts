@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import type { JobRecord } from '../src/jobs/job.js';
+import { jsonInMemory } from '../src/jobs/job-output.js';
 import { decodeSecret, loadWebhookSecret, signWebhook, WebhookSender } from '../src/jobs/webhook-sender.js';
 import { createLogger } from '../src/util/logger.js';
 import { JOB_BACKENDS, stopJobBackends } from './support/job-backends.js';
@@ -216,7 +217,7 @@ describe('webhooks: address policy', () => {
     });
     await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
     const port = (target.address() as AddressInfo).port;
-    const sender = new WebhookSender({ secret: SECRET, payloadOf: (job) => ({ id: job.id }), allowPrivate: false, logger: createLogger('silent'), retryDelayMs: 10 });
+    const sender = new WebhookSender({ secret: SECRET, bodyOf: async (job) => Buffer.from(JSON.stringify({ id: job.id })), allowPrivate: false, logger: createLogger('silent'), retryDelayMs: 10 });
     const result = await sender.deliver(fakeJob(`https://127.0.0.1:${port}/hook`));
     assert.equal(result?.delivered, false);
     assert.match(String(result?.lastError), /private, loopback/);
@@ -243,7 +244,7 @@ describe('webhooks: signing and the secret', () => {
     });
     await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(target.address() as AddressInfo).port}/hook`;
-    const sender = new WebhookSender({ secret: SECRET, payloadOf: (job) => ({ id: job.id }), allowPrivate: true, logger: createLogger('silent') });
+    const sender = new WebhookSender({ secret: SECRET, bodyOf: async (job) => Buffer.from(JSON.stringify({ id: job.id })), allowPrivate: true, logger: createLogger('silent') });
     const job = fakeJob(url);
     const first = sender.deliver(job);
     assert.equal(sender.deliver(job), undefined);
@@ -289,7 +290,7 @@ function fakeJob(webhook: string): JobRecord {
     createdAt: now,
     startedAt: now,
     finishedAt: now,
-    output: { ok: true },
+    output: jsonInMemory(Buffer.from(JSON.stringify({ ok: true }))),
     retries: 0,
   };
 }

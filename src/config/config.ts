@@ -19,6 +19,8 @@ export interface ChorusConfig {
   /** Engine worker threads; defaults to the number of cores. */
   readonly workers: number;
   readonly ffmpegPath: string;
+  /** Audio a streaming synthesis may make ahead of its client, bytes; then it pauses until the client reads. */
+  readonly streamBufferBytes: number;
   /** Largest accepted request body, bytes. */
   readonly maxRequestBytes: number;
   readonly logLevel: LogLevel;
@@ -120,6 +122,7 @@ const SETTINGS = {
   engine: { env: 'CHORUS_ENGINE', parse: text, default: 'espeak' },
   workers: { env: 'CHORUS_WORKERS', parse: integer(1, 64), default: availableParallelism() },
   ffmpegPath: { env: 'CHORUS_FFMPEG_PATH', parse: text, default: 'ffmpeg' },
+  streamBufferBytes: { env: 'CHORUS_STREAM_BUFFER_BYTES', parse: integer(16 * 1024, 1 << 30), default: 256 * 1024 },
   maxRequestBytes: { env: 'CHORUS_MAX_REQUEST_BYTES', parse: integer(1024, 1 << 30), default: 1 << 20 },
   logLevel: { env: 'CHORUS_LOG_LEVEL', parse: oneOf(['debug', 'info', 'warn', 'error', 'silent'] as const), default: 'info' as LogLevel },
   endpoints: {

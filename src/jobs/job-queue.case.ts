@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { ChorusError } from '../errors.js';
 import type { NewJob } from './job.js';
+import { parseOutput, readJsonBytes } from './job-output.js';
 import type { JobQueue } from './job-queue.js';
 
 export interface QueueFixture {
@@ -62,7 +63,7 @@ export function runJobQueueCases(name: string, createFixture: (maxQueuedJobs: nu
       const job = await queue.add(newJob());
       await queue.claim('w1');
       await queue.progress(job.id, { percent: 50 });
-      assert.deepEqual((await queue.get(job.id))?.output, { percent: 50 });
+      assert.deepEqual(await parseOutput((await queue.get(job.id))?.output), { percent: 50 });
       await queue.appendStream(job.id, { chunk: 1 });
       await queue.appendStream(job.id, { chunk: 2 });
       assert.deepEqual((await queue.takeStream(job.id)).map((c) => c.output), [{ chunk: 1 }, { chunk: 2 }]);
@@ -71,8 +72,27 @@ export function runJobQueueCases(name: string, createFixture: (maxQueuedJobs: nu
       assert.deepEqual(await queue.takeStream(job.id), []);
       const done = await queue.finish(job.id, { state: 'completed', output: { audio: 'x' } });
       assert.equal(done?.state, 'completed');
-      assert.deepEqual(done?.output, { audio: 'x' });
+      assert.deepEqual(await parseOutput(done?.output), { audio: 'x' });
       assert.ok(done!.finishedAt! >= done!.startedAt!);
+    });
+
+    it('keeps an output as the JSON bytes it was serialised to once, big or small, across a restart', async () => {
+      const small = await queue.add(newJob());
+      const big = await queue.add(newJob());
+      await queue.claim('w1');
+      await queue.claim('w1');
+      // Several MB, and characters outside ASCII: bytes, not characters, are what is kept and counted.
+      const bigOutput = { audio_base64: 'é'.repeat(100) + 'A'.repeat(3_000_000), duration_ms: 1 };
+      await queue.finish(small.id, { state: 'completed', output: { n: 1 } });
+      const finished = await queue.finish(big.id, { state: 'completed', output: bigOutput });
+      const expected = Buffer.from(JSON.stringify(bigOutput), 'utf8');
+      assert.equal(finished?.output?.byteLength, expected.byteLength);
+      assert.ok((await readJsonBytes(finished!.output!)).equals(expected));
+      queue = await fixture.reopen();
+      const read = await queue.get(big.id);
+      assert.equal(read?.output?.byteLength, expected.byteLength);
+      assert.ok((await readJsonBytes(read!.output!)).equals(expected), 'the same bytes after a restart');
+      assert.ok((await readJsonBytes((await queue.get(small.id))!.output!)).equals(Buffer.from('{"n":1}')));
     });
 
     it('cancels queued and running jobs, fires onCancel for running ones, and leaves terminal jobs alone', async () => {
@@ -243,7 +263,7 @@ export function runJobQueueCases(name: string, createFixture: (maxQueuedJobs: nu
       await queue.claim('w1');
       await queue.appendStream(running.id, { partial: 1 });
       queue = await fixture.reopen();
-      assert.deepEqual((await queue.get(done.id))?.output, { ok: true });
+      assert.deepEqual(await parseOutput((await queue.get(done.id))?.output), { ok: true });
       const back = await queue.get(running.id);
       assert.equal(back?.state, 'queued');
       assert.equal(back?.retries, 1);

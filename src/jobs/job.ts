@@ -39,11 +39,23 @@ export interface JobRecord extends NewJob {
   readonly startedAt?: number;
   readonly finishedAt?: number;
   readonly workerId?: string;
-  /** Final output, or the latest progress output while running. */
-  readonly output?: unknown;
+  /**
+   * Final output, or the latest progress output while running, as the JSON it was stored as. It is
+   * never parsed on the way to a client: answers splice these bytes in (`parseOutput` reads the value).
+   */
+  readonly output?: JsonBytes;
   readonly error?: string;
   /** Times the job was put back in the queue by /retry or after a crash. */
   readonly retries: number;
+}
+
+/**
+ * JSON text as UTF-8 bytes of a known length, read in pieces: from memory, or (a big job output of
+ * the embedded queue) from a file, off the event loop.
+ */
+export interface JsonBytes {
+  readonly byteLength: number;
+  chunks(): AsyncIterable<Uint8Array>;
 }
 
 /** One element of a job's `/stream` output, in production order. */

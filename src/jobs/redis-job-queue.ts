@@ -6,6 +6,7 @@ import { commandClient, connected, guardRedis, patientClient, whenConnected } fr
 import { isExpired, type JobRecord, type JobState, type NewJob, type StreamChunk } from './job.js';
 import { counterKey, counterPrefix, sumCounters } from './job-counters.js';
 import { JobEvents } from './job-events.js';
+import { encodeOutput, jsonInMemory } from './job-output.js';
 import type { AddOptions, JobCounts, JobQueue, TerminalUpdate, WorkerStats } from './job-queue.js';
 
 export interface RedisJobQueueOptions {
@@ -164,7 +165,7 @@ const SCRIPTS = {
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
-type ScriptClient = Redis & { [name in ScriptName]: (...args: (string | number)[]) => Promise<unknown> };
+type ScriptClient = Redis & { [name in ScriptName]: (...args: (string | number | Uint8Array)[]) => Promise<unknown> };
 
 /**
  * Jobs in Redis for API and worker processes on many machines. BullMQ carries the queue itself:
@@ -291,7 +292,8 @@ export class RedisJobQueue implements JobQueue {
   }
 
   async #get(id: string): Promise<JobRecord | undefined> {
-    const hash = await this.#redis.hgetall(this.#jobKey(id));
+    // As bytes: the output is handed on as the JSON it was stored as, never decoded or parsed here.
+    const hash = await this.#redis.hgetallBuffer(this.#jobKey(id));
     if (hash['id'] === undefined) return undefined;
     const record = toRecord(hash);
     return isExpired(record, this.#now()) ? undefined : record;
@@ -436,7 +438,7 @@ export class RedisJobQueue implements JobQueue {
 
   async progress(id: string, output: unknown): Promise<void> {
     await connected(this.#redis, this.#options.url);
-    if ((await this.#redis.progressJob(this.#jobKey(id), JSON.stringify(output ?? null))) === 1) this.#announce({ type: 'change', id });
+    if ((await this.#redis.progressJob(this.#jobKey(id), encodeOutput(output))) === 1) this.#announce({ type: 'change', id });
   }
 
   async appendStream(id: string, output: unknown): Promise<void> {
@@ -477,7 +479,8 @@ export class RedisJobQueue implements JobQueue {
       this.#key('counters'),
       this.#key('expiry'),
       update.state,
-      update.output === undefined ? '' : JSON.stringify(update.output),
+      // Serialised once, here; every later reader gets these bytes as they are.
+      update.output === undefined ? '' : encodeOutput(update.output),
       update.error ?? '',
       this.#now(),
       counterPrefix(record.endpointId, record.owner),
@@ -670,7 +673,10 @@ function throwOnCommandError(results: [error: Error | null, result: unknown][] |
   if (failed !== undefined) throw failed[0]!;
 }
 
-function toRecord(hash: Record<string, string>): JobRecord {
+function toRecord(raw: Record<string, Buffer>): JobRecord {
+  const { output, ...fields } = raw;
+  const hash: Record<string, string> = {};
+  for (const [key, value] of Object.entries(fields)) hash[key] = value.toString('utf8');
   const number = (key: string): number | undefined => (hash[key] === undefined ? undefined : Number(hash[key]));
   const startedAt = number('startedAt');
   const finishedAt = number('finishedAt');
@@ -689,7 +695,7 @@ function toRecord(hash: Record<string, string>): JobRecord {
     ...(startedAt === undefined ? {} : { startedAt }),
     ...(finishedAt === undefined ? {} : { finishedAt }),
     ...(hash['workerId'] === undefined ? {} : { workerId: hash['workerId'] }),
-    ...(hash['output'] === undefined ? {} : { output: JSON.parse(hash['output']) as unknown }),
+    ...(output === undefined ? {} : { output: jsonInMemory(output) }),
     ...(hash['error'] === undefined ? {} : { error: hash['error'] }),
   };
 }

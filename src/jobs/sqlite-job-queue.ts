@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import sqlite from 'node-sqlite3-wasm';
 import { ChorusError } from '../errors.js';
 import { claimDatabase, inTransaction } from '../storage/sqlite-file.js';
-import { guardStorage } from '../storage/storage-errors.js';
-import { isExpired, isTerminal, type JobRecord, type JobState, type NewJob, type StreamChunk } from './job.js';
+import { asStorageError, guardStorage } from '../storage/storage-errors.js';
+import { isExpired, isTerminal, type JobRecord, type JobState, type JsonBytes, type NewJob, type StreamChunk } from './job.js';
 import { counterKey, sumCounters, type CounterName } from './job-counters.js';
 import { JobEvents } from './job-events.js';
+import { encodeOutput, jsonInMemory, OutputFiles } from './job-output.js';
 import type { AddOptions, JobCounts, JobQueue, TerminalUpdate } from './job-queue.js';
 
 type Row = Record<string, number | bigint | string | Uint8Array | null>;
@@ -38,7 +39,8 @@ CREATE TABLE IF NOT EXISTS jobs (
   started_at INTEGER,
   finished_at INTEGER,
   worker_id TEXT,
-  output TEXT,
+  output BLOB,
+  output_file_bytes INTEGER,
   error TEXT,
   retries INTEGER NOT NULL DEFAULT 0,
   stream_next INTEGER NOT NULL DEFAULT 0,
@@ -55,6 +57,12 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 `;
 
 /**
+ * Final outputs up to this size stay in the row (their JSON as a BLOB); larger ones go to a file
+ * (OutputFiles), because the wasm SQLite reads and writes a value in one synchronous call.
+ */
+const INLINE_OUTPUT_BYTES = 64 * 1024;
+
+/**
  * The embedded job queue: one SQLite file under the data directory (SQLite compiled to wasm, so
  * nothing is compiled at install time). Every change is committed before the call returns, so a
  * `kill -9` loses nothing: on open, jobs that were running go back to the queue. While the
@@ -68,6 +76,7 @@ export class SqliteJobQueue implements JobQueue {
   readonly #now: () => number;
   readonly #path: string;
   readonly #dir: string;
+  readonly #outputFiles: OutputFiles;
 
   constructor(options: SqliteJobQueueOptions) {
     mkdirSync(dirname(options.path), { recursive: true });
@@ -77,9 +86,24 @@ export class SqliteJobQueue implements JobQueue {
     this.#db = new sqlite.Database(options.path);
     this.#db.exec('PRAGMA journal_mode = TRUNCATE; PRAGMA synchronous = NORMAL;');
     this.#db.exec(SCHEMA);
+    this.#addOutputFileColumn();
+    this.#outputFiles = new OutputFiles(join(dirname(options.path), 'job-outputs'));
     this.#maxQueued = options.maxQueuedJobs;
     this.#now = options.now ?? Date.now;
     this.#recoverInterrupted();
+    this.#removeUnrecordedOutputFiles();
+  }
+
+  /** Databases made before big outputs went to files lack the column that records them. */
+  #addOutputFileColumn(): void {
+    const columns = this.#db.all('PRAGMA table_info(jobs)') as Row[];
+    if (!columns.some((column) => column['name'] === 'output_file_bytes')) this.#db.exec('ALTER TABLE jobs ADD COLUMN output_file_bytes INTEGER');
+  }
+
+  /** A crash between writing an output file and recording it leaves a file no job points at. */
+  #removeUnrecordedOutputFiles(): void {
+    const rows = this.#db.all('SELECT id FROM jobs WHERE output_file_bytes IS NOT NULL') as Row[];
+    this.#outputFiles.removeAllBut(new Set(rows.map((row) => row['id'] as string)));
   }
 
   /** Jobs that were running when the process died run again from the start. */
@@ -150,7 +174,7 @@ export class SqliteJobQueue implements JobQueue {
   #get(id: string): JobRecord | undefined {
     const row = this.#db.get('SELECT * FROM jobs WHERE id = ?', [id]) as Row | null;
     if (row === null) return undefined;
-    const record = toRecord(row);
+    const record = toRecord(row, this.#outputOf(row));
     return isExpired(record, this.#now()) ? undefined : record;
   }
 
@@ -174,7 +198,13 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   async retry(id: string): Promise<JobRecord | undefined> {
-    return this.#io(() => this.#retry(id));
+    const requeued = this.#io(() => this.#retry(id));
+    if (requeued === undefined) return undefined;
+    // The old output's file goes before anyone hears of the job again, so its next run cannot race it.
+    await this.#outputFiles.remove(id).catch(() => undefined);
+    this.#changed(id);
+    this.#events.queued();
+    return requeued;
   }
 
   #retry(id: string): JobRecord | undefined {
@@ -190,16 +220,13 @@ export class SqliteJobQueue implements JobQueue {
     this.#transaction(() => {
       this.#db.run('DELETE FROM job_stream WHERE job_id = ?', [id]);
       this.#db.run(
-        `UPDATE jobs SET state = 'queued', output = NULL, error = NULL, started_at = NULL, finished_at = NULL,
+        `UPDATE jobs SET state = 'queued', output = NULL, output_file_bytes = NULL, error = NULL, started_at = NULL, finished_at = NULL,
            worker_id = NULL, retries = retries + 1, stream_next = 0, stream_taken = 0 WHERE id = ?`,
         [id],
       );
       this.#bump(record, 'retried');
     });
-    const requeued = this.#get(id);
-    this.#changed(id);
-    this.#events.queued();
-    return requeued;
+    return this.#get(id);
   }
 
   async purge(endpointId: string, owner: string): Promise<number> {
@@ -248,7 +275,7 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   async progress(id: string, output: unknown): Promise<void> {
-    this.#io(() => this.#db.run(`UPDATE jobs SET output = ? WHERE id = ? AND state = 'running'`, [JSON.stringify(output ?? null), id]));
+    this.#io(() => this.#db.run(`UPDATE jobs SET output = ? WHERE id = ? AND state = 'running'`, [encodeOutput(output), id]));
     this.#changed(id);
   }
 
@@ -281,26 +308,39 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   async finish(id: string, update: TerminalUpdate): Promise<JobRecord | undefined> {
-    return this.#io(() => this.#finish(id, update));
-  }
-
-  #finish(id: string, update: TerminalUpdate): JobRecord | undefined {
-    const record = this.#get(id);
+    const record = this.#io(() => this.#get(id));
     if (record === undefined) return undefined;
     if (record.state !== 'running') return record;
-    // One transaction: the end and its counter land together or not at all (the runner retries).
-    this.#transaction(() => {
-      this.#db.run(`UPDATE jobs SET state = ?, output = ?, error = ?, finished_at = ? WHERE id = ? AND state = 'running'`, [
-        update.state,
-        update.output === undefined ? null : JSON.stringify(update.output),
-        update.error ?? null,
-        this.#now(),
-        id,
-      ]);
-      this.#bump(record, update.state);
-    });
-    this.#changed(id);
-    return this.#get(id);
+    // Serialised once, here; every later reader gets these bytes as they are.
+    const json = update.output === undefined ? undefined : encodeOutput(update.output);
+    const inFile = json !== undefined && json.byteLength > INLINE_OUTPUT_BYTES;
+    if (inFile) {
+      await this.#outputFiles.write(id, json).catch((error: unknown) => {
+        throw asStorageError(this.#dir, error);
+      });
+    }
+    let changed = 0;
+    try {
+      // One transaction: the end and its counter land together or not at all (the runner retries).
+      this.#io(() =>
+        this.#transaction(() => {
+          changed = Number(
+            this.#db.run(
+              `UPDATE jobs SET state = ?, output = ?, output_file_bytes = ?, error = ?, finished_at = ? WHERE id = ? AND state = 'running'`,
+              [update.state, inFile ? null : (json ?? null), inFile ? json.byteLength : null, update.error ?? null, this.#now(), id],
+            ).changes,
+          );
+          if (changed > 0) this.#bump(record, update.state);
+        }),
+      );
+    } catch (error) {
+      if (inFile) await this.#outputFiles.remove(id).catch(() => undefined);
+      throw error;
+    }
+    // Cancelled while the file was written: the job stays cancelled, and the output is not kept.
+    if (changed === 0 && inFile) await this.#outputFiles.remove(id).catch(() => undefined);
+    if (changed > 0) this.#changed(id);
+    return this.#io(() => this.#get(id));
   }
 
   waitForChange(id: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
@@ -317,17 +357,22 @@ export class SqliteJobQueue implements JobQueue {
 
   async sweep(now = this.#now()): Promise<number> {
     let removed = 0;
+    const outputFiles: string[] = [];
     this.#io(() => this.#transaction(() => {
       const rows = this.#db.all(
-        `SELECT id FROM jobs WHERE expires_at <= ? OR (finished_at IS NOT NULL AND finished_at + retention_ms <= ?)`,
+        `SELECT id, output_file_bytes FROM jobs WHERE expires_at <= ? OR (finished_at IS NOT NULL AND finished_at + retention_ms <= ?)`,
         [now, now],
       ) as Row[];
-      for (const row of rows) this.#db.run('DELETE FROM job_stream WHERE job_id = ?', [row['id'] as string]);
+      for (const row of rows) {
+        this.#db.run('DELETE FROM job_stream WHERE job_id = ?', [row['id'] as string]);
+        if (row['output_file_bytes'] !== null) outputFiles.push(row['id'] as string);
+      }
       removed = Number(
         this.#db.run(`DELETE FROM jobs WHERE expires_at <= ? OR (finished_at IS NOT NULL AND finished_at + retention_ms <= ?)`, [now, now])
           .changes,
       );
     }));
+    for (const id of outputFiles) await this.#outputFiles.remove(id).catch(() => undefined);
     return removed;
   }
 
@@ -337,6 +382,15 @@ export class SqliteJobQueue implements JobQueue {
     rmSync(`${this.#path}.owner`, { force: true });
   }
 
+
+  #outputOf(row: Row): JsonBytes | undefined {
+    const fileBytes = row['output_file_bytes'];
+    if (fileBytes !== null && fileBytes !== undefined) return this.#outputFiles.output(row['id'] as string, Number(fileBytes));
+    const stored = row['output'];
+    if (stored === null || stored === undefined) return undefined;
+    // Databases written before outputs were kept as bytes hold them as text.
+    return jsonInMemory(typeof stored === 'string' ? Buffer.from(stored, 'utf8') : (stored as Uint8Array));
+  }
 
   #bump(job: Pick<NewJob, 'endpointId' | 'owner'>, name: CounterName): void {
     this.#db.run(
@@ -363,12 +417,11 @@ export class SqliteJobQueue implements JobQueue {
  * that a killed process leaves behind, which would make the restart fail with "database is locked".
  * An owner file with our pid tells a stale lock (owner gone) from a live one (refuse to start).
  */
-function toRecord(row: Row): JobRecord {
+function toRecord(row: Row, output: JsonBytes | undefined): JobRecord {
   const optional = <T>(key: string, map: (value: NonNullable<Row[string]>) => T): T | undefined => {
     const value = row[key];
     return value === null || value === undefined ? undefined : map(value);
   };
-  const output = optional('output', (v) => JSON.parse(v as string) as unknown);
   const webhook = optional('webhook', String);
   const startedAt = optional('started_at', Number);
   const finishedAt = optional('finished_at', Number);

@@ -11,8 +11,8 @@ import type { JobRecord } from './job.js';
 export interface WebhookSenderOptions {
   /** Standard Webhooks secret, `whsec_<base64>`; the decoded bytes are the HMAC key. */
   readonly secret: string;
-  /** What is POSTed for a job (RunPod's /status object). */
-  readonly payloadOf: (job: JobRecord) => unknown;
+  /** The body POSTed for a job (RunPod's /status object, as JSON bytes). */
+  readonly bodyOf: (job: JobRecord) => Promise<Uint8Array>;
   /** Lets webhooks reach private and loopback addresses (tests, closed networks). */
   readonly allowPrivate: boolean;
   readonly logger: Logger;
@@ -70,8 +70,14 @@ export class WebhookSender {
       if (this.#seen.size > REMEMBERED) this.#seen.delete(this.#seen.values().next().value!);
       // Same id for every attempt of one message, and for the same transition seen twice.
       const messageId = `msg_${createHash('sha256').update(transition).digest('base64url').slice(0, 27)}`;
-      const body = JSON.stringify(this.#options.payloadOf(job));
-      const delivery = this.#send(job.id, job.webhook, messageId, body);
+      const url = job.webhook;
+      const delivery = this.#options.bodyOf(job).then(
+        (body) => this.#send(job.id, url, messageId, body),
+        (error: unknown): DeliveryResult => {
+          this.#options.logger.error('webhook not sent', { job: job.id, error: String(error) });
+          return { jobId: job.id, messageId, delivered: false, attempts: 0, lastError: String(error) };
+        },
+      );
       this.#inFlight.add(delivery);
       void delivery.finally(() => this.#inFlight.delete(delivery));
       return delivery;
@@ -93,11 +99,11 @@ export class WebhookSender {
   }
 
   /** The `webhook-signature` value for one message. */
-  sign(messageId: string, timestampSeconds: number, body: string): string {
+  sign(messageId: string, timestampSeconds: number, body: string | Uint8Array): string {
     return signWebhook(this.#key, messageId, timestampSeconds, body);
   }
 
-  async #send(jobId: string, url: string, messageId: string, body: string): Promise<DeliveryResult> {
+  async #send(jobId: string, url: string, messageId: string, body: Uint8Array): Promise<DeliveryResult> {
     const { logger } = this.#options;
     const attempts = this.#options.attempts ?? 3;
     let lastStatus: number | undefined;
@@ -136,7 +142,7 @@ export class WebhookSender {
   }
 
   /** One signed POST; resolves with the status code. The address is checked again on every attempt. */
-  async #post(url: string, messageId: string, body: string): Promise<number> {
+  async #post(url: string, messageId: string, body: Uint8Array): Promise<number> {
     // DNS may have changed since submission: resolve and check now, then connect to exactly those addresses.
     const addresses = await resolvePublicUrl(url, { allowPrivate: this.#options.allowPrivate, param: 'webhook' });
     const target = new URL(url);
@@ -169,8 +175,8 @@ export class WebhookSender {
 }
 
 /** `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, the Standard Webhooks signature. */
-export function signWebhook(key: Buffer, messageId: string, timestampSeconds: number, body: string): string {
-  const mac = createHmac('sha256', key).update(`${messageId}.${timestampSeconds}.${body}`).digest('base64');
+export function signWebhook(key: Buffer, messageId: string, timestampSeconds: number, body: string | Uint8Array): string {
+  const mac = createHmac('sha256', key).update(`${messageId}.${timestampSeconds}.`).update(body).digest('base64');
   return `v1,${mac}`;
 }
 

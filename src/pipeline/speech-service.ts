@@ -25,7 +25,12 @@ export interface SpeechService {
 }
 
 export async function createSpeechService(config: ChorusConfig): Promise<SpeechService> {
-  const pool = await EnginePool.start({ engineId: config.engine, size: config.workers, ffmpegPath: config.ffmpegPath });
+  const pool = await EnginePool.start({
+    engineId: config.engine,
+    size: config.workers,
+    ffmpegPath: config.ffmpegPath,
+    streamBufferBytes: config.streamBufferBytes,
+  });
   const voices = new VoiceCatalog(pool.description.voices);
   return {
     engine: pool.description,

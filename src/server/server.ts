@@ -14,7 +14,8 @@ import type { JobQueue } from '../jobs/job-queue.js';
 import { RedisJobQueue } from '../jobs/redis-job-queue.js';
 import { SqliteJobQueue } from '../jobs/sqlite-job-queue.js';
 import { loadWebhookSecret, WebhookSender } from '../jobs/webhook-sender.js';
-import { toRunpodJob } from '../api/runpod/job-view.js';
+import { runpodJobJson } from '../api/runpod/job-view.js';
+import { readJsonBytes } from '../jobs/job-output.js';
 import { DirectoryResultCache } from '../cache/result-cache.js';
 import { SharedResultCache } from '../cache/shared-result-cache.js';
 import { createProfiles } from '../operations/index.js';
@@ -140,7 +141,7 @@ async function listen(shared: SharedState, speech: SpeechService, config: Chorus
   }
   const webhooks = new WebhookSender({
     secret: webhookSecret.secret,
-    payloadOf: toRunpodJob,
+    bodyOf: (job) => readJsonBytes(runpodJobJson(job)),
     allowPrivate: config.allowPrivateUrls,
     retryDelayMs: config.webhookRetryDelayMs,
     timeoutMs: config.webhookTimeoutMs,

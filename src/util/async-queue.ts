@@ -30,6 +30,12 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     }
   }
 
+  /** Ends the queue and drops what it still holds: nobody will take it. */
+  discard(): void {
+    this.#items = [];
+    this.end();
+  }
+
   fail(error: unknown): void {
     if (this.#ended) return;
     this.#ended = true;
@@ -58,8 +64,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
         });
       },
       return: (): Promise<IteratorResult<T>> => {
-        this.#items = [];
-        this.end();
+        this.discard();
         return Promise.resolve({ value: undefined, done: true });
       },
     };

@@ -8,6 +8,11 @@ import type { EngineDescription, FromWorker, ToWorker, WorkerSettings } from './
 export interface EnginePoolOptions extends WorkerSettings {
   /** Number of worker threads; one engine instance each. */
   readonly size: number;
+  /**
+   * Audio bytes a synthesis may have made ahead of its consumer. Past it the worker pauses that
+   * synthesis until the consumer (a response being written to its client) takes parts.
+   */
+  readonly streamBufferBytes: number;
 }
 
 export interface EnginePoolStats {
@@ -17,6 +22,10 @@ export interface EnginePoolStats {
   readonly completedJobs: number;
   /** Jobs stopped by their abort signal (cancel, client gone) before they finished. */
   readonly abortedJobs: number;
+  /** Syntheses paused because their consumer has a whole stream buffer of their audio untaken (a client not reading). */
+  readonly pausedJobs: number;
+  /** Audio bytes the workers made that their consumers have not taken yet, all syntheses together. */
+  readonly unreadBytes: number;
 }
 
 interface PoolWorker {
@@ -45,6 +54,8 @@ export class EnginePool {
   readonly description: EngineDescription;
   readonly #options: EnginePoolOptions;
   readonly #workers: PoolWorker[] = [];
+  /** Per synthesis under way: audio bytes received from its worker and not yet taken by its consumer. */
+  readonly #unreadBytes = new Map<number, number>();
   #nextJobId = 1;
   #completedJobs = 0;
   #abortedJobs = 0;
@@ -68,16 +79,30 @@ export class EnginePool {
   stats(): EnginePoolStats {
     let activeJobs = 0;
     for (const worker of this.#workers) activeJobs += worker.jobs.size;
+    let pausedJobs = 0;
+    let unreadBytes = 0;
+    for (const bytes of this.#unreadBytes.values()) {
+      unreadBytes += bytes;
+      // The worker stops once this much is outstanding, so a consumer holding it means a paused synthesis.
+      if (bytes >= this.#options.streamBufferBytes) pausedJobs++;
+    }
     return {
       workers: this.#workers.length,
       readyWorkers: this.#workers.filter((worker) => worker.ready).length,
       activeJobs,
       completedJobs: this.#completedJobs,
       abortedJobs: this.#abortedJobs,
+      pausedJobs,
+      unreadBytes,
     };
   }
 
-  /** Streams the parts of one synthesis. Aborting `signal` or leaving the loop early stops the work. */
+  /**
+   * Streams the parts of one synthesis. Aborting `signal` or leaving the loop early stops the work.
+   * The worker runs at most `streamBufferBytes` of audio ahead of this loop: each audio part taken
+   * here gives it credit for that many bytes more, so a consumer that stops taking parts pauses
+   * the synthesis.
+   */
   async *synthesize(request: SpeechRequest, signal: AbortSignal): AsyncGenerator<SpeechPart> {
     if (this.#closed) throw new ChorusError({ code: 'engine_unavailable', message: 'The engine pool is shut down.', retryable: true });
     if (signal.aborted) return;
@@ -85,21 +110,35 @@ export class EnginePool {
     const jobId = this.#nextJobId++;
     const queue = new AsyncQueue<SpeechPart>();
     worker.jobs.set(jobId, queue);
+    this.#unreadBytes.set(jobId, 0);
     const post = (message: ToWorker): void => worker.thread.postMessage(message);
+    const forget = (): void => {
+      worker.jobs.delete(jobId);
+      this.#unreadBytes.delete(jobId);
+    };
     const abort = (): void => {
       post({ type: 'abort', jobId });
-      queue.end();
+      // Nobody will take what was made: it is dropped now, not when the consumer comes back.
+      forget();
+      queue.discard();
     };
     signal.addEventListener('abort', abort, { once: true });
-    post({ type: 'synthesize', jobId, request });
+    post({ type: 'synthesize', jobId, request, creditBytes: this.#options.streamBufferBytes });
     let finished = false;
     try {
-      for await (const part of queue) yield part;
+      for await (const part of queue) {
+        if (part.type === 'audio') {
+          const unread = this.#unreadBytes.get(jobId);
+          if (unread !== undefined) this.#unreadBytes.set(jobId, unread - part.bytes.byteLength);
+          post({ type: 'credit', jobId, bytes: part.bytes.byteLength });
+        }
+        yield part;
+      }
       finished = true;
     } finally {
       signal.removeEventListener('abort', abort);
       if (!finished && worker.jobs.has(jobId)) post({ type: 'abort', jobId });
-      worker.jobs.delete(jobId);
+      forget();
     }
   }
 
@@ -157,7 +196,11 @@ export class EnginePool {
       }
       const queue = worker.jobs.get(message.jobId);
       if (queue === undefined) return;
-      if (message.type === 'part') (queue as AsyncQueue<SpeechPart>).push(message.part);
+      if (message.type === 'part') {
+        const unread = this.#unreadBytes.get(message.jobId);
+        if (message.part.type === 'audio' && unread !== undefined) this.#unreadBytes.set(message.jobId, unread + message.part.bytes.byteLength);
+        (queue as AsyncQueue<SpeechPart>).push(message.part);
+      }
       else if (message.type === 'task-result') {
         worker.jobs.delete(message.jobId);
         (queue as AsyncQueue<AudioTaskResult>).push(message.result);

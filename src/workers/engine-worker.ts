@@ -5,6 +5,7 @@ import { ChorusError } from '../errors.js';
 import { synthesizeSpeech } from '../pipeline/synthesize-speech.js';
 import { runAudioTask, type AudioTask } from './audio-tasks.js';
 import type { FromWorker, SerializedError, ToWorker, WorkerSettings } from './protocol.js';
+import { SendCredit } from './send-credit.js';
 
 /**
  * An engine worker thread: owns one engine instance and runs the whole pipeline (engine, DSP,
@@ -17,6 +18,7 @@ const settings = workerData as WorkerSettings;
 const engine = await createEngine(settings.engineId);
 await initDsp();
 const running = new Map<number, AbortController>();
+const credits = new Map<number, SendCredit>();
 
 const send = (message: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer);
 
@@ -32,13 +34,16 @@ send({
 
 port.on('message', (message: ToWorker) => {
   if (message.type === 'abort') running.get(message.jobId)?.abort();
+  else if (message.type === 'credit') credits.get(message.jobId)?.grant(message.bytes);
   else if (message.type === 'task') void runTask(message.jobId, message.task);
-  else void run(message.jobId, message.request);
+  else void run(message.jobId, message.request, message.creditBytes);
 });
 
-async function run(jobId: number, request: Extract<ToWorker, { type: 'synthesize' }>['request']): Promise<void> {
+async function run(jobId: number, request: Extract<ToWorker, { type: 'synthesize' }>['request'], creditBytes: number): Promise<void> {
   const controller = new AbortController();
+  const credit = new SendCredit(creditBytes, controller.signal);
   running.set(jobId, controller);
+  credits.set(jobId, credit);
   try {
     const context = { engine, ffmpegPath: settings.ffmpegPath };
     for await (const part of synthesizeSpeech(context, request, controller.signal)) {
@@ -48,7 +53,12 @@ async function run(jobId: number, request: Extract<ToWorker, { type: 'synthesize
           part.bytes.byteOffset === 0 && part.bytes.byteLength === part.bytes.buffer.byteLength
             ? part.bytes
             : part.bytes.slice();
+        credit.spend(bytes.byteLength);
         send({ type: 'part', jobId, part: { type: 'audio', bytes } }, [bytes.buffer as ArrayBuffer]);
+        // The pipeline (and the engine) of this job goes on only while its consumer keeps up, so a
+        // client that does not read holds a window of audio, not the whole text's.
+        await credit.available();
+        if (controller.signal.aborted) break;
       } else {
         send({ type: 'part', jobId, part });
       }
@@ -58,6 +68,7 @@ async function run(jobId: number, request: Extract<ToWorker, { type: 'synthesize
     send({ type: 'error', jobId, error: serializeError(error) });
   } finally {
     running.delete(jobId);
+    credits.delete(jobId);
   }
 }
 

@@ -17,7 +17,10 @@ export interface WorkerSettings {
 }
 
 export type ToWorker =
-  | { readonly type: 'synthesize'; readonly jobId: number; readonly request: SpeechRequest }
+  /** `creditBytes`: audio the worker may send ahead of the consumer before it waits for `credit`. */
+  | { readonly type: 'synthesize'; readonly jobId: number; readonly request: SpeechRequest; readonly creditBytes: number }
+  /** The consumer took `bytes` of the job's audio: the worker may send that much more. */
+  | { readonly type: 'credit'; readonly jobId: number; readonly bytes: number }
   | { readonly type: 'task'; readonly jobId: number; readonly task: AudioTask }
   | { readonly type: 'abort'; readonly jobId: number };
 

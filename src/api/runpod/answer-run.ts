@@ -2,6 +2,8 @@ import type { Writable } from 'node:stream';
 import type { Context } from 'hono';
 import type { JobService } from '../../jobs/job-service.js';
 import { isTerminal, type JobRecord } from '../../jobs/job.js';
+import { jsonInMemory, parseOutput } from '../../jobs/job-output.js';
+import { jsonBytesResponse, withOutput } from './job-view.js';
 import { toAgentError } from './runpod-errors.js';
 import { logServerError, type Logger } from '../../util/logger.js';
 
@@ -28,6 +30,7 @@ const AUDIO_PACE = 4;
 /** Beyond the job's own execution timeout, how long `/run` waits before answering with what there is. */
 const WAIT_MARGIN_MS = 10_000;
 const STREAM_POLL_MS = 30_000;
+const NULL_JSON = jsonInMemory(Buffer.from('null'));
 
 interface RunAnswerRequest {
   readonly jobs: JobService;
@@ -57,7 +60,7 @@ export async function answerRun(c: Context, { jobs, endpointId, owner, body, log
   }
   try {
     const done = await jobs.waitForTerminal(endpointId, owner, job.id, job.policy.executionTimeoutMs + WAIT_MARGIN_MS, signal);
-    if (done.state === 'completed') return c.json({ id: done.id, status: 'success', output: done.output ?? null });
+    if (done.state === 'completed') return await jsonBytesResponse(withOutput({ id: done.id, status: 'success' }, done.output ?? NULL_JSON, {}));
     if (!isTerminal(done.state)) return c.json({ id: done.id, status: 'error', error: `The job is still ${done.state}; poll /status/${done.id}.` }, 504);
     return c.json({ id: done.id, status: 'error', error: done.error ?? `The job ended ${done.state}.` }, 500);
   } catch (error) {
@@ -96,7 +99,7 @@ async function* messages(
         return;
       }
       if (job.state === 'completed') {
-        const { text: _streamed, ...summary } = (job.output ?? {}) as Record<string, unknown>;
+        const { text: _streamed, ...summary } = ((await parseOutput(job.output)) ?? {}) as Record<string, unknown>;
         yield { id, status: 'success', done: true, output: summary };
       } else {
         yield { id, status: 'error', error: job.error ?? `The job ended ${job.state}.` };

@@ -3,7 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { ChorusError } from '../../errors.js';
 import type { JobService } from '../../jobs/job-service.js';
 import { parseJsonBody } from '../validation.js';
-import { toRunpodJob, runpodStatus } from './job-view.js';
+import { jsonBytesResponse, runpodJobJson, runpodStatus } from './job-view.js';
 import { answerRun } from './answer-run.js';
 import { toRunpodError } from './runpod-errors.js';
 import { logServerError, type Logger } from '../../util/logger.js';
@@ -51,13 +51,13 @@ export function createRunpodRoutes({ jobs, ownerOf, maxRunBytes, maxRunsyncBytes
     const endpointId = c.req.param('endpointId');
     const owner = ownerOf(c);
     const { job } = await jobs.submit(endpointId, owner, await readBody(c), true);
-    return c.json(toRunpodJob(await jobs.waitForTerminal(endpointId, owner, job.id, wait, c.req.raw.signal)));
+    return jsonBytesResponse(runpodJobJson(await jobs.waitForTerminal(endpointId, owner, job.id, wait, c.req.raw.signal)));
   });
 
   const status = async (c: Context, defaultWait: number) => {
     const wait = waitParam(c, defaultWait, 0, 300_000);
     const job = await jobs.waitForTerminal(c.req.param('endpointId')!, ownerOf(c), c.req.param('jobId')!, wait, c.req.raw.signal);
-    return c.json(toRunpodJob(job));
+    return jsonBytesResponse(runpodJobJson(job));
   };
   app.on(['GET', 'POST'], '/:endpointId/status/:jobId', (c) => status(c, 0));
   app.on(['GET', 'POST'], '/:endpointId/status-sync/:jobId', (c) => status(c, STATUS_SYNC_DEFAULT_WAIT_MS));
@@ -70,7 +70,7 @@ export function createRunpodRoutes({ jobs, ownerOf, maxRunBytes, maxRunsyncBytes
 
   app.post('/:endpointId/cancel/:jobId', async (c) => {
     const job = await jobs.cancel(c.req.param('endpointId'), ownerOf(c), c.req.param('jobId'));
-    return c.json(toRunpodJob(job));
+    return jsonBytesResponse(runpodJobJson(job));
   });
 
   app.post('/:endpointId/retry/:jobId', async (c) => {

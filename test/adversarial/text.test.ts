@@ -247,20 +247,35 @@ describe('adversarial text', () => {
       const text = 'This sentence takes a couple of seconds. So does this one, and then there is a third. And a fourth one.';
       const stream = await post('/v1/audio/speech', { model: 'tts-1', voice: 'alloy', input: text, response_format: 'pcm', stream: true });
       assert.equal(stream.status, 200);
-      let bytes = 0;
+      const received: Uint8Array[] = [];
       let failed = false;
       try {
-        for await (const chunk of stream.body as unknown as AsyncIterable<Uint8Array>) bytes += chunk.length;
+        for await (const chunk of stream.body as unknown as AsyncIterable<Uint8Array>) received.push(chunk);
       } catch {
         failed = true;
       }
-      const seconds = bytes / 2 / 24_000;
+      const audio = Buffer.concat(received);
+      const seconds = audio.length / 2 / 24_000;
       assert.ok(seconds <= 3.2, `${seconds} s streamed`);
       assert.ok(failed, 'the stream is cut off rather than ended as if complete');
+      assert.equal(audio.length % 2, 0, 'whole samples: no error text appended to the audio');
+      assert.ok(!audio.toString('latin1').includes('Error'), 'no error text appended to the audio');
 
+      // SSE has room for the error: the last event is OpenAI's error object, naming the field and the bound.
       const sse = await post('/v1/audio/speech', { model: 'tts-1', voice: 'alloy', input: text, response_format: 'pcm', stream_format: 'sse' });
-      const events = await sse.text().catch(() => '');
-      assert.ok(!events.includes('speech.audio.done'), 'no done event after a cut-off stream');
+      const events = (await sse.text()).trim().split('\n\n').map((event) => JSON.parse(event.replace(/^data: /, '')) as { type: string; error?: { code: string; param: string; message: string } });
+      assert.ok(!events.some((event) => event.type === 'speech.audio.done'), 'no done event after a cut-off stream');
+      assert.ok(events.some((event) => event.type === 'speech.audio.delta'));
+      const last = events.at(-1)!;
+      assert.equal(last.type, 'error', JSON.stringify(last));
+      assert.equal(last.error?.param, 'input');
+      assert.match(last.error?.message ?? '', /3 s of audio/);
+
+      // So has NDJSON with timestamps.
+      const lines = (await (await post('/v1/audio/speech/extended', { voice: 'alloy', input: text, response_format: 'pcm', stream: true, timestamps: true })).text()).trim().split('\n');
+      const lastLine = JSON.parse(lines.at(-1)!) as { type: string; error?: { param: string } };
+      assert.equal(lastLine.type, 'error', lines.at(-1));
+      assert.equal(lastLine.error?.param, 'input');
 
       const job = (await (await post('/v2/chatterbox-v2/runsync', { input: { operation: 'tts', mode: 'streaming', text } })).json()) as Job;
       assert.equal(job.status, 'FAILED');

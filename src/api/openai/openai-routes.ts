@@ -9,10 +9,10 @@ import type { EngineWarning } from '../../engine/speech-engine.js';
 import { ChorusError } from '../../errors.js';
 import type { SpeechPart, SpeechRequest } from '../../pipeline/speech-request.js';
 import type { SpeechService } from '../../pipeline/speech-service.js';
-import { audioHeaders, byteStream, openSpeechStream } from '../../server/audio-response.js';
+import { audioHeaders, byteStream, cutConnection, openSpeechStream, type LateFailure } from '../../server/audio-response.js';
 import { checkSpeechText, parseJsonBody, validate } from '../validation.js';
 import { toOpenAIError } from './openai-errors.js';
-import { logServerError, type Logger } from '../../util/logger.js';
+import { errorFields, logServerError, type Logger } from '../../util/logger.js';
 import {
   extendedSpeechRequestSchema,
   isKnownModel,
@@ -34,15 +34,24 @@ export function createOpenAIRoutes(speech: SpeechService, voices: VoiceLibrary, 
     return c.json(body, status as 400, headers);
   });
   app.notFound((c) => c.json(toOpenAIError(new ChorusError({ code: 'not_found', message: `No route ${c.req.method} ${c.req.path}.` })).body, 404));
+  /** A stream that fails after its 200 is logged like any failed request, then ended as its format allows. */
+  const lateFailure = (c: Context): LateFailure<never> => ({
+    report: (error) => {
+      const { status } = toOpenAIError(error);
+      if (status >= 500) logServerError(logger, c.req, status, error);
+      else if (!ChorusError.isInstance(error) || error.code !== 'aborted') logger.warn('stream ended early', { method: c.req.method, path: c.req.path, status, ...errorFields(error) });
+    },
+    cut: () => cutConnection(c),
+  });
 
   app.post('/audio/speech', async (c) => {
     const body = validate(speechRequestSchema, parseJsonBody(await c.req.text()));
-    return speak({ speech, voices, cache }, ownerOf(c), body, c.req.raw.signal, false, cacheUseFrom(c.req.header('cache-control')));
+    return speak({ speech, voices, cache }, ownerOf(c), body, c.req.raw.signal, false, cacheUseFrom(c.req.header('cache-control')), lateFailure(c));
   });
 
   app.post('/audio/speech/extended', async (c) => {
     const body = validate(extendedSpeechRequestSchema, parseJsonBody(await c.req.text()));
-    return speak({ speech, voices, cache }, ownerOf(c), body, c.req.raw.signal, true, cacheUseFrom(c.req.header('cache-control')));
+    return speak({ speech, voices, cache }, ownerOf(c), body, c.req.raw.signal, true, cacheUseFrom(c.req.header('cache-control')), lateFailure(c));
   });
 
   app.get('/voices', async (c) => {
@@ -96,6 +105,7 @@ async function speak(
   requestSignal: AbortSignal,
   extended: boolean,
   cacheUse: CacheUse,
+  late: LateFailure<never>,
 ): Promise<Response> {
   checkSpeechText('input', body.input, speech.maxInputChars, MAX_INPUT_CHARS);
   const model = body.model ?? 's1-mini';
@@ -161,13 +171,17 @@ async function speak(
   headers['x-chorus-voice'] = voice.name;
   if (voice.match !== undefined) headers['x-chorus-voice-method'] = `voice_matching; base=${voice.match.baseVoice}`;
 
-  if (extended && body.timestamps === true) return timestampsStream(start, rest, headers, abort);
+  if (extended && body.timestamps === true) return timestampsStream(start, rest, headers, abort, late);
   if (sse) {
     const encoder = new TextEncoder();
-    const stream = byteStream(rest, (part) => encoder.encode(renderSse(part, body.input.length)), abort);
+    // OpenAI's error object in the event's data: the SDK's stream reader raises it as an APIError.
+    const stream = byteStream(rest, (part) => encoder.encode(renderSse(part, body.input.length)), abort, {
+      ...late,
+      render: (error) => encoder.encode(`data: ${JSON.stringify({ type: 'error', ...toOpenAIError(error).body })}\n\n`),
+    });
     return new Response(stream, { headers: { ...headers, 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } });
   }
-  const stream = byteStream(rest, (part) => (part.type === 'audio' ? part.bytes : undefined), abort);
+  const stream = byteStream(rest, (part) => (part.type === 'audio' ? part.bytes : undefined), abort, late);
   return new Response(stream, { headers });
 }
 
@@ -263,6 +277,7 @@ async function timestampsStream(
   rest: AsyncIterator<SpeechPart>,
   headers: Record<string, string>,
   abort: () => void,
+  late: LateFailure<never>,
 ): Promise<Response> {
   const encoder = new TextEncoder();
   const line = (value: unknown): Uint8Array => encoder.encode(`${JSON.stringify(value)}\n`);
@@ -275,6 +290,7 @@ async function timestampsStream(
       return undefined;
     },
     abort,
+    { ...late, render: (error) => line({ type: 'error', ...toOpenAIError(error).body }) },
   );
   return new Response(stream, { headers: { ...headers, 'content-type': 'application/x-ndjson', 'x-audio-content-type': start.mimeType } });
 }

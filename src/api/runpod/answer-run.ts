@@ -6,6 +6,7 @@ import { jsonInMemory, parseOutput } from '../../jobs/job-output.js';
 import { jsonBytesResponse, withOutput } from './job-view.js';
 import { toAgentError } from './runpod-errors.js';
 import { logServerError, type Logger } from '../../util/logger.js';
+import { nodeResponseOf } from '../../server/audio-response.js';
 
 /**
  * `/run` for profiles whose document answers it with the result (the Fish Speech agent): the job
@@ -139,15 +140,6 @@ function* wirePieces(output: unknown): Iterable<unknown> {
   for (let offset = 0; offset < audio.length; offset += WIRE_SAMPLES) {
     yield { ...(output as Record<string, unknown>), audio: audio.slice(offset, offset + WIRE_SAMPLES) };
   }
-}
-
-/**
- * Node's response object, when the app runs on Node's HTTP server (not in `app.request()`). Its
- * `writableLength` counts what it holds back itself (Node 22+ gathers chunked writes) and what its
- * socket has not sent yet.
- */
-function nodeResponseOf(c: Context): Writable | undefined {
-  return (c.env as { outgoing?: Writable } | undefined)?.outgoing;
 }
 
 /** How long the audio a message carries plays, ms. */

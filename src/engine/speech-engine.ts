@@ -32,7 +32,34 @@ export interface EngineCapabilities {
    * the pipeline stretches whatever lies outside this range. Absent: no native speed control.
    */
   readonly nativeSpeedRange?: readonly [min: number, max: number];
+  /** Longest text one `synthesize` call takes; the pipeline chunks below it. Absent: no limit of its own. */
+  readonly maxInputChars?: number;
+  /** True when the same request always makes the same audio (results may be cached and compared). */
+  readonly deterministic?: boolean;
+  /**
+   * Engine-specific knobs a request may pass in `options` (Chatterbox's `exaggeration`, Pocket's
+   * `temperature`). Engines without a knob report it ignored with a warning; they never fail on it.
+   */
+  readonly options?: Readonly<Record<string, EngineOptionSpec>>;
 }
+
+export type EngineOptionSpec =
+  | { readonly type: 'number'; readonly min: number; readonly max: number; readonly default: number; readonly description: string }
+  | { readonly type: 'integer'; readonly min: number; readonly max: number; readonly default: number; readonly description: string }
+  | { readonly type: 'boolean'; readonly default: boolean; readonly description: string }
+  | { readonly type: 'string'; readonly values?: readonly string[]; readonly default?: string; readonly description: string };
+
+/** A speaker to imitate: mono float samples at their own rate, with what is said in them when known. */
+export interface VoiceReference {
+  readonly samples: Float32Array;
+  readonly sampleRate: number;
+  readonly transcript?: string;
+  /** Stable identity of this reference (a library voice id, a digest), for engines that cache per speaker. */
+  readonly key?: string;
+}
+
+/** What `prepareVoice` computed for a reference (a speaker embedding); opaque, structured-cloneable. */
+export type PreparedVoice = unknown;
 
 export interface EngineSynthesisRequest {
   readonly text: string;
@@ -52,6 +79,12 @@ export interface EngineSynthesisRequest {
    * the pipeline cut the text is not heard.
    */
   readonly continues?: boolean;
+  /** Zero-shot cloning: speak as this reference (engines with `capabilities.cloning === 'neural'`). */
+  readonly reference?: VoiceReference;
+  /** `prepareVoice(reference)` of this engine, when the caller kept it: saves recomputing per request. */
+  readonly prepared?: PreparedVoice;
+  /** Values for the engine's declared `capabilities.options`, already validated against them. */
+  readonly options?: Readonly<Record<string, unknown>>;
 }
 
 export type EngineWarning = { readonly setting: string; readonly message: string };
@@ -82,4 +115,6 @@ export interface SpeechEngine {
    * Throws ChorusError (`voice_not_found`, `invalid_request`, `engine_failed`) for bad requests.
    */
   synthesize(request: EngineSynthesisRequest, signal: AbortSignal): AsyncIterable<EnginePart>;
+  /** Computes once what a reference costs per request (a speaker embedding), for engines that clone. */
+  prepareVoice?(reference: VoiceReference, signal: AbortSignal): Promise<PreparedVoice>;
 }

@@ -14,6 +14,11 @@ export interface EngineVoice {
   /** Language the voice speaks when the request names none (an eSpeak code such as `en-us`). */
   readonly language: string;
   readonly description: string;
+  /**
+   * Other names the voice answers to on this engine: OpenAI's (`alloy` for Kokoro's `af_alloy`) and
+   * the named voices of the source documents, so requests written for them work on every engine.
+   */
+  readonly aliases?: readonly string[];
 }
 
 export interface EngineCapabilities {

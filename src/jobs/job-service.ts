@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { numberInRange, validate } from '../api/validation.js';
+import { numberInRange, validate } from '../validation/validation.js';
 import { ChorusError, type ChorusErrorCode } from '../errors.js';
 import type { EndpointProfile } from '../operations/endpoint-profile.js';
 import type { VoiceLibrary } from '../voices/voice-library.js';

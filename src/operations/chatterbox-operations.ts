@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { checkSpeechText, numberInRange, validate } from '../api/validation.js';
+import { checkSpeechText, numberInRange, validate } from '../validation/validation.js';
 import { wavHeader } from '../audio/encoders/wav-encoder.js';
 import { concatBytes } from '../audio/pcm.js';
 import type { VoiceProfile } from '../audio/analysis/voice-profile.js';

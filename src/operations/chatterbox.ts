@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { checkSpeechText, numberInRange, validate } from '../api/validation.js';
+import { checkSpeechText, numberInRange, validate } from '../validation/validation.js';
 import { resultCacheKey, type CachedResult, type ResultCache } from '../cache/result-cache.js';
 import type { SpeechService } from '../pipeline/speech-service.js';
 import { normalizeText } from '../text/index.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { spokenReply, type SentenceVoice } from '../agent/spoken-reply.js';
-import { checkTextLength, numberInRange, validate } from '../api/validation.js';
+import { checkTextLength, numberInRange, validate } from '../validation/validation.js';
 import { wavHeader } from '../audio/encoders/wav-encoder.js';
 import { concatBytes } from '../audio/pcm.js';
 import type { ConversationLimits, ConversationStore } from '../conversations/conversation-store.js';

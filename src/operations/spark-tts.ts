@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { checkSpeechText, numberInRange, validate } from '../api/validation.js';
+import { checkSpeechText, numberInRange, validate } from '../validation/validation.js';
 import { ChorusError } from '../errors.js';
 import { fetchRemoteBytes } from '../security/fetch-remote-audio.js';
 import { VOICE_MATCHING_NOTE, type ResolvedVoice } from '../voices/voice-library.js';

@@ -10,7 +10,7 @@ import { ChorusError } from '../../errors.js';
 import type { SpeechPart, SpeechRequest } from '../../pipeline/speech-request.js';
 import type { SpeechService } from '../../pipeline/speech-service.js';
 import { audioHeaders, byteStream, cutConnection, openSpeechStream, type LateFailure } from '../../server/audio-response.js';
-import { checkSpeechText, parseJsonBody, validate } from '../validation.js';
+import { checkSpeechText, parseJsonBody, validate } from '../../validation/validation.js';
 import { toOpenAIError } from './openai-errors.js';
 import { errorFields, logServerError, type Logger } from '../../util/logger.js';
 import {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AUDIO_FORMATS } from '../../audio/encoders/audio-encoder.js';
-import { numberInRange } from '../validation.js';
+import { numberInRange } from '../../validation/validation.js';
 
 /** OpenAI's limit of `input` (and `instructions`); CHORUS_MAX_INPUT_CHARS applies when it is lower. */
 export const MAX_INPUT_CHARS = 4096;

@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { ChorusError } from '../../errors.js';
 import type { JobService } from '../../jobs/job-service.js';
-import { parseJsonBody } from '../validation.js';
+import { parseJsonBody } from '../../validation/validation.js';
 import { jsonBytesResponse, runpodJobJson, runpodStatus } from './job-view.js';
 import { answerRun } from './answer-run.js';
 import { toRunpodError } from './runpod-errors.js';

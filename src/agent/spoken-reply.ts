@@ -1,6 +1,6 @@
 import type { ChatModel, ChatRequest } from '../llm/chat-model.js';
 import type { SpeechRequest } from '../pipeline/speech-request.js';
-import type { SpeechService } from '../pipeline/speech-service.js';
+import type { SpeechService } from '../speech/speech-service.js';
 import { ChorusError } from '../errors.js';
 import { hasSpeakableText, sentenceStream } from '../text/index.js';
 import { AsyncQueue } from '../util/async-queue.js';

@@ -1,6 +1,6 @@
-import type { RenderedSpeech } from '../operations/render-speech.js';
+import type { RenderedSpeech } from '../pipeline/render-speech.js';
 import type { SpeechRequest, WordTiming } from '../pipeline/speech-request.js';
-import type { SpeechService } from '../pipeline/speech-service.js';
+import type { SpeechService } from '../speech/speech-service.js';
 import { normalizeText } from '../text/index.js';
 import { resultCacheKey, type ResultCache } from './result-cache.js';
 

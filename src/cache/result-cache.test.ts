@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { Logger } from '../util/logger.js';
 import { DirectoryResultCache, resultCacheKey, type CachedResult } from './result-cache.js';
-import type { SpeechService } from '../pipeline/speech-service.js';
+import type { SpeechService } from '../speech/speech-service.js';
 
 const key = (name: string): string => createHash('sha256').update(name).digest('hex');
 const result = (bytes: number, fill = 1): CachedResult => ({ audio: new Uint8Array(bytes).fill(fill), meta: { mimetype: 'audio/wav', bytes } });

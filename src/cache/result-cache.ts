@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChorusError } from '../errors.js';
-import type { SpeechService } from '../pipeline/speech-service.js';
+import type { SpeechService } from '../speech/speech-service.js';
 import { requestDigest } from '../operations/speech-options.js';
 import type { Logger } from '../util/logger.js';
 import { isStorageFailure } from '../storage/storage-errors.js';

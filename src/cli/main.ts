@@ -12,7 +12,7 @@ import { startServer } from '../server/server.js';
 import { loadWebhookSecret } from '../jobs/webhook-sender.js';
 import { createLogger } from '../util/logger.js';
 import { describeError } from '../util/throttled-log.js';
-import { VoiceCatalog } from '../voices/voice-catalog.js';
+import { VoiceCatalog } from '../speech/voice-catalog.js';
 
 const USAGE = `Usage:
   chorus serve [--port N] [--host H] [--role all|api|worker]

@@ -3,7 +3,7 @@ import { numberInRange, validate } from '../validation/validation.js';
 import { ChorusError, type ChorusErrorCode } from '../errors.js';
 import type { EndpointProfile } from '../operations/endpoint-profile.js';
 import type { VoiceLibrary } from '../voices/voice-library.js';
-import type { SpeechService } from '../pipeline/speech-service.js';
+import type { SpeechService } from '../speech/speech-service.js';
 import { assertPublicUrl } from '../security/address-policy.js';
 import { isTerminal, type JobRecord, type StreamChunk } from './job.js';
 import type { JobCounts, JobQueue } from './job-queue.js';

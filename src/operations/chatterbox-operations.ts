@@ -6,12 +6,12 @@ import type { VoiceProfile } from '../audio/analysis/voice-profile.js';
 import { ChorusError } from '../errors.js';
 import type { LoudnessNormalization, SpeechRequest, WordTiming } from '../pipeline/speech-request.js';
 import { buildSubtitles, SUBTITLE_FORMATS } from '../subtitles/index.js';
-import type { SpeechService } from '../pipeline/speech-service.js';
+import type { SpeechService } from '../speech/speech-service.js';
 import { builtinVoiceId, CLONE_DURATION_SEC, VOICE_MATCHING_NOTE, type ResolvedVoice } from '../voices/voice-library.js';
 import type { UserVoiceRecord } from '../voices/voice-record.js';
 import { decodeBase64Audio, decodeBase64Field } from './base64-audio.js';
 import type { EndpointProfile, OperationContext, ValidationContext } from './endpoint-profile.js';
-import { renderSpeech } from './render-speech.js';
+import { renderSpeech } from '../pipeline/render-speech.js';
 import { renderCached, speechCacheKey } from '../cache/cached-speech.js';
 import type { ResultCache } from '../cache/result-cache.js';
 

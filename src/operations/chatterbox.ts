@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { checkSpeechText, numberInRange, validate } from '../validation/validation.js';
 import { resultCacheKey, type CachedResult, type ResultCache } from '../cache/result-cache.js';
-import type { SpeechService } from '../pipeline/speech-service.js';
+import type { SpeechService } from '../speech/speech-service.js';
 import { normalizeText } from '../text/index.js';
 import type { EndpointProfile } from './endpoint-profile.js';
-import { renderSpeech } from './render-speech.js';
+import { renderSpeech } from '../pipeline/render-speech.js';
 import { languageFor } from './speech-options.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { JobContext } from '../jobs/job-runner.js';
-import type { SpeechService } from '../pipeline/speech-service.js';
+import type { SpeechService } from '../speech/speech-service.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { VoiceLibrary } from '../voices/voice-library.js';
 

@@ -7,7 +7,7 @@ import { concatBytes } from '../audio/pcm.js';
 import type { ConversationLimits, ConversationStore } from '../conversations/conversation-store.js';
 import { ChorusError } from '../errors.js';
 import type { ChatMessage, ChatModel } from '../llm/chat-model.js';
-import type { SpeechService } from '../pipeline/speech-service.js';
+import type { SpeechService } from '../speech/speech-service.js';
 import { VOICE_MATCHING_NOTE, type ResolvedVoice } from '../voices/voice-library.js';
 import { decodeBase64Audio, decodeBase64Field } from './base64-audio.js';
 import type { EndpointProfile, OperationContext, ValidationContext } from './endpoint-profile.js';

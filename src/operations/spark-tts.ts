@@ -7,11 +7,11 @@ import { fetchRemoteBytes } from '../security/fetch-remote-audio.js';
 import { VOICE_MATCHING_NOTE, type ResolvedVoice } from '../voices/voice-library.js';
 import { buildSubtitles, SUBTITLE_FORMATS } from '../subtitles/index.js';
 import type { EndpointProfile } from './endpoint-profile.js';
-import { renderSpeech } from './render-speech.js';
+import { renderSpeech } from '../pipeline/render-speech.js';
 import { renderCached, speechCacheKey } from '../cache/cached-speech.js';
 import type { ResultCache } from '../cache/result-cache.js';
 import type { SpeechRequest } from '../pipeline/speech-request.js';
-import type { SpeechService } from '../pipeline/speech-service.js';
+import type { SpeechService } from '../speech/speech-service.js';
 
 /** The Spark-TTS worker (000): text (and optional reference audio) in, a link to a 24 kHz WAV out. */
 const inputSchema = z.object({

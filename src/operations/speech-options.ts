@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { EngineVoice } from '../engine/speech-engine.js';
 import { ChorusError } from '../errors.js';
 import { PIPELINE_REVISION } from '../pipeline/speech-request.js';
-import type { SpeechService } from '../pipeline/speech-service.js';
+import type { SpeechService } from '../speech/speech-service.js';
 
 /**
  * The language to ask the engine for, or undefined to let the voice speak its own. A request for

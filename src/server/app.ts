@@ -6,7 +6,7 @@ import { createRunpodRoutes } from '../api/runpod/runpod-routes.js';
 import type { JobService } from '../jobs/job-service.js';
 import type { ChorusConfig } from '../config/config.js';
 import { ChorusError } from '../errors.js';
-import type { SpeechService } from '../pipeline/speech-service.js';
+import type { SpeechService } from '../speech/speech-service.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { createFileRoutes } from '../storage/file-routes.js';
 import { LocalBlobStore } from '../storage/local-blob-store.js';

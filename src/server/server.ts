@@ -19,7 +19,7 @@ import { readJsonBytes } from '../jobs/job-output.js';
 import { DirectoryResultCache } from '../cache/result-cache.js';
 import { SharedResultCache } from '../cache/shared-result-cache.js';
 import { createProfiles } from '../operations/index.js';
-import { createSpeechService, type SpeechService } from '../pipeline/speech-service.js';
+import { createSpeechService, type SpeechService } from '../speech/speech-service.js';
 import { createBlobStore } from '../storage/index.js';
 import { asStorageError } from '../storage/storage-errors.js';
 import { createLogger, type Logger } from '../util/logger.js';

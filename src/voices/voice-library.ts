@@ -7,10 +7,10 @@ import { planVoiceTransform } from '../audio/dsp/voice-transform.js';
 import type { AudioContainer } from '../audio/decode-audio.js';
 import type { EngineVoice } from '../engine/speech-engine.js';
 import { ChorusError } from '../errors.js';
-import type { SpeechService } from '../pipeline/speech-service.js';
+import type { SpeechService } from '../speech/speech-service.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { AnalyzeVoiceResult } from '../workers/audio-tasks.js';
-import { openAIAlias } from './voice-catalog.js';
+import { openAIAlias } from '../speech/voice-catalog.js';
 import type { UserVoiceRecord, UserVoiceType, VoiceMatch } from './voice-record.js';
 import type { VoiceStore } from './voice-store.js';
 

@@ -6,7 +6,7 @@ import { jsonInMemory, parseOutput } from '../../jobs/job-output.js';
 import { jsonBytesResponse, withOutput } from './job-view.js';
 import { toAgentError } from './runpod-errors.js';
 import { logServerError, type Logger } from '../../util/logger.js';
-import { nodeResponseOf } from '../../server/audio-response.js';
+import { nodeResponseOf } from '../audio-response.js';
 
 /**
  * `/run` for profiles whose document answers it with the result (the Fish Speech agent): the job

@@ -4,8 +4,8 @@ import type { ChorusConfig } from '../config/config.js';
 import { EnginePool, type EnginePoolStats } from '../workers/engine-pool.js';
 import type { EngineDescription } from '../workers/protocol.js';
 import type { AudioTask, AudioTaskResults } from '../workers/audio-tasks.js';
-import { VoiceCatalog } from '../voices/voice-catalog.js';
-import type { SpeechPart, SpeechRequest } from './speech-request.js';
+import { VoiceCatalog } from './voice-catalog.js';
+import type { SpeechPart, SpeechRequest } from '../pipeline/speech-request.js';
 
 /** What the API surfaces need from the speech side; the engine pool is behind it. */
 export interface SpeechService {

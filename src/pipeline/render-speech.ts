@@ -1,7 +1,11 @@
 import { concatBytes } from '../audio/pcm.js';
 import { ChorusError } from '../errors.js';
-import type { SpeechPart, SpeechRequest, WordTiming } from '../pipeline/speech-request.js';
-import type { SpeechService } from '../pipeline/speech-service.js';
+import type { SpeechPart, SpeechRequest, WordTiming } from './speech-request.js';
+
+/** Whatever speaks a request part by part; on the main thread, the speech service in front of the engine pool. */
+export interface SpeechSource {
+  synthesize(request: SpeechRequest, signal: AbortSignal): AsyncIterable<SpeechPart>;
+}
 
 /** What /status shows as `output` while a synthesis job runs. */
 export interface SpeechProgress {
@@ -27,7 +31,7 @@ export interface RenderedSpeech {
  * made (for streaming job modes); the returned audio is always the complete file.
  */
 export async function renderSpeech(
-  speech: SpeechService,
+  speech: SpeechSource,
   request: SpeechRequest,
   signal: AbortSignal,
   onAudio?: (bytes: Uint8Array) => Promise<void>,

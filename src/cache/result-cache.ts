@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'n
 import { join } from 'node:path';
 import { ChorusError } from '../errors.js';
 import type { SpeechService } from '../speech/speech-service.js';
-import { requestDigest } from '../operations/speech-options.js';
+import { PIPELINE_REVISION } from '../pipeline/speech-request.js';
 import type { Logger } from '../util/logger.js';
 import { isStorageFailure } from '../storage/storage-errors.js';
 import { describeError, ThrottledLog } from '../util/throttled-log.js';
@@ -38,6 +38,16 @@ export interface CacheLookup {
  */
 export function resultCacheKey(parts: Record<string, unknown>, speech: SpeechService, scope: { readonly owner?: string } = {}): string {
   return requestDigest(scope.owner === undefined ? parts : { ...parts, owner: scope.owner }, speech);
+}
+
+/** A stable sha256 over a request and the engine and pipeline that would serve it (for cache keys). */
+function requestDigest(parts: Record<string, unknown>, speech: SpeechService): string {
+  const canonical = JSON.stringify({ engine: speech.engine.id, version: speech.engine.version, pipeline: PIPELINE_REVISION, ...sortKeys(parts) });
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+function sortKeys(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 /**

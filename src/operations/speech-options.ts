@@ -1,7 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { EngineVoice } from '../engine/speech-engine.js';
 import { ChorusError } from '../errors.js';
-import { PIPELINE_REVISION } from '../pipeline/speech-request.js';
 import type { SpeechService } from '../speech/speech-service.js';
 
 /**
@@ -20,14 +18,4 @@ export function languageFor(voice: EngineVoice, requested: string | undefined, s
     });
   }
   return language;
-}
-
-/** A stable sha256 over a request and the engine and pipeline that would serve it (for cache keys). */
-export function requestDigest(parts: Record<string, unknown>, speech: SpeechService): string {
-  const canonical = JSON.stringify({ engine: speech.engine.id, version: speech.engine.version, pipeline: PIPELINE_REVISION, ...sortKeys(parts) });
-  return createHash('sha256').update(canonical).digest('hex');
-}
-
-function sortKeys(value: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => a.localeCompare(b)));
 }

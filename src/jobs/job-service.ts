@@ -1,9 +1,6 @@
 import { z } from 'zod';
 import { numberInRange, validate } from '../validation/validation.js';
 import { ChorusError, type ChorusErrorCode } from '../errors.js';
-import type { EndpointProfile } from '../operations/endpoint-profile.js';
-import type { VoiceLibrary } from '../voices/voice-library.js';
-import type { SpeechService } from '../speech/speech-service.js';
 import { assertPublicUrl } from '../security/address-policy.js';
 import { isTerminal, type JobRecord, type StreamChunk } from './job.js';
 import type { JobCounts, JobQueue } from './job-queue.js';
@@ -21,6 +18,28 @@ export interface JobServiceSettings {
 
 const MIN_TIMEOUT_MS = 5_000;
 const MAX_POLICY_MS = 7 * 24 * 3600 * 1000;
+
+/** What the job API shows of an endpoint; its handler (an operation's profile) is the server's to wire. */
+export interface JobEndpoint {
+  readonly name: string;
+  readonly description: string;
+  /**
+   * How `/run` answers, for profiles whose document does not follow RunPod's (absent: the job id at
+   * once). `result`: `/run` waits and answers with the finished job in the document's envelope;
+   * `stream`: it streams the job's /stream elements as they are made, as newline-delimited JSON.
+   */
+  runAnswer?(input: unknown): 'result' | 'stream';
+}
+
+/**
+ * Checks a job's input at submission and returns it as the job stores it. The server supplies it
+ * (the endpoint's profile, with the engine and voices it needs), so jobs/ knows nothing of them.
+ */
+export type InputValidator = (
+  endpointId: string,
+  input: unknown,
+  submission: { readonly owner: string; readonly signal: AbortSignal },
+) => Promise<Record<string, unknown>>;
 
 /** RunPod's request envelope; `input` goes to the profile, the rest is queue policy. */
 const submissionSchema = z.object({
@@ -71,9 +90,8 @@ export interface Submitted {
 export class JobService {
   readonly #queue: JobQueue;
   readonly #runner: JobRunner;
-  readonly #profiles: ReadonlyMap<string, EndpointProfile>;
-  readonly #speech: SpeechService;
-  readonly #voices: VoiceLibrary;
+  readonly #profiles: ReadonlyMap<string, JobEndpoint>;
+  readonly #validateInput: InputValidator;
   readonly #settings: JobServiceSettings;
   readonly #onFinished: ((job: JobRecord) => void) | undefined;
   /** Aborted at shutdown: every long-poll answers at once with the job as it is. */
@@ -82,9 +100,8 @@ export class JobService {
   constructor(options: {
     queue: JobQueue;
     runner: JobRunner;
-    profiles: ReadonlyMap<string, EndpointProfile>;
-    speech: SpeechService;
-    voices: VoiceLibrary;
+    profiles: ReadonlyMap<string, JobEndpoint>;
+    validateInput: InputValidator;
     settings: JobServiceSettings;
     /** Called for jobs that end here rather than in the runner (a queued job cancelled); webhooks hang off it. */
     onFinished?: (job: JobRecord) => void;
@@ -92,8 +109,7 @@ export class JobService {
     this.#queue = options.queue;
     this.#runner = options.runner;
     this.#profiles = options.profiles;
-    this.#speech = options.speech;
-    this.#voices = options.voices;
+    this.#validateInput = options.validateInput;
     this.#settings = options.settings;
     this.#onFinished = options.onFinished;
   }
@@ -112,7 +128,7 @@ export class JobService {
     return this.#released.signal.aborted;
   }
 
-  profile(endpointId: string): EndpointProfile {
+  profile(endpointId: string): JobEndpoint {
     const profile = this.#profiles.get(endpointId);
     if (profile === undefined) {
       throw new ChorusError({
@@ -130,7 +146,7 @@ export class JobService {
    * refusal's message, as a RunPod handler that refuses its input does; its input is not kept.
    */
   async submit(endpointId: string, owner: string, body: unknown, sync: boolean): Promise<Submitted> {
-    const profile = this.profile(endpointId);
+    this.profile(endpointId);
     if (typeof body === 'object' && body !== null && !Array.isArray(body) && !('input' in body)) {
       throw new ChorusError({ code: 'invalid_request', param: 'input', message: "Missing required field 'input': send {\"input\": {...}}." });
     }
@@ -153,7 +169,7 @@ export class JobService {
     const idPrefix = sync ? 'sync-' : '';
     let input: Record<string, unknown>;
     try {
-      input = await profile.validate(submission.input, { speech: this.#speech, voices: this.#voices, owner, signal: AbortSignal.timeout(60_000) });
+      input = await this.#validateInput(endpointId, submission.input, { owner, signal: AbortSignal.timeout(60_000) });
     } catch (error) {
       if (!ChorusError.isInstance(error) || !INPUT_REFUSALS.has(error.code)) throw error;
       const message = error.message.length > MAX_REFUSAL_CHARS ? `${error.message.slice(0, MAX_REFUSAL_CHARS)}…` : error.message;

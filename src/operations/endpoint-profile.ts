@@ -1,4 +1,5 @@
 import type { JobContext } from '../jobs/job-runner.js';
+import type { JobEndpoint } from '../jobs/job-service.js';
 import type { SpeechService } from '../speech/speech-service.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { VoiceLibrary } from '../voices/voice-library.js';
@@ -28,15 +29,7 @@ export interface ValidationContext {
  * the field) makes a job that is FAILED at once with that message, as a RunPod handler's refusal
  * does; `run` runs inside the job and its errors become the job's `error` string.
  */
-export interface EndpointProfile {
-  readonly name: string;
-  readonly description: string;
-  /**
-   * How `/run` answers, for profiles whose document does not follow RunPod's (absent: the job id at
-   * once). `result`: `/run` waits and answers with the finished job in the document's envelope;
-   * `stream`: it streams the job's /stream elements as they are made, as newline-delimited JSON.
-   */
-  runAnswer?(input: unknown): 'result' | 'stream';
+export interface EndpointProfile extends JobEndpoint {
   /**
    * May be async (decoding uploaded audio, say); the job service awaits it before queueing. Returns
    * the input as the job stores it and `run` gets it: parsed, with only the fields the profile

@@ -165,8 +165,12 @@ async function listen(shared: SharedState, speech: SpeechService, config: Chorus
     queue,
     runner,
     profiles,
-    speech,
-    voices,
+    // Operations validate with the engine and the voice library, which jobs/ does not know about.
+    validateInput: (endpointId, input, { owner, signal }) => {
+      const profile = profiles.get(endpointId);
+      if (profile === undefined) throw new ChorusError({ code: 'not_found', param: 'endpoint_id', message: `Endpoint '${endpointId}' not found.` });
+      return profile.validate(input, { speech, voices, owner, signal });
+    },
     settings: {
       defaultExecutionTimeoutMs: 600_000,
       defaultTtlMs: 86_400_000,

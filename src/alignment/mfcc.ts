@@ -11,7 +11,7 @@
  * are a constant offset on c0, which the mean removal cancels; c0's rise and fall still marks
  * syllables and pauses, and the deltas mark onsets, where word boundaries are.
  */
-import { nextPowerOfTwo, realFft } from '../audio/dsp/fft.js';
+import { nextPowerOfTwo, realFft } from '../audio/fft.js';
 
 export interface MelOptions {
   /** Default 0.025 s. */

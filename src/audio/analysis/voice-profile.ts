@@ -4,7 +4,7 @@
  * and formant-scale estimates built on them. Profiles are plain JSON data because they are stored.
  */
 import { quantileSorted, trackPitch, voicedPitchStats } from './pitch.js';
-import { fft, nextPowerOfTwo } from '../dsp/fft.js';
+import { fft, nextPowerOfTwo } from '../fft.js';
 
 export interface VoiceProfile {
   readonly version: 1;

@@ -32,7 +32,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { PcmTransform } from '../pcm.js';
-import { fft, inverseRealFft, nextPowerOfTwo, realFft } from '../dsp/fft.js';
+import { fft, inverseRealFft, nextPowerOfTwo, realFft } from '../fft.js';
 
 export const DEFAULT_WATERMARK_KEY = 'chorus-watermark-v1';
 

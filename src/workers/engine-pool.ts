@@ -1,11 +1,25 @@
 import { Worker } from 'node:worker_threads';
+import type { EngineSynthesisRequest, SpeechEngine } from '../engine/speech-engine.js';
+import { ESPEAK_ENGINE_ID } from '../engines/espeak/espeak-id.js';
 import { ChorusError } from '../errors.js';
 import type { SpeechPart, SpeechRequest } from '../pipeline/speech-request.js';
 import { AsyncQueue } from '../util/async-queue.js';
 import type { AudioTask, AudioTaskResult, AudioTaskResults } from './audio-tasks.js';
 import type { EngineDescription, FromWorker, ToWorker, WorkerSettings } from './protocol.js';
+import { SendCredit } from './send-credit.js';
+import { ownedSamples, serializeError } from './serialize-error.js';
 
-export interface EnginePoolOptions extends WorkerSettings {
+/** Float samples a main-thread engine may have sent a worker ahead of its pipeline (about 5 s at 24 kHz). */
+const ENGINE_CALL_WINDOW_BYTES = 512 * 1024;
+
+export interface EnginePoolOptions {
+  /** Worker-placement engines, by registry id, made in every thread. */
+  readonly workerEngines: readonly string[];
+  /** Engines already made on this (the main) thread; the workers reach them through a proxy. */
+  readonly mainEngines?: readonly SpeechEngine[];
+  /** The engine of requests that name none; one of the above. */
+  readonly defaultEngine: string;
+  readonly ffmpegPath: string;
   /** Number of worker threads; one engine instance each. */
   readonly size: number;
   /**
@@ -33,6 +47,8 @@ interface PoolWorker {
   ready: boolean;
   /** Synthesis jobs stream parts; audio tasks push their one result. */
   jobs: Map<number, AsyncQueue<SpeechPart> | AsyncQueue<AudioTaskResult>>;
+  /** Calls this worker's pipelines made to main-thread engines, running here. */
+  engineCalls: Map<number, { readonly controller: AbortController; readonly credit: SendCredit }>;
 }
 
 // In a build the worker is the compiled .js next to this file. Under tsx (tests, `npm run dev`)
@@ -58,8 +74,15 @@ function createWorkerThread(workerData: WorkerSettings): Worker {
  * concurrent requests use every core. Each job is pinned to one worker; its parts come back in order.
  */
 export class EnginePool {
+  /** Every engine the pool serves, worker ones first. */
+  readonly engines: readonly EngineDescription[];
+  /** The engine of requests that name none. */
   readonly description: EngineDescription;
+  /** eSpeak as every worker has it (voice matching, the aligner), served or not. */
+  readonly matchingEngine: EngineDescription;
   readonly #options: EnginePoolOptions;
+  readonly #settings: WorkerSettings;
+  readonly #mainEngines: ReadonlyMap<string, SpeechEngine>;
   readonly #workers: PoolWorker[] = [];
   /** Per synthesis under way: audio bytes received from its worker and not yet taken by its consumer. */
   readonly #unreadBytes = new Map<number, number>();
@@ -68,17 +91,37 @@ export class EnginePool {
   #abortedJobs = 0;
   #closed = false;
 
-  private constructor(options: EnginePoolOptions, description: EngineDescription, workers: PoolWorker[]) {
+  private constructor(options: EnginePoolOptions, settings: WorkerSettings, engines: readonly EngineDescription[], matchingEngine: EngineDescription) {
+    this.matchingEngine = matchingEngine;
     this.#options = options;
+    this.#settings = settings;
+    this.engines = engines;
+    this.#mainEngines = new Map((options.mainEngines ?? []).map((engine) => [engine.id, engine]));
+    const description = engines.find((engine) => engine.id === options.defaultEngine);
+    if (description === undefined) {
+      throw new ChorusError({
+        code: 'engine_unavailable',
+        message: `The default engine '${options.defaultEngine}' is not loaded; loaded: ${engines.map((engine) => engine.id).join(', ')}.`,
+      });
+    }
     this.description = description;
-    this.#workers = workers;
   }
 
   static async start(options: EnginePoolOptions): Promise<EnginePool> {
     const size = Math.max(1, Math.floor(options.size));
-    const started = await Promise.all(Array.from({ length: size }, () => spawnWorker(options)));
-    const description = started[0]!.description;
-    const pool = new EnginePool(options, description, []);
+    const mainEngines: EngineDescription[] = (options.mainEngines ?? []).map((engine) => ({
+      id: engine.id,
+      version: engine.version,
+      capabilities: engine.capabilities,
+      voices: engine.listVoices(),
+      placement: 'main',
+    }));
+    const settings: WorkerSettings = { workerEngines: options.workerEngines, mainEngines, ffmpegPath: options.ffmpegPath };
+    const started = await Promise.all(Array.from({ length: size }, () => spawnWorker(settings)));
+    // Workers always carry eSpeak (for alignment and voice matching); only the engines asked for are served.
+    const workerEngines = started[0]!.engines.filter((engine) => options.workerEngines.includes(engine.id));
+    const matchingEngine = started[0]!.engines.find((engine) => engine.id === ESPEAK_ENGINE_ID)!;
+    const pool = new EnginePool(options, settings, [...workerEngines, ...mainEngines], matchingEngine);
     for (const { worker } of started) pool.#adopt(worker);
     return pool;
   }
@@ -173,10 +216,45 @@ export class EnginePool {
     }
   }
 
+  /**
+   * Runs one `synthesize` of a main-thread engine for a worker's pipeline and sends its parts back,
+   * the samples moved rather than copied. It runs a window ahead of the pipeline, then waits for
+   * credit: a paused synthesis pauses its engine too.
+   */
+  async #serveEngineCall(worker: PoolWorker, callId: number, engineId: string, request: EngineSynthesisRequest): Promise<void> {
+    const post = (message: ToWorker, transfer: ArrayBuffer[] = []): void => {
+      if (worker.ready) worker.thread.postMessage(message, transfer);
+    };
+    const controller = new AbortController();
+    const credit = new SendCredit(ENGINE_CALL_WINDOW_BYTES, controller.signal);
+    worker.engineCalls.set(callId, { controller, credit });
+    try {
+      const engine = this.#mainEngines.get(engineId);
+      if (engine === undefined) throw new ChorusError({ code: 'engine_unavailable', message: `Engine '${engineId}' is not loaded on the main thread.` });
+      for await (const part of engine.synthesize(request, controller.signal)) {
+        if (controller.signal.aborted) break;
+        if (part.type !== 'audio') {
+          post({ type: 'engine-part', callId, part });
+          continue;
+        }
+        const samples = ownedSamples(part.samples);
+        credit.spend(samples.byteLength);
+        post({ type: 'engine-part', callId, part: { type: 'audio', samples, sampleRate: part.sampleRate } }, [samples.buffer as ArrayBuffer]);
+        await credit.available();
+      }
+      if (!controller.signal.aborted) post({ type: 'engine-end', callId });
+    } catch (error) {
+      if (!controller.signal.aborted) post({ type: 'engine-end', callId, error: serializeError(error) });
+    } finally {
+      worker.engineCalls.delete(callId);
+    }
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     const workers = this.#workers.splice(0);
     for (const worker of workers) {
+      for (const call of worker.engineCalls.values()) call.controller.abort();
       for (const queue of worker.jobs.values()) {
         queue.fail(new ChorusError({ code: 'engine_unavailable', message: 'The server is shutting down.', retryable: true }));
       }
@@ -193,10 +271,13 @@ export class EnginePool {
   }
 
   #adopt(thread: Worker): void {
-    const worker: PoolWorker = { thread, ready: true, jobs: new Map() };
+    const worker: PoolWorker = { thread, ready: true, jobs: new Map(), engineCalls: new Map() };
     this.#workers.push(worker);
     thread.on('message', (message: FromWorker) => {
       if (message.type === 'ready') return;
+      if (message.type === 'engine-call') return void this.#serveEngineCall(worker, message.callId, message.engineId, message.request);
+      if (message.type === 'engine-credit') return worker.engineCalls.get(message.callId)?.credit.grant(message.bytes);
+      if (message.type === 'engine-abort') return worker.engineCalls.get(message.callId)?.controller.abort();
       if (message.type === 'done') {
         if (message.aborted) this.#abortedJobs++;
         else this.#completedJobs++;
@@ -225,6 +306,8 @@ export class EnginePool {
     const replace = (reason: string): void => {
       if (!worker.ready) return;
       worker.ready = false;
+      for (const call of worker.engineCalls.values()) call.controller.abort();
+      worker.engineCalls.clear();
       for (const queue of worker.jobs.values()) {
         queue.fail(new ChorusError({ code: 'engine_failed', message: `The engine worker stopped (${reason}).`, retryable: true }));
       }
@@ -233,7 +316,7 @@ export class EnginePool {
       if (index >= 0) this.#workers.splice(index, 1);
       if (this.#closed) return;
       // A crashed worker is replaced so capacity comes back; its jobs already failed above.
-      spawnWorker(this.#options).then(
+      spawnWorker(this.#settings).then(
         ({ worker: fresh }) => (this.#closed ? void fresh.terminate() : this.#adopt(fresh)),
         () => undefined,
       );
@@ -243,13 +326,13 @@ export class EnginePool {
   }
 }
 
-function spawnWorker(settings: WorkerSettings): Promise<{ worker: Worker; description: EngineDescription }> {
+function spawnWorker(settings: WorkerSettings): Promise<{ worker: Worker; engines: readonly EngineDescription[] }> {
   return new Promise((resolve, reject) => {
-    const worker = createWorkerThread({ engineId: settings.engineId, ffmpegPath: settings.ffmpegPath });
+    const worker = createWorkerThread(settings);
     const onMessage = (message: FromWorker): void => {
       if (message.type !== 'ready') return;
       cleanup();
-      resolve({ worker, description: message.description });
+      resolve({ worker, engines: message.engines });
     };
     const onError = (error: Error): void => {
       cleanup();

@@ -10,10 +10,13 @@ import type {
   EngineVoice,
   SpeechEngine,
 } from '../../engine/speech-engine.js';
+import { bcp47Tag } from '../../engine/engine-languages.js';
 import { ESPEAK_VOICES, toEngineVoice, type EspeakVoiceDefinition } from './espeak-voices.js';
 import { literalEspeakText, type LiteralText } from './literal-text.js';
 
-export const ESPEAK_ENGINE_ID = 'espeak';
+import { ESPEAK_ENGINE_ID } from './espeak-id.js';
+
+export { ESPEAK_ENGINE_ID };
 /** Echogarden's eSpeak NG 1.52-dev build, package version 0.3.5. */
 const ESPEAK_VERSION = 'espeak-ng-1.52-dev+echogarden-0.3.5';
 // eSpeak accepts 80..450 words per minute; beyond that the pipeline time-stretches.
@@ -41,7 +44,7 @@ export async function createEspeakEngine(): Promise<SpeechEngine> {
   const engineVoices = ESPEAK_VOICES.map(toEngineVoice);
 
   const capabilities: EngineCapabilities = {
-    languages: [...languages.keys()].sort(),
+    languages: [...languages.keys()].sort().map((code) => ({ tag: bcp47Tag(code), code })),
     sampleRate,
     streaming: 'sentence',
     wordTimings: true,

@@ -1,16 +1,12 @@
 import { Worker } from 'node:worker_threads';
-import type { EngineSynthesisRequest, SpeechEngine } from '../engine/speech-engine.js';
+import type { SpeechEngine } from '../engine/speech-engine.js';
 import { ESPEAK_ENGINE_ID } from '../engines/espeak/espeak-id.js';
 import { ChorusError } from '../errors.js';
 import type { SpeechPart, SpeechRequest } from '../pipeline/speech-request.js';
 import { AsyncQueue } from '../util/async-queue.js';
 import type { AudioTask, AudioTaskResult, AudioTaskResults } from './audio-tasks.js';
 import type { EngineDescription, FromWorker, ToWorker, WorkerSettings } from './protocol.js';
-import { SendCredit } from './send-credit.js';
-import { ownedSamples, serializeError } from './serialize-error.js';
-
-/** Float samples a main-thread engine may have sent a worker ahead of its pipeline (about 5 s at 24 kHz). */
-const ENGINE_CALL_WINDOW_BYTES = 512 * 1024;
+import { MainEngineHost } from './main-engine-proxy.js';
 
 export interface EnginePoolOptions {
   /** Worker-placement engines, by registry id, made in every thread. */
@@ -47,8 +43,8 @@ interface PoolWorker {
   ready: boolean;
   /** Synthesis jobs stream parts; audio tasks push their one result. */
   jobs: Map<number, AsyncQueue<SpeechPart> | AsyncQueue<AudioTaskResult>>;
-  /** Calls this worker's pipelines made to main-thread engines, running here. */
-  engineCalls: Map<number, { readonly controller: AbortController; readonly credit: SendCredit }>;
+  /** Runs the calls this worker's pipelines make to main-thread engines. */
+  engineHost: MainEngineHost;
 }
 
 // In a build the worker is the compiled .js next to this file. Under tsx (tests, `npm run dev`)
@@ -124,6 +120,11 @@ export class EnginePool {
     const pool = new EnginePool(options, settings, [...workerEngines, ...mainEngines], matchingEngine);
     for (const { worker } of started) pool.#adopt(worker);
     return pool;
+  }
+
+  /** Calls to main-thread engines under way, all workers together. */
+  activeEngineCalls(): number {
+    return this.#workers.reduce((sum, worker) => sum + worker.engineHost.activeCalls, 0);
   }
 
   stats(): EnginePoolStats {
@@ -216,45 +217,11 @@ export class EnginePool {
     }
   }
 
-  /**
-   * Runs one `synthesize` of a main-thread engine for a worker's pipeline and sends its parts back,
-   * the samples moved rather than copied. It runs a window ahead of the pipeline, then waits for
-   * credit: a paused synthesis pauses its engine too.
-   */
-  async #serveEngineCall(worker: PoolWorker, callId: number, engineId: string, request: EngineSynthesisRequest): Promise<void> {
-    const post = (message: ToWorker, transfer: ArrayBuffer[] = []): void => {
-      if (worker.ready) worker.thread.postMessage(message, transfer);
-    };
-    const controller = new AbortController();
-    const credit = new SendCredit(ENGINE_CALL_WINDOW_BYTES, controller.signal);
-    worker.engineCalls.set(callId, { controller, credit });
-    try {
-      const engine = this.#mainEngines.get(engineId);
-      if (engine === undefined) throw new ChorusError({ code: 'engine_unavailable', message: `Engine '${engineId}' is not loaded on the main thread.` });
-      for await (const part of engine.synthesize(request, controller.signal)) {
-        if (controller.signal.aborted) break;
-        if (part.type !== 'audio') {
-          post({ type: 'engine-part', callId, part });
-          continue;
-        }
-        const samples = ownedSamples(part.samples);
-        credit.spend(samples.byteLength);
-        post({ type: 'engine-part', callId, part: { type: 'audio', samples, sampleRate: part.sampleRate } }, [samples.buffer as ArrayBuffer]);
-        await credit.available();
-      }
-      if (!controller.signal.aborted) post({ type: 'engine-end', callId });
-    } catch (error) {
-      if (!controller.signal.aborted) post({ type: 'engine-end', callId, error: serializeError(error) });
-    } finally {
-      worker.engineCalls.delete(callId);
-    }
-  }
-
   async close(): Promise<void> {
     this.#closed = true;
     const workers = this.#workers.splice(0);
     for (const worker of workers) {
-      for (const call of worker.engineCalls.values()) call.controller.abort();
+      worker.engineHost.abortAll();
       for (const queue of worker.jobs.values()) {
         queue.fail(new ChorusError({ code: 'engine_unavailable', message: 'The server is shutting down.', retryable: true }));
       }
@@ -271,13 +238,14 @@ export class EnginePool {
   }
 
   #adopt(thread: Worker): void {
-    const worker: PoolWorker = { thread, ready: true, jobs: new Map(), engineCalls: new Map() };
+    const engineHost = new MainEngineHost(this.#mainEngines, (message, transfer) => {
+      if (worker.ready) thread.postMessage(message, transfer);
+    });
+    const worker: PoolWorker = { thread, ready: true, jobs: new Map(), engineHost };
     this.#workers.push(worker);
     thread.on('message', (message: FromWorker) => {
       if (message.type === 'ready') return;
-      if (message.type === 'engine-call') return void this.#serveEngineCall(worker, message.callId, message.engineId, message.request);
-      if (message.type === 'engine-credit') return worker.engineCalls.get(message.callId)?.credit.grant(message.bytes);
-      if (message.type === 'engine-abort') return worker.engineCalls.get(message.callId)?.controller.abort();
+      if (MainEngineHost.handles(message)) return engineHost.handle(message);
       if (message.type === 'done') {
         if (message.aborted) this.#abortedJobs++;
         else this.#completedJobs++;
@@ -306,8 +274,7 @@ export class EnginePool {
     const replace = (reason: string): void => {
       if (!worker.ready) return;
       worker.ready = false;
-      for (const call of worker.engineCalls.values()) call.controller.abort();
-      worker.engineCalls.clear();
+      worker.engineHost.abortAll();
       for (const queue of worker.jobs.values()) {
         queue.fail(new ChorusError({ code: 'engine_failed', message: `The engine worker stopped (${reason}).`, retryable: true }));
       }

@@ -49,6 +49,7 @@ export async function createEspeakEngine(): Promise<SpeechEngine> {
     streaming: 'sentence',
     wordTimings: true,
     cloning: 'none',
+    deterministic: true,
     nativeSpeedRange: [0.5, 2],
   };
 
@@ -113,6 +114,8 @@ export async function createEspeakEngine(): Promise<SpeechEngine> {
     const durationMs = (totalSamples / sampleRate) * 1000;
     yield* wordParts(literal, events, durationMs);
     for (const chunk of chunks) {
+      // Made in one go, handed out in pieces: a consumer that aborts between them gets no more.
+      if (signal.aborted) return;
       const samples = new Float32Array(chunk.length);
       for (let i = 0; i < chunk.length; i++) samples[i] = chunk[i]! / 32768;
       yield { type: 'audio', samples, sampleRate };

@@ -332,8 +332,8 @@ async function listLocalVoices(context: OperationContext) {
       // A built-in voice has no training recording: no duration, no original file.
       duration: null as number | null,
       original_file: null as string | null,
+      // The documented shape has no engine field: the type names it (`espeak_builtin`).
       type: `${engine.id}_builtin`,
-      engine: engine.id,
     })),
     ...own.map((voice) => ({
       voice_id: voice.voiceId,

@@ -149,7 +149,7 @@ export function createSparkTtsProfile(options: SparkTtsOptions): EndpointProfile
       const sent = SAMPLING_KNOBS.filter((knob) => parsed[knob] !== undefined);
       const ignored = undeclaredOptions(speech, voice.engine, sent);
       if (ignored.length > 0) {
-        warnings.push(`${ignored.join(', ')}: accepted and checked, but not used by the ${voice.engine} engine (it has no such setting).`);
+        warnings.push(`${ignored.join(', ')}: accepted and checked, but not used by the embedded engine (${voice.engine} has no such setting).`);
       }
 
       const request = speechRequestFor(voice, {

@@ -13,6 +13,7 @@ import {
 import { concatFloat32, type PcmTransform } from '../audio/pcm.js';
 import { transformVoice } from '../audio/dsp/voice-transform.js';
 import { createWatermarker } from '../audio/watermark/watermark.js';
+import { findLanguage } from '../engine/engine-languages.js';
 import { checkEngineOptions } from '../engine/engine-options.js';
 import type { EngineWarning, SpeechEngine } from '../engine/speech-engine.js';
 import { ChorusError } from '../errors.js';
@@ -71,7 +72,13 @@ export async function* synthesizeSpeech(
   if (!hasSpeakableText(request.text)) {
     throw new ChorusError({ code: 'invalid_request', param: textField, message: `'${textField}' contains nothing that can be spoken.` });
   }
-  const language = request.language ?? detectScriptLanguage(normalized.text);
+  // Requests may name a language by BCP-47 tag or engine code; the engine gets its own code. A language
+  // guessed from the script is passed only to an engine that speaks it.
+  const requestedLanguage = request.language ?? detectScriptLanguage(normalized.text);
+  const language =
+    requestedLanguage === undefined
+      ? undefined
+      : (findLanguage(capabilities.languages, requestedLanguage)?.code ?? request.language);
   // An engine with its own input limit gets chunks no longer than that, whatever the request allows.
   const maxChunkChars = Math.min(request.maxChunkChars, capabilities.maxInputChars ?? Infinity);
   const spans = planChunks(normalized.text, request.sentenceGapSec, maxChunkChars);

@@ -117,7 +117,14 @@ export class EnginePool {
     // Workers always carry eSpeak (for alignment and voice matching); only the engines asked for are served.
     const workerEngines = started[0]!.engines.filter((engine) => options.workerEngines.includes(engine.id));
     const matchingEngine = started[0]!.engines.find((engine) => engine.id === ESPEAK_ENGINE_ID)!;
-    const pool = new EnginePool(options, settings, [...workerEngines, ...mainEngines], matchingEngine);
+    let pool: EnginePool;
+    try {
+      pool = new EnginePool(options, settings, [...workerEngines, ...mainEngines], matchingEngine);
+    } catch (error) {
+      // No default engine among them: the threads already started must not outlive the refusal.
+      await Promise.all(started.map(({ worker }) => worker.terminate()));
+      throw error;
+    }
     for (const { worker } of started) pool.#adopt(worker);
     return pool;
   }

@@ -327,6 +327,7 @@ function pipelineRequest(text: string, format: AudioFormat): SpeechRequest {
   // Exactly what the OpenAI route builds for a non-streaming request with default options.
   return {
     text,
+    engine: 'espeak',
     voiceId: ENGINE_VOICE,
     speed: 1,
     pitchSemitones: 0,

@@ -12,8 +12,14 @@ import { resultCacheKey, type ResultCache } from './result-cache.js';
  * the key to its owner, so no key is answered with audio made in another key's voice.
  */
 export function speechCacheKey(request: SpeechRequest, speech: SpeechService, voice: { readonly kind: string }, owner: string): string {
-  const { delivery: _delivery, maxAudioSec: _maxAudioSec, textField: _textField, text, ...rest } = request;
-  return resultCacheKey({ ...rest, text: normalizeText(text).text, watermark: request.watermark !== false }, speech, voice.kind === 'builtin' ? {} : { owner });
+  const { delivery: _delivery, maxAudioSec: _maxAudioSec, textField: _textField, text, reference, prepared: _prepared, ...rest } = request;
+  // A reference stands in the key by its identity (a library voice id, a digest of the upload), not its samples.
+  const referenceKey = reference === undefined ? undefined : (reference.key ?? `${reference.samples.length}@${reference.sampleRate}`);
+  return resultCacheKey(
+    { ...rest, text: normalizeText(text).text, watermark: request.watermark !== false, ...(referenceKey === undefined ? {} : { reference: referenceKey }) },
+    speech,
+    voice.kind === 'builtin' ? {} : { owner },
+  );
 }
 
 /**

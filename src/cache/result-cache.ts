@@ -42,7 +42,9 @@ export function resultCacheKey(parts: Record<string, unknown>, speech: SpeechSer
 
 /** A stable sha256 over a request and the engine and pipeline that would serve it (for cache keys). */
 function requestDigest(parts: Record<string, unknown>, speech: SpeechService): string {
-  const canonical = JSON.stringify({ engine: speech.engine.id, version: speech.engine.version, pipeline: PIPELINE_REVISION, ...sortKeys(parts) });
+  const named = typeof parts['engine'] === 'string' && speech.engines.has(parts['engine']) ? speech.engines.engine(parts['engine'], 'engine') : undefined;
+  const engine = named ?? speech.engine;
+  const canonical = JSON.stringify({ engine: engine.id, version: engine.version, pipeline: PIPELINE_REVISION, ...sortKeys(parts) });
   return createHash('sha256').update(canonical).digest('hex');
 }
 

@@ -12,7 +12,7 @@ import { startServer } from '../server/server.js';
 import { loadWebhookSecret } from '../jobs/webhook-sender.js';
 import { createLogger } from '../util/logger.js';
 import { describeError } from '../util/throttled-log.js';
-import { VoiceCatalog } from '../speech/voice-catalog.js';
+import { OPENAI_VOICE_ALIASES, VoiceCatalog } from '../speech/voice-catalog.js';
 
 const USAGE = `Usage:
   chorus serve [--port N] [--host H] [--role all|api|worker]
@@ -128,7 +128,7 @@ async function sayCommand(args: string[]): Promise<number> {
   const sampleRate = numberOption('--sample-rate', values['sample-rate'], 8000, 48000);
   const config = loadConfig();
   const engine = await createEngine(config.engine);
-  const voice = new VoiceCatalog(engine.listVoices()).resolve(values.voice, '--voice');
+  const voice = new VoiceCatalog(engine.listVoices(), engine.id, engine.id === 'espeak' ? OPENAI_VOICE_ALIASES : {}).resolve(values.voice, '--voice');
   const output = values.output === undefined ? process.stdout : createWriteStream(values.output);
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
@@ -136,6 +136,7 @@ async function sayCommand(args: string[]): Promise<number> {
     { engine, ffmpegPath: config.ffmpegPath },
     {
       text,
+      engine: engine.id,
       voiceId: voice.id,
       speed,
       pitchSemitones: pitch,

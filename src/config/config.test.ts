@@ -25,6 +25,14 @@ describe('loadConfig', () => {
     assert.equal(config.maxCharsPerChunk, 300);
   });
 
+  it('reads the engines to load and the default engine, CHORUS_ENGINE still naming the default', () => {
+    assert.equal(loadConfig({}).engine, 'espeak');
+    assert.deepEqual(loadConfig({}).engines, []);
+    assert.deepEqual(loadConfig({ CHORUS_ENGINES: 'espeak, kokoro' }).engines, ['espeak', 'kokoro']);
+    assert.equal(loadConfig({ CHORUS_ENGINE: 'kokoro' }).engine, 'kokoro');
+    assert.equal(loadConfig({ CHORUS_ENGINE: 'kokoro', CHORUS_DEFAULT_ENGINE: 'piper' }).engine, 'piper');
+  });
+
   it('rejects invalid values naming the variable and what it accepts', () => {
     assert.throws(() => loadConfig({ PORT: 'eighty' }), (error: unknown) => error instanceof ConfigError && /PORT.*integer from 0 to 65535/.test(error.message));
     assert.throws(() => loadConfig({ MAX_CHARS_PER_CHUNK: '5' }), /MAX_CHARS_PER_CHUNK/);

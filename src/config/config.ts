@@ -15,7 +15,10 @@ export interface ChorusConfig {
   readonly maxInputChars: number;
   /** Longest audio one request may make (one spoken reply of the agent), seconds. */
   readonly maxAudioSeconds: number;
+  /** The default engine's id (CHORUS_DEFAULT_ENGINE; CHORUS_ENGINE is its older name). */
   readonly engine: string;
+  /** Engines to load (CHORUS_ENGINES); empty = every registered engine that is available. */
+  readonly engines: readonly string[];
   /** Engine worker threads; defaults to the number of cores. */
   readonly workers: number;
   readonly ffmpegPath: string;
@@ -119,7 +122,10 @@ const SETTINGS = {
   maxCharsPerChunk: { env: 'MAX_CHARS_PER_CHUNK', parse: integer(20, 100_000), default: 500 },
   maxInputChars: { env: 'CHORUS_MAX_INPUT_CHARS', parse: integer(1, 1_000_000), default: 10_000 },
   maxAudioSeconds: { env: 'CHORUS_MAX_AUDIO_SECONDS', parse: integer(1, 86_400), default: 1200 },
-  engine: { env: 'CHORUS_ENGINE', parse: text, default: 'espeak' },
+  // '' = CHORUS_ENGINE, the older name of the setting, or else espeak; resolved in loadConfig.
+  defaultEngine: { env: 'CHORUS_DEFAULT_ENGINE', parse: text, default: '' },
+  engine: { env: 'CHORUS_ENGINE', parse: text, default: '' },
+  engines: { env: 'CHORUS_ENGINES', parse: list, default: [] as string[] },
   workers: { env: 'CHORUS_WORKERS', parse: integer(1, 64), default: availableParallelism() },
   ffmpegPath: { env: 'CHORUS_FFMPEG_PATH', parse: text, default: 'ffmpeg' },
   streamBufferBytes: { env: 'CHORUS_STREAM_BUFFER_BYTES', parse: integer(16 * 1024, 1 << 30), default: 256 * 1024 },
@@ -196,7 +202,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       throw new ConfigError(`Invalid ${where}: ${(error as Error).message}`);
     }
   }
-  const config = { ...values, ...overrides } as ChorusConfig;
+  const { defaultEngine, ...settings } = values;
+  const engine = [overrides.engine, defaultEngine, settings['engine']].find((id) => typeof id === 'string' && id !== '') as string | undefined;
+  const config = { ...settings, ...overrides, engine: engine ?? 'espeak' } as ChorusConfig;
   if (config.role !== 'all' && config.redisUrl === undefined) {
     throw new ConfigError(`CHORUS_ROLE=${config.role} needs CHORUS_REDIS_URL: API and worker processes share their jobs through Redis.`);
   }

@@ -21,9 +21,15 @@ export interface EngineVoice {
   readonly aliases?: readonly string[];
 }
 
+/** A language as requests name it (`tag`, BCP-47: `en-US`) and as the engine does (`code`: eSpeak's `en-us`). */
+export interface EngineLanguage {
+  readonly tag: string;
+  readonly code: string;
+}
+
 export interface EngineCapabilities {
-  /** Languages the engine can speak (eSpeak codes / BCP-47-like tags). */
-  readonly languages: readonly string[];
+  /** Languages the engine can speak: a BCP-47 tag each, with the engine's own code for it. */
+  readonly languages: readonly EngineLanguage[];
   /** The rate of the PCM the engine emits, Hz. */
   readonly sampleRate: number;
   /** How soon audio comes out: per sentence chunk, incrementally inside a chunk, or all at once. */

@@ -7,7 +7,16 @@ import { ChorusError } from '../errors.js';
 import type { LoudnessNormalization, SpeechRequest, WordTiming } from '../pipeline/speech-request.js';
 import { buildSubtitles, SUBTITLE_FORMATS } from '../subtitles/index.js';
 import type { SpeechService } from '../speech/speech-service.js';
-import { builtinVoiceId, CLONE_DURATION_SEC, VOICE_MATCHING_NOTE, type ResolvedVoice } from '../voices/voice-library.js';
+import {
+  builtinVoiceId,
+  CLONE_DURATION_SEC,
+  speechRequestFor,
+  VOICE_MATCHING_NOTE,
+  voiceMethod,
+  voiceMethodFields,
+  type ResolvedVoice,
+} from '../voices/voice-library.js';
+import { engineInput, undeclaredOptions } from './speech-options.js';
 import type { UserVoiceRecord } from '../voices/voice-record.js';
 import { decodeBase64Audio, decodeBase64Field } from './base64-audio.js';
 import type { EndpointProfile, OperationContext, ValidationContext } from './endpoint-profile.js';
@@ -63,7 +72,9 @@ const ttsSchema = z.object({
   temperature: numberInRange('temperature', 0.1, 2).optional(),
   print_metrics: z.boolean().optional(),
   no_watermark: z.boolean().optional(),
-  /** Chorus extensions: word timings, and a subtitle file built from them. */
+  /** Chorus extensions: the engine (`model` is its synonym), word timings, and a subtitle file built from them. */
+  engine: z.string().min(1).optional(),
+  model: z.string().min(1).optional(),
   return_timestamps: z.boolean().optional(),
   subtitle_format: z.enum(SUBTITLE_FORMATS).optional(),
   subtitle_karaoke: z.boolean().optional(),
@@ -77,6 +88,9 @@ const voiceCloningSchema = z.object({
   voice_description: z.string().max(1000).optional(),
   save_to_library: z.boolean().optional(),
   no_watermark: z.boolean().optional(),
+  /** The engine to clone with (`model` is its synonym); absent = a neural one when loaded, else voice matching. */
+  engine: z.string().min(1).optional(),
+  model: z.string().min(1).optional(),
 });
 const voiceConversionSchema = z.object({
   input_audio: audioField,
@@ -131,10 +145,10 @@ export interface StreamElement {
 type Voices = ValidationContext['voices'];
 
 /** `voice_name` wins when both are sent (`voice_id` is documented as its alternative). */
-function resolveNamed(voices: Voices, owner: string, name: string | undefined, id: string | undefined): Promise<ResolvedVoice> {
-  if (name !== undefined) return voices.resolve(owner, { name }, 'voice_name');
-  if (id !== undefined) return voices.resolve(owner, { id }, 'voice_id');
-  return voices.resolve(owner, { name: 'default' }, 'voice_name');
+function resolveNamed(voices: Voices, owner: string, name: string | undefined, id: string | undefined, engine?: string): Promise<ResolvedVoice> {
+  if (name !== undefined) return voices.resolve(owner, { name }, 'voice_name', engine);
+  if (id !== undefined) return voices.resolve(owner, { id }, 'voice_id', engine);
+  return voices.resolve(owner, {}, 'voice_name', engine);
 }
 
 function readOperation(input: unknown): Operation {
@@ -185,6 +199,7 @@ function parseTts(input: Record<string, unknown>, speech: SpeechService): TtsInp
     }
   }
   checkSpeechText('text', parsed.text, speech.maxInputChars, MAX_TTS_TEXT_CHARS);
+  engineInput(speech, parsed);
   return parsed;
 }
 
@@ -305,19 +320,20 @@ export function createChatterboxOperationsProfile(options: { maxCharsPerChunk: n
 
 async function listLocalVoices(context: OperationContext) {
   const builtins = context.voices
-    .builtins()
-    .filter((voice) => voice.id !== 'default')
-    .sort((a, b) => a.name.localeCompare(b.name));
+    .allBuiltins()
+    .filter(({ voice }) => voice.id !== 'default')
+    .sort((a, b) => a.engine.id.localeCompare(b.engine.id) || a.voice.name.localeCompare(b.voice.name));
   const own = await context.voices.listUserVoices(context.owner);
   const local_voices = [
-    ...builtins.map((voice) => ({
-      voice_id: builtinVoiceId(voice.id),
+    ...builtins.map(({ engine, voice, voiceId }) => ({
+      voice_id: voiceId,
       speaker_name: voice.name,
       gender: voice.gender,
-      // A built-in eSpeak voice has no training recording: no duration, no original file.
+      // A built-in voice has no training recording: no duration, no original file.
       duration: null as number | null,
       original_file: null as string | null,
-      type: 'espeak_builtin',
+      // The documented shape has no engine field: the type names it (`espeak_builtin`).
+      type: `${engine.id}_builtin`,
     })),
     ...own.map((voice) => ({
       voice_id: voice.voiceId,
@@ -328,7 +344,8 @@ async function listLocalVoices(context: OperationContext) {
       type: voice.type,
       description: voice.description,
       created_at: formatCreatedAt(voice.createdAt),
-      method: voice.match.method,
+      method: voice.method ?? voice.match.method,
+      engine: voice.engine.split('@')[0],
       base_voice: voice.match.baseVoice,
     })),
   ];
@@ -354,15 +371,15 @@ async function runVoiceCloning(parsed: z.infer<typeof voiceCloningSchema>, conte
     audio,
     param: 'reference_audio',
     nameParam: 'voice_name',
+    ...(engineOf(parsed, context) === undefined ? {} : { engine: engineOf(parsed, context)! }),
   };
   const record = save ? await context.voices.create(context.owner, voice, context.signal) : await context.voices.describeUnsaved(context.owner, voice, context.signal);
-  // The sample is spoken in the new voice, so the caller hears the match before using it.
+  const spoken = await context.voices.unsavedVoice(record, audio, context.signal);
+  // The sample is spoken in the new voice, so the caller hears the clone before using it.
   const sample = await renderSpeech(
     context.speech,
-    {
+    speechRequestFor(spoken, {
       text: SAMPLE_TEXT(record.name),
-      voiceId: record.match.baseVoice,
-      voiceMatch: { transform: record.match.transform, rate: record.match.rate },
       watermark: parsed.no_watermark !== true,
       speed: 1,
       pitchSemitones: 0,
@@ -371,9 +388,10 @@ async function runVoiceCloning(parsed: z.infer<typeof voiceCloningSchema>, conte
       normalization: 'none',
       maxChunkChars: context.speech.maxCharsPerChunk,
       delivery: 'buffered',
-    },
+    }),
     context.signal,
   );
+  const zeroShot = voiceMethod(spoken) === 'zero_shot';
   const reference = save ? { voice_name: record.name } : { voice_name: record.name };
   return {
     success: true,
@@ -386,7 +404,8 @@ async function runVoiceCloning(parsed: z.infer<typeof voiceCloningSchema>, conte
       created_at: formatCreatedAt(record.createdAt),
       type: record.type,
       gender: record.gender ?? null,
-      method: record.match.method,
+      method: voiceMethod(spoken),
+      engine: spoken.engine,
       base_voice: record.match.baseVoice,
       analysis: voiceAnalysis(record),
     },
@@ -395,9 +414,9 @@ async function runVoiceCloning(parsed: z.infer<typeof voiceCloningSchema>, conte
     saved_to_library: save,
     operation: 'voice_cloning',
     message: save
-      ? `Voice '${record.name}' cloned successfully (voice matching on the embedded engine)`
+      ? `Voice '${record.name}' cloned successfully (${zeroShot ? `zero-shot cloning on the ${spoken.engine} engine` : 'voice matching on the embedded engine'})`
       : `Voice '${record.name}' analysed; not saved (save_to_library: false)`,
-    note: VOICE_MATCHING_NOTE,
+    ...(zeroShot ? {} : { note: VOICE_MATCHING_NOTE }),
     usage_instructions: save
       ? {
           tts_basic: { operation: 'tts', mode: 'basic', text: 'Your text here', ...reference },
@@ -409,6 +428,10 @@ async function runVoiceCloning(parsed: z.infer<typeof voiceCloningSchema>, conte
           tts_basic: { operation: 'tts', mode: 'basic', text: 'Your text here', reference_audio: 'the same base64 reference_audio' },
         },
   };
+}
+
+function engineOf(parsed: { engine?: string | undefined; model?: string | undefined }, context: OperationContext): string | undefined {
+  return engineInput(context.speech, parsed);
 }
 
 function voiceAnalysis(record: UserVoiceRecord) {
@@ -502,24 +525,27 @@ function formatCreatedAt(ms: number): string {
 async function runTts(parsed: TtsInput, context: OperationContext, maxCharsPerChunk: number, cache: ResultCache | undefined): Promise<Record<string, unknown>> {
   const started = performance.now();
   const { speech } = context;
+  const engine = engineInput(speech, parsed);
   const voice =
     parsed.reference_audio === undefined
-      ? await resolveNamed(context.voices, context.owner, parsed.voice_name, parsed.voice_id)
+      ? await resolveNamed(context.voices, context.owner, parsed.voice_name, parsed.voice_id, engine)
       : await context.voices.referenceVoice(
           decodeBase64Field(parsed.reference_audio, 'reference_audio'),
           'reference_audio',
           { minSec: 1, maxSec: 600, maxAnalysedSec: parsed.max_reference_duration_sec ?? DEFAULT_MAX_REFERENCE_SEC },
           context.signal,
+          engine === undefined ? {} : { engine },
         );
+  const knobs = (['exaggeration', 'cfg_weight', 'temperature'] as const).filter((name) => parsed[name] !== undefined);
   const streaming = parsed.mode !== 'basic';
   const sampleRate = parsed.sample_rate ?? DEFAULT_SAMPLE_RATE;
   const normalization: LoudnessNormalization = parsed.audio_normalization ?? 'none';
   const chunkWords = parsed.chunk_size ?? DEFAULT_CHUNK_WORDS;
-  const request: SpeechRequest = {
+  const request = speechRequestFor(voice, {
     text: parsed.text,
     textField: 'text',
-    voiceId: voice.engineVoiceId,
-    ...(voice.match === undefined ? {} : { voiceMatch: { transform: voice.match.transform, rate: voice.match.rate } }),
+    // Chatterbox's own knobs reach engines that declare them; the others report them ignored.
+    ...(knobs.length === 0 ? {} : { engineOptions: Object.fromEntries(knobs.map((name) => [name, parsed[name]])) }),
     watermark: parsed.no_watermark !== true,
     speed: 1,
     pitchSemitones: 0,
@@ -529,7 +555,7 @@ async function runTts(parsed: TtsInput, context: OperationContext, maxCharsPerCh
     // chunk_size words in every mode: chunk joins change the audio, and basic must sound like streaming.
     maxChunkChars: Math.min(maxCharsPerChunk, chunkWords * CHARS_PER_WORD),
     delivery: streaming ? 'stream' : 'buffered',
-  };
+  });
 
   let audio: Uint8Array;
   let durationSec: number;
@@ -556,7 +582,7 @@ async function runTts(parsed: TtsInput, context: OperationContext, maxCharsPerCh
     words = result.words;
   }
   const generationSec = (performance.now() - started) / 1000;
-  const ignored = (['exaggeration', 'cfg_weight', 'temperature'] as const).filter((name) => parsed[name] !== undefined);
+  const ignored = undeclaredOptions(speech, voice.engine, knobs);
   const output: Record<string, unknown> = {
     audio: Buffer.from(audio).toString('base64'),
     sample_rate: sampleRate,
@@ -566,9 +592,8 @@ async function runTts(parsed: TtsInput, context: OperationContext, maxCharsPerCh
     mode: parsed.mode,
     voice: voice.name,
     voice_id: voice.voiceId,
-    ...(voice.match === undefined
-      ? {}
-      : { voice_method: voice.match.method, base_voice: voice.match.baseVoice, note: VOICE_MATCHING_NOTE }),
+    engine: voice.engine,
+    ...voiceMethodFields(voice),
     chunks_processed: chunkCount,
   };
   if (streamed !== undefined) output['stream_chunks'] = streamed.elements;
@@ -601,7 +626,7 @@ async function runTts(parsed: TtsInput, context: OperationContext, maxCharsPerCh
 
 /**
  * One synthesis in `stream` delivery (raw PCM). Audio is grouped by the engine's text chunks: the
- * pipeline reports a chunk's words right after its audio, so a `words` part closes a chunk. A closed
+ * pipeline ends each with a `chunk-end` part (a chunk may have no words of its own). A closed
  * chunk goes to /stream as soon as 50 ms of the next chunk's audio exist (or at the end, together
  * with the resampler's last samples), split into pieces under 1 MB.
  */
@@ -662,12 +687,13 @@ async function streamTts(request: SpeechRequest, context: OperationContext) {
       if (first !== undefined && last !== undefined) {
         currentText = { start: Math.min(currentText?.start ?? first.charStart, first.charStart), end: last.charEnd };
       }
+    } else if (part.type === 'chunk-end') {
       if (current.length > 0) {
         closed = { pieces: closed === undefined ? current : [...closed.pieces, ...current], text: spanUnion(closed?.text, currentText) };
         current = [];
         currentText = undefined;
       }
-    } else {
+    } else if (part.type === 'end') {
       chunkCount = part.chunkCount;
       ended = true;
     }

@@ -5,7 +5,8 @@ import type { SpeechService } from '../speech/speech-service.js';
 import { normalizeText } from '../text/index.js';
 import type { EndpointProfile } from './endpoint-profile.js';
 import { renderSpeech } from '../pipeline/render-speech.js';
-import { languageFor } from './speech-options.js';
+import { engineInput, languageFor } from './speech-options.js';
+import { speechRequestFor, type ResolvedVoice, type VoiceLibrary } from '../voices/voice-library.js';
 
 /**
  * The first Chatterbox worker (001): plain text in (up to CHORUS_MAX_INPUT_CHARS), base64 audio out.
@@ -19,6 +20,9 @@ const inputSchema = z.object({
   voice: z.string().min(1).optional(),
   language: z.string().min(1).optional(),
   seed: z.number().int().optional(),
+  /** Chorus extension: the speech engine (`model` is its synonym). */
+  engine: z.string().min(1).optional(),
+  model: z.string().min(1).optional(),
 });
 
 type ChatterboxInput = z.infer<typeof inputSchema>;
@@ -27,6 +31,7 @@ export function createChatterboxProfile(options: { maxCharsPerChunk: number; res
   const parse = (input: unknown, speech: SpeechService): ChatterboxInput => {
     const parsed = validate(inputSchema, input);
     checkSpeechText('text', parsed.text, speech.maxInputChars);
+    engineInput(speech, parsed);
     return parsed;
   };
   return {
@@ -34,16 +39,16 @@ export function createChatterboxProfile(options: { maxCharsPerChunk: number; res
     description: 'Chatterbox TTS worker: text to mp3 or wav as base64',
     async validate(input, { speech, voices, owner }) {
       const parsed = parse(input, speech);
-      const voice = await voices.resolve(owner, { name: parsed.voice ?? 'default' }, 'voice');
-      languageFor(speech.voices.resolve(voice.engineVoiceId, 'voice'), parsed.language, speech);
+      const voice = await resolveVoice(voices, owner, parsed, speech);
+      languageOf(voice, parsed, speech);
       return parsed;
     },
     async run(input, context) {
       const started = performance.now();
       const { speech } = context;
       const parsed = parse(input, speech);
-      const voice = await context.voices.resolve(context.owner, { name: parsed.voice ?? 'default' }, 'voice');
-      const language = languageFor(speech.voices.resolve(voice.engineVoiceId, 'voice'), parsed.language, speech);
+      const voice = await resolveVoice(context.voices, context.owner, parsed, speech);
+      const language = languageOf(voice, parsed, speech);
       const format = parsed.format ?? 'mp3';
       const speed = parsed.speed ?? 1;
       // `seed` is part of the key: the same seed gives the same (cached) audio, as documented.
@@ -54,7 +59,8 @@ export function createChatterboxProfile(options: { maxCharsPerChunk: number; res
           text: normalizeText(parsed.text).text,
           format,
           speed,
-          voice: voice.kind === 'builtin' ? voice.engineVoiceId : `${voice.voiceId}:${JSON.stringify(voice.match)}`,
+          voice: voice.kind === 'builtin' ? voice.engineVoiceId : `${voice.voiceId}:${JSON.stringify(voice.match)}:${voice.reference?.key ?? ''}`,
+          engine: voice.engine,
           language,
           seed: parsed.seed,
           watermark: true,
@@ -65,11 +71,9 @@ export function createChatterboxProfile(options: { maxCharsPerChunk: number; res
       const compute = async (): Promise<CachedResult> => {
         const rendered = await renderSpeech(
           speech,
-          {
+          speechRequestFor(voice, {
             text: parsed.text,
             textField: 'text',
-            voiceId: voice.engineVoiceId,
-            ...(voice.match === undefined ? {} : { voiceMatch: { transform: voice.match.transform, rate: voice.match.rate } }),
             speed,
             pitchSemitones: 0,
             sampleRate: 24_000,
@@ -78,7 +82,7 @@ export function createChatterboxProfile(options: { maxCharsPerChunk: number; res
             maxChunkChars: options.maxCharsPerChunk,
             delivery: 'buffered',
             ...(language === undefined ? {} : { language }),
-          },
+          } as const),
           context.signal,
           undefined,
           context.progress,
@@ -103,4 +107,15 @@ export function createChatterboxProfile(options: { maxCharsPerChunk: number; res
       };
     },
   };
+}
+
+function resolveVoice(voices: Pick<VoiceLibrary, 'resolve'>, owner: string, parsed: ChatterboxInput, speech: SpeechService): Promise<ResolvedVoice> {
+  const engine = engineInput(speech, parsed);
+  return parsed.voice === undefined ? voices.resolve(owner, {}, 'voice', engine) : voices.resolve(owner, { name: parsed.voice }, 'voice', engine);
+}
+
+/** The language to ask the voice's engine for, checked against what that engine speaks. */
+function languageOf(voice: ResolvedVoice, parsed: ChatterboxInput, speech: SpeechService): string | undefined {
+  const engineVoice = speech.engines.voices(voice.engine).resolve(voice.engineVoiceId, 'voice');
+  return languageFor(engineVoice, parsed.language, speech, 'language', voice.engine);
 }

@@ -8,7 +8,7 @@ import type { ConversationLimits, ConversationStore } from '../conversations/con
 import { ChorusError } from '../errors.js';
 import type { ChatMessage, ChatModel } from '../llm/chat-model.js';
 import type { SpeechService } from '../speech/speech-service.js';
-import { VOICE_MATCHING_NOTE, type ResolvedVoice } from '../voices/voice-library.js';
+import { speechRequestFor, voiceMethodFields, type ResolvedVoice } from '../voices/voice-library.js';
 import { decodeBase64Audio, decodeBase64Field } from './base64-audio.js';
 import type { EndpointProfile, OperationContext, ValidationContext } from './endpoint-profile.js';
 
@@ -47,6 +47,8 @@ const chatSchema = z.object({
   stream: z.boolean().optional(),
   /** Chorus extensions: a library voice for the reply, the compact audio form, no watermark. */
   voice: z.string().min(1).max(100).optional(),
+  /** The speech engine (`model` here names the language model's reply, so only `engine` picks it). */
+  engine: z.string().min(1).optional(),
   audio_format: z.enum(['float', 'wav']).optional(),
   no_watermark: z.boolean().optional(),
 });
@@ -58,6 +60,7 @@ type AgentStreamElement = { readonly text: string } | { readonly audio: number[]
 function parseChat(input: unknown, speech: SpeechService): ChatInput {
   const parsed = validate(chatSchema, input);
   checkTextLength('message', parsed.message, speech.maxInputChars);
+  if (parsed.engine !== undefined) speech.engines.engine(parsed.engine, 'engine');
   if (parsed.message.trim() === '') {
     throw new ChorusError({ code: 'invalid_request', param: 'message', message: "'message' is empty: send the text the agent should answer." });
   }
@@ -85,7 +88,7 @@ export function createFishSpeechAgentProfile(options: FishSpeechAgentOptions): E
       const parsed = parseChat(input, context.speech);
       requireChat(options.chat);
       if (typeof parsed.reference_audio === 'string') await decodeBase64Audio(parsed.reference_audio, 'reference_audio', REFERENCE_LIMITS);
-      else if (parsed.voice !== undefined) await context.voices.resolve(context.owner, { name: parsed.voice }, 'voice');
+      else if (parsed.voice !== undefined) await context.voices.resolve(context.owner, { name: parsed.voice }, 'voice', parsed.engine);
       return parsed;
     },
     async run(input, context) {
@@ -102,9 +105,7 @@ async function replyTo(parsed: ChatInput, chat: ChatModel, options: FishSpeechAg
   const audioFormat = parsed.audio_format ?? 'float';
   // The reference is analysed while the model starts writing.
   const voice = resolveVoice(parsed, context);
-  const sentenceVoice: Promise<SentenceVoice> = voice.then((resolved) => ({
-    voiceId: resolved.engineVoiceId,
-    ...(resolved.match === undefined ? {} : { voiceMatch: { transform: resolved.match.transform, rate: resolved.match.rate } }),
+  const sentenceVoice: Promise<SentenceVoice> = voice.then((resolved) => speechRequestFor(resolved, {
     watermark: parsed.no_watermark !== true,
     speed: 1,
     pitchSemitones: 0,
@@ -115,7 +116,7 @@ async function replyTo(parsed: ChatInput, chat: ChatModel, options: FishSpeechAg
     delivery: 'stream',
     // The whole reply's bound (spokenReply shares it out over the sentences).
     maxAudioSec: context.speech.maxAudioSeconds,
-  }));
+  } as const));
   // Awaited by the reply; should the history read fail first, its failure is that one's to report.
   sentenceVoice.catch(() => undefined);
   const history = await options.conversations.history(context.owner, conversationId);
@@ -162,7 +163,8 @@ async function replyTo(parsed: ChatInput, chat: ChatModel, options: FishSpeechAg
     duration: Math.round((audio.length / 2 / AGENT_SAMPLE_RATE) * 1000) / 1000,
     conversation_id: conversationId,
     voice: resolved.name,
-    ...(resolved.match === undefined ? {} : { voice_method: resolved.match.method, base_voice: resolved.match.baseVoice, note: VOICE_MATCHING_NOTE }),
+    engine: resolved.engine,
+    ...voiceMethodFields(resolved),
     model: chat.model,
     metrics: {
       sentences,
@@ -176,9 +178,9 @@ async function replyTo(parsed: ChatInput, chat: ChatModel, options: FishSpeechAg
 function resolveVoice(parsed: ChatInput, context: OperationContext | ValidationContext): Promise<ResolvedVoice> {
   if (typeof parsed.reference_audio === 'string') {
     const bytes = decodeBase64Field(parsed.reference_audio, 'reference_audio');
-    return context.voices.referenceVoice(bytes, 'reference_audio', REFERENCE_LIMITS, context.signal);
+    return context.voices.referenceVoice(bytes, 'reference_audio', REFERENCE_LIMITS, context.signal, parsed.engine === undefined ? {} : { engine: parsed.engine });
   }
-  return context.voices.resolve(context.owner, { name: parsed.voice ?? 'default' }, 'voice');
+  return parsed.voice === undefined ? context.voices.resolve(context.owner, {}, 'voice', parsed.engine) : context.voices.resolve(context.owner, { name: parsed.voice }, 'voice', parsed.engine);
 }
 
 /** 16-bit PCM in pieces of at most STREAM_ELEMENT_SEC. */

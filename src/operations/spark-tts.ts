@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { checkSpeechText, numberInRange, validate } from '../validation/validation.js';
 import { ChorusError } from '../errors.js';
 import { fetchRemoteBytes } from '../security/fetch-remote-audio.js';
-import { VOICE_MATCHING_NOTE, type ResolvedVoice } from '../voices/voice-library.js';
+import { speechRequestFor, VOICE_MATCHING_NOTE, voiceMethod, type ResolvedVoice } from '../voices/voice-library.js';
+import { engineInput, undeclaredOptions } from './speech-options.js';
 import { buildSubtitles, SUBTITLE_FORMATS } from '../subtitles/index.js';
 import type { EndpointProfile } from './endpoint-profile.js';
 import { renderSpeech } from '../pipeline/render-speech.js';
@@ -36,6 +37,9 @@ const inputSchema = z.object({
   voice_name: z.string().min(1).optional(),
   voice_id: z.string().min(1).optional(),
   no_watermark: z.boolean().optional(),
+  /** Chorus extension: the speech engine (`model` is its synonym). */
+  engine: z.string().min(1).optional(),
+  model: z.string().min(1).optional(),
 });
 
 type SparkInput = z.infer<typeof inputSchema>;
@@ -65,6 +69,7 @@ export function createSparkTtsProfile(options: SparkTtsOptions): EndpointProfile
   const parse = (input: unknown, speech: SpeechService): SparkInput => {
     const parsed = validate(inputSchema, input);
     checkSpeechText('text', parsed.text, speech.maxInputChars);
+    engineInput(speech, parsed);
     for (const field of ['subtitle_format', 'subtitle_karaoke'] as const) {
       if (parsed[field] !== undefined && parsed.enable_subtitles !== true) {
         throw new ChorusError({
@@ -97,14 +102,16 @@ export function createSparkTtsProfile(options: SparkTtsOptions): EndpointProfile
           message: "Send either 'prompt_speech_url' (a reference recording) or 'voice_name'/'voice_id' (a library voice), not both.",
         });
       }
-      if (parsed.voice_name !== undefined) await voices.resolve(owner, { name: parsed.voice_name }, 'voice_name');
-      else if (parsed.voice_id !== undefined) await voices.resolve(owner, { id: parsed.voice_id }, 'voice_id');
+      const engine = engineInput(speech, parsed);
+      if (parsed.voice_name !== undefined) await voices.resolve(owner, { name: parsed.voice_name }, 'voice_name', engine);
+      else if (parsed.voice_id !== undefined) await voices.resolve(owner, { id: parsed.voice_id }, 'voice_id', engine);
       return parsed;
     },
     async run(input, context) {
       const { speech, storage, signal } = context;
       const parsed = parse(input, speech);
       const warnings: string[] = [];
+      const engine = engineInput(speech, parsed);
       const gender = parsed.speaker_gender ?? 'male';
       let voice: ResolvedVoice;
       if (parsed.prompt_speech_url !== undefined) {
@@ -116,35 +123,41 @@ export function createSparkTtsProfile(options: SparkTtsOptions): EndpointProfile
           signal,
           ...(s3Client === undefined ? {} : { s3Client }),
         });
-        const reference = await context.voices.referenceVoice(bytes, 'prompt_speech_url', { minSec: 1, maxSec: 600, maxAnalysedSec: 60 }, signal);
+        const reference = await context.voices.referenceVoice(bytes, 'prompt_speech_url', { minSec: 1, maxSec: 600, maxAnalysedSec: 60 }, signal, {
+          ...(engine === undefined ? {} : { engine }),
+          ...(parsed.prompt_text === undefined ? {} : { transcript: parsed.prompt_text }),
+        });
         voice = reference;
         const { analysis } = reference;
+        const zeroShot = voiceMethod(voice) === 'zero_shot';
         warnings.push(
           `prompt_speech_url: reference ${analysis.format.toUpperCase()}, ${analysis.durationSec.toFixed(2)} s, ${analysis.sampleRate} Hz, ` +
-            `median pitch ${analysis.profile.medianPitchHz.toFixed(0)} Hz; spoken by voice matching from the built-in voice ${voice.engineVoiceId}. ${VOICE_MATCHING_NOTE}`,
+            `median pitch ${analysis.profile.medianPitchHz.toFixed(0)} Hz; ` +
+            (zeroShot ? `cloned zero-shot by the ${voice.engine} engine.` : `spoken by voice matching from the built-in voice ${voice.engineVoiceId}. ${VOICE_MATCHING_NOTE}`),
         );
         if (parsed.speaker_gender !== undefined) warnings.push('speaker_gender: not used, the reference audio decides the voice.');
-        if (parsed.prompt_text !== undefined) warnings.push('prompt_text: not needed by voice matching (it analyses the sound, not the words).');
+        if (parsed.prompt_text !== undefined && !zeroShot) warnings.push('prompt_text: not needed by voice matching (it analyses the sound, not the words).');
       } else {
         if (parsed.prompt_text !== undefined) warnings.push('prompt_text: ignored without prompt_speech_url.');
         voice =
           parsed.voice_name !== undefined
-            ? await context.voices.resolve(context.owner, { name: parsed.voice_name }, 'voice_name')
+            ? await context.voices.resolve(context.owner, { name: parsed.voice_name }, 'voice_name', engine)
             : parsed.voice_id !== undefined
-              ? await context.voices.resolve(context.owner, { id: parsed.voice_id }, 'voice_id')
-              : await context.voices.resolve(context.owner, { name: speech.voices.defaultFor(gender).id }, 'speaker_gender');
-        if (voice.match !== undefined) warnings.push(`voice: ${VOICE_MATCHING_NOTE} Base voice: ${voice.engineVoiceId}.`);
+              ? await context.voices.resolve(context.owner, { id: parsed.voice_id }, 'voice_id', engine)
+              : await context.voices.defaultVoice(context.owner, gender, engine);
+        if (voiceMethod(voice) === 'voice_matching') warnings.push(`voice: ${VOICE_MATCHING_NOTE} Base voice: ${voice.engineVoiceId}.`);
       }
       const sent = SAMPLING_KNOBS.filter((knob) => parsed[knob] !== undefined);
-      if (sent.length > 0) {
-        warnings.push(`${sent.join(', ')}: accepted and checked, but not used by the embedded engine (it has no sampling).`);
+      const ignored = undeclaredOptions(speech, voice.engine, sent);
+      if (ignored.length > 0) {
+        warnings.push(`${ignored.join(', ')}: accepted and checked, but not used by the embedded engine (${voice.engine} has no such setting).`);
       }
 
-      const request: SpeechRequest = {
+      const request = speechRequestFor(voice, {
         text: parsed.text,
         textField: 'text',
-        voiceId: voice.engineVoiceId,
-        ...(voice.match === undefined ? {} : { voiceMatch: { transform: voice.match.transform, rate: voice.match.rate } }),
+        // Sampling knobs reach engines that declare them; the pipeline drops the others quietly, reported above.
+        ...(sent.length === ignored.length ? {} : { engineOptions: Object.fromEntries(sent.filter((knob) => !ignored.includes(knob)).map((knob) => [knob, parsed[knob]])) }),
         watermark: parsed.no_watermark !== true,
         speed: parsed.speed_shift ?? 1,
         pitchSemitones: parsed.pitch_shift ?? 0,
@@ -154,7 +167,7 @@ export function createSparkTtsProfile(options: SparkTtsOptions): EndpointProfile
         normalization: 'none',
         maxChunkChars: options.maxCharsPerChunk,
         delivery: 'buffered',
-      };
+      } as const);
       const { rendered, hit } = await renderCached(
         options.resultCache,
         speechCacheKey(request, speech, voice, context.owner),

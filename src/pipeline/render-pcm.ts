@@ -14,13 +14,13 @@ export interface RenderedPcm {
  */
 export async function renderPcm(
   context: PipelineContext,
-  request: Omit<SpeechRequest, 'format' | 'bitrateKbps'>,
+  request: Omit<SpeechRequest, 'format' | 'bitrateKbps' | 'engine'>,
   signal: AbortSignal,
 ): Promise<RenderedPcm> {
   const bytes: Uint8Array[] = [];
   const words: WordTiming[] = [];
   let sampleRate = request.sampleRate;
-  for await (const part of synthesizeSpeech(context, { ...request, format: 'pcm' }, signal)) {
+  for await (const part of synthesizeSpeech(context, { ...request, engine: context.engine.id, format: 'pcm' }, signal)) {
     if (part.type === 'audio') bytes.push(part.bytes);
     else if (part.type === 'words') words.push(...part.words);
     else if (part.type === 'start') sampleRate = part.sampleRate;

@@ -57,7 +57,7 @@ export async function renderSpeech(
         });
       }
     }
-    else end = part;
+    else if (part.type === 'end') end = part;
   }
   if (signal.aborted) throw new ChorusError({ code: 'aborted', message: 'The job was stopped.' });
   if (start === undefined || end === undefined) {

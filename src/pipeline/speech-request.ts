@@ -1,6 +1,6 @@
 import type { AudioFormat } from '../audio/encoders/audio-encoder.js';
 import type { VoiceTransform } from '../audio/dsp/voice-transform.js';
-import type { EngineWarning } from '../engine/speech-engine.js';
+import type { EngineWarning, PreparedVoice, VoiceReference } from '../engine/speech-engine.js';
 
 export type LoudnessNormalization = 'none' | 'peak' | 'rms';
 
@@ -15,8 +15,16 @@ export const PIPELINE_REVISION = 2;
 export interface SpeechRequest {
   /** The text exactly as the user sent it; word timings point into it. */
   readonly text: string;
-  /** An engine voice id (`Aaron`, `default`). */
+  /** The engine that speaks it (`espeak`); the pipeline's context supplies that engine. */
+  readonly engine: string;
+  /** A voice id of that engine (`Aaron`, `default`). */
   readonly voiceId: string;
+  /** Zero-shot cloning: the speaker to imitate, for engines with `capabilities.cloning === 'neural'`. */
+  readonly reference?: VoiceReference;
+  /** The engine's `prepareVoice(reference)`, computed once per library voice. */
+  readonly prepared?: PreparedVoice;
+  /** Engine-specific knobs (`exaggeration`, `temperature`), already checked against `capabilities.options`. */
+  readonly engineOptions?: Readonly<Record<string, unknown>>;
   /**
    * For a library voice the engine cannot speak natively: each chunk the engine renders with
    * `voiceId` is moved toward the reference (pitch, range, formants) and spoken `rate` times faster.
@@ -77,6 +85,11 @@ export type SpeechPart =
     }
   | { readonly type: 'audio'; readonly bytes: Uint8Array }
   | { readonly type: 'words'; readonly words: readonly WordTiming[] }
+  /**
+   * Chunk `index` (of `chunkCount`) is complete: its audio and words have all been sent before this
+   * part. Streams that deliver per chunk close one here, whatever words it had.
+   */
+  | { readonly type: 'chunk-end'; readonly index: number; readonly chunkCount: number; readonly endSec: number }
   | {
       readonly type: 'end';
       readonly durationSec: number;

@@ -6,20 +6,38 @@ import {
   createTempoPitchTransform,
   initDsp,
   normalizePeak,
+  resampleBuffer,
   normalizeRms,
   silence,
 } from '../audio/dsp/index.js';
 import { concatFloat32, type PcmTransform } from '../audio/pcm.js';
 import { transformVoice } from '../audio/dsp/voice-transform.js';
 import { createWatermarker } from '../audio/watermark/watermark.js';
+import { findLanguage } from '../engine/engine-languages.js';
+import { checkEngineOptions } from './engine-options.js';
 import type { EngineWarning, SpeechEngine } from '../engine/speech-engine.js';
 import { ChorusError } from '../errors.js';
 import { chunkText, detectScriptLanguage, hasSpeakableText, normalizeText, splitSentences, type Span } from '../text/index.js';
 import type { SpeechPart, SpeechRequest } from './speech-request.js';
 import { WordTimeline, type EngineWordEvent } from './word-timeline.js';
 
+/** Times the words of `text` (offsets into it) in `samples`, ms from their start. */
+export type ChunkAligner = (
+  samples: Float32Array,
+  sampleRate: number,
+  text: string,
+  language: string | undefined,
+  signal: AbortSignal,
+) => Promise<readonly { readonly charStart: number; readonly charEnd: number; readonly startMs: number; readonly endMs: number }[]>;
+
 export interface PipelineContext {
+  /** The engine of `request.engine`. */
   readonly engine: SpeechEngine;
+  /**
+   * Word timings for a chunk of an engine that reports none (the forced aligner, its reference
+   * spoken by eSpeak); absent: such a chunk's words share its time by length.
+   */
+  readonly align?: ChunkAligner;
   /** ffmpeg binary for formats no in-process encoder covers (aac). */
   readonly ffmpegPath: string;
 }
@@ -54,8 +72,17 @@ export async function* synthesizeSpeech(
   if (!hasSpeakableText(request.text)) {
     throw new ChorusError({ code: 'invalid_request', param: textField, message: `'${textField}' contains nothing that can be spoken.` });
   }
-  const language = request.language ?? detectScriptLanguage(normalized.text);
-  const spans = planChunks(normalized.text, request);
+  // Requests may name a language by BCP-47 tag or engine code; the engine gets its own code. A language
+  // guessed from the script is passed only to an engine that speaks it.
+  const requestedLanguage = request.language ?? detectScriptLanguage(normalized.text);
+  const language =
+    requestedLanguage === undefined
+      ? undefined
+      : (findLanguage(capabilities.languages, requestedLanguage)?.code ?? request.language);
+  // An engine with its own input limit gets chunks no longer than that, whatever the request allows.
+  const maxChunkChars = Math.min(request.maxChunkChars, capabilities.maxInputChars ?? Infinity);
+  const spans = planChunks(normalized.text, request.sentenceGapSec, maxChunkChars);
+  const engineOptions = checkEngineOptions(engine.id, capabilities, request.engineOptions);
   const timeline = new WordTimeline(request.text, normalized);
 
   // A matched voice speaks at the reference's rate; the request's speed applies on top.
@@ -66,7 +93,11 @@ export async function* synthesizeSpeech(
 
   const formatInfo = getFormatInfo(request.format);
   const encoderRate = formatInfo.resolveSampleRate(request.sampleRate);
-  const warnings: EngineWarning[] = [];
+  const warnings: EngineWarning[] = [...engineOptions.warnings];
+  const aligner = capabilities.wordTimings ? undefined : context.align;
+  if (aligner !== undefined) {
+    warnings.push({ setting: 'word_timings', message: `the ${engine.id} engine reports no word timings; they come from forced alignment against eSpeak (approximate)` });
+  }
   if (encoderRate !== request.sampleRate) {
     warnings.push({
       setting: 'sample_rate',
@@ -139,8 +170,8 @@ export async function* synthesizeSpeech(
 
     const gapSec = request.sentenceGapSec;
     const voiceMatch = request.voiceMatch;
-    // Gaps trim each chunk's edges and voice matching converts whole chunks, so both collect a chunk first.
-    const wholeChunks = gapSec !== undefined || voiceMatch !== undefined;
+    // Gaps trim each chunk's edges, voice matching converts and the aligner times whole chunks, so they collect a chunk first.
+    const wholeChunks = gapSec !== undefined || voiceMatch !== undefined || aligner !== undefined;
     for (let index = 0; index < spans.length; index++) {
       // Engines and encoders here resolve at once, so without this the whole text would run as one
       // microtask chain: an abort message (a macrotask) could not land until the end, and other
@@ -163,6 +194,9 @@ export async function* synthesizeSpeech(
           voiceId: request.voiceId,
           speed: nativeSpeed,
           ...(language === undefined ? {} : { language }),
+          ...(request.reference === undefined ? {} : { reference: request.reference }),
+          ...(request.prepared === undefined ? {} : { prepared: request.prepared }),
+          ...(Object.keys(engineOptions.options).length === 0 ? {} : { options: engineOptions.options }),
           ...(Number.isFinite(maxDurationSec) ? { maxDurationSec } : {}),
           // With sentence gaps the pipeline trims each chunk's edges and makes the pause itself.
           continues: gapSec === undefined && index < spans.length - 1,
@@ -170,8 +204,11 @@ export async function* synthesizeSpeech(
         signal,
       )) {
         if (part.type === 'audio') {
-          if (!wholeChunks) yield* emit(process(part.samples));
-          else engineAudio.push(part.samples);
+          if (!(part.sampleRate > 0)) throw new ChorusError({ code: 'engine_failed', message: `The ${engine.id} engine sent audio without a sample rate.` });
+          // Each part at its own rate: an engine may change rate within a text (a model per language).
+          const samples = part.sampleRate === engineRate ? part.samples : resampleBuffer(part.samples, part.sampleRate, engineRate, 4);
+          if (!wholeChunks) yield* emit(process(samples));
+          else engineAudio.push(samples);
         } else if (part.type === 'word') {
           engineWords.push(part);
         } else {
@@ -182,6 +219,17 @@ export async function* synthesizeSpeech(
       let leadingTrimMs = 0;
       if (wholeChunks) {
         let audio = concatFloat32(engineAudio);
+        if (aligner !== undefined && audio.length > 0) {
+          let aligned: Awaited<ReturnType<ChunkAligner>>;
+          try {
+            aligned = await aligner(audio, engineRate, span.text, language, signal);
+          } catch (error) {
+            // The aligner rejects on abort; the pipeline ends quietly then.
+            if (signal.aborted) return;
+            throw error;
+          }
+          for (const word of aligned) engineWords.push({ textStart: word.charStart, textEnd: word.charEnd, startMs: word.startMs, endMs: word.endMs });
+        }
         if (gapSec !== undefined) {
           const [start, end] = speechBounds(audio);
           leadingTrimMs = (start / engineRate) * 1000;
@@ -193,10 +241,11 @@ export async function* synthesizeSpeech(
         yield* emit(process(audio));
       }
       const words = timeline.addChunk(span, engineWords, { startSec: chunkStartSec, endSec: fedSec, leadingTrimMs, stretch });
-      if (words.length > 0) yield { type: 'words', words };
+      const isLast = index === spans.length - 1;
+      const lastWords = isLast ? timeline.finish() : [];
+      if (words.length > 0 || lastWords.length > 0) yield { type: 'words', words: [...words, ...lastWords] };
+      yield { type: 'chunk-end', index, chunkCount: spans.length, endSec: fedSec };
     }
-    const lastWords = timeline.finish();
-    if (lastWords.length > 0) yield { type: 'words', words: lastWords };
     yield* emit(flush());
 
     if (buffered) {
@@ -244,12 +293,12 @@ function encoderOptions(request: SpeechRequest, sampleRate: number, totalSamples
  * Sentence gaps need one sentence per engine call; otherwise a short first chunk, then chunks as large
  * as allowed. The same for every delivery.
  */
-function planChunks(text: string, request: SpeechRequest): Span[] {
-  if (request.sentenceGapSec === undefined) {
-    return chunkText(text, { maxChars: request.maxChunkChars, firstChunkMaxChars: Math.min(FIRST_CHUNK_CHARS, request.maxChunkChars) });
+function planChunks(text: string, sentenceGapSec: number | undefined, maxChunkChars: number): Span[] {
+  if (sentenceGapSec === undefined) {
+    return chunkText(text, { maxChars: maxChunkChars, firstChunkMaxChars: Math.min(FIRST_CHUNK_CHARS, maxChunkChars) });
   }
   return splitSentences(text).flatMap((sentence) =>
-    chunkText(sentence.text, { maxChars: request.maxChunkChars }).map((piece) => ({
+    chunkText(sentence.text, { maxChars: maxChunkChars }).map((piece) => ({
       start: sentence.start + piece.start,
       end: sentence.start + piece.end,
       text: piece.text,

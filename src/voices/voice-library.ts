@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { voiceDistance, type VoiceProfile } from '../audio/analysis/voice-profile.js';
 import { planVoiceTransform } from '../audio/dsp/voice-transform.js';
 import type { AudioContainer } from '../audio/decode-audio.js';
-import type { EngineVoice } from '../engine/speech-engine.js';
+import type { EngineDescription } from '../engine/engine-description.js';
+import type { EngineVoice, PreparedVoice, VoiceReference } from '../engine/speech-engine.js';
+import type { SpeechRequest } from '../pipeline/speech-request.js';
 import { ChorusError } from '../errors.js';
 import type { SpeechService } from '../speech/speech-service.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -36,12 +38,46 @@ export interface ResolvedVoice {
   readonly name: string;
   /** 8 hex digits (built-ins: a digest of the name; references sent inline: of their profile). */
   readonly voiceId: string;
+  /** The engine that speaks it. */
+  readonly engine: string;
   /** The engine voice rendered underneath. */
   readonly engineVoiceId: string;
   readonly gender: 'male' | 'female' | 'neutral' | undefined;
-  /** Present when the voice is matched rather than native (user and reference voices). */
+  /** Present when the voice is matched rather than native (user and reference voices on eSpeak). */
   readonly match?: VoiceMatch;
+  /** Zero-shot cloning: the recording the engine speaks as, and what it prepared from it. */
+  readonly reference?: VoiceReference;
+  readonly prepared?: PreparedVoice;
   readonly record?: UserVoiceRecord;
+}
+
+/** How a voice is spoken, as responses say it (`voice_method`). */
+export function voiceMethod(voice: Pick<ResolvedVoice, 'match' | 'reference'>): 'builtin' | 'voice_matching' | 'zero_shot' {
+  return voice.reference !== undefined ? 'zero_shot' : voice.match !== undefined ? 'voice_matching' : 'builtin';
+}
+
+type VoiceRequestField = 'engine' | 'voiceId' | 'voiceMatch' | 'reference' | 'prepared';
+/** The part of a pipeline request that a voice decides. */
+export type VoiceRequestFields = Pick<SpeechRequest, 'engine' | 'voiceId'> & Partial<Pick<SpeechRequest, 'voiceMatch' | 'reference' | 'prepared'>>;
+
+/** What job outputs say about how the voice was spoken (absent for a built-in voice). */
+export function voiceMethodFields(voice: ResolvedVoice): Record<string, string> {
+  const method = voiceMethod(voice);
+  if (method === 'voice_matching') return { voice_method: 'voice_matching', base_voice: voice.match!.baseVoice, note: VOICE_MATCHING_NOTE };
+  if (method === 'zero_shot') return { voice_method: 'zero_shot', engine: voice.engine };
+  return {};
+}
+
+/** The one way a resolved voice becomes a pipeline request: its engine, voice, match or reference, plus the rest. */
+export function speechRequestFor<Fields extends Omit<Partial<SpeechRequest>, VoiceRequestField>>(voice: ResolvedVoice, fields: Fields): Fields & VoiceRequestFields {
+  return {
+    ...fields,
+    engine: voice.engine,
+    voiceId: voice.engineVoiceId,
+    ...(voice.match === undefined || voice.reference !== undefined ? {} : { voiceMatch: { transform: voice.match.transform, rate: voice.match.rate } }),
+    ...(voice.reference === undefined ? {} : { reference: voice.reference }),
+    ...(voice.prepared === undefined ? {} : { prepared: voice.prepared }),
+  };
 }
 
 export interface NewVoice {
@@ -55,6 +91,8 @@ export interface NewVoice {
   readonly param: string;
   /** Field that carried the name (`voice_name`, `id`). */
   readonly nameParam: string;
+  /** The engine to clone with (`engine`/`model` input); absent = the first neural one, else voice matching. */
+  readonly engine?: string;
 }
 
 export interface ReferenceLimits {
@@ -85,55 +123,92 @@ export class VoiceLibrary {
   readonly #blobs: BlobStore;
   readonly #speech: SpeechService;
   readonly #profilesFile: string | undefined;
-  readonly #builtinsById: Map<string, EngineVoice>;
+  readonly #builtinsById: Map<string, { engine: EngineDescription; voice: EngineVoice }>;
   #builtinProfiles: Promise<Map<string, VoiceProfile>> | undefined;
   readonly #replans = new Map<string, Promise<VoiceMatch>>();
+  /** Decoded references and what engines prepared from them, per voice: decoded once, not per request. */
+  readonly #references = new Map<string, Promise<{ reference: VoiceReference; prepared: PreparedVoice | undefined }>>();
 
   constructor(options: { store: VoiceStore; blobs: BlobStore; speech: SpeechService; dataDir?: string }) {
     this.#store = options.store;
     this.#blobs = options.blobs;
     this.#speech = options.speech;
-    const engine = options.speech.engine;
+    const engine = options.speech.matching.engine;
     this.#profilesFile =
       options.dataDir === undefined ? undefined : join(options.dataDir, 'voice-profiles', `${safe(engine.id)}-${safe(engine.version)}.json`);
-    this.#builtinsById = new Map(options.speech.voices.voices.map((voice) => [builtinVoiceId(voice.id), voice]));
+    const directory = options.speech.engines;
+    // A built-in voice's id digests its name as users write it: bare on the default engine, so ids stay as they were.
+    this.#builtinsById = new Map(
+      directory.engines.flatMap((description) =>
+        description.voices.map((voice) => [builtinVoiceId(directory.qualifiedName(description.id, voice.id)), { engine: description, voice }] as const),
+      ),
+    );
   }
 
+  /** The engine matched voices are planned for, `id@version`. */
   get engineKey(): string {
-    return `${this.#speech.engine.id}@${this.#speech.engine.version}`;
+    return `${this.#speech.matching.engine.id}@${this.#speech.matching.engine.version}`;
   }
 
-  /** The built-in voices, `default` first. */
+  /** The voices voice matching renders with (eSpeak's), `default` first. */
   builtins(): readonly EngineVoice[] {
-    return this.#speech.voices.voices;
+    return this.#speech.matching.voices.voices;
+  }
+
+  /** Every loaded engine's built-in voices with their engine. */
+  allBuiltins(): readonly { readonly engine: EngineDescription; readonly voice: EngineVoice; readonly name: string; readonly voiceId: string }[] {
+    const directory = this.#speech.engines;
+    return directory.engines.flatMap((engine) =>
+      engine.voices.map((voice) => {
+        const name = directory.qualifiedName(engine.id, voice.id);
+        return { engine, voice, name, voiceId: builtinVoiceId(name) };
+      }),
+    );
+  }
+
+  /**
+   * The engine a new voice is cloned with: the one asked for, else the first loaded engine that
+   * clones neurally, else eSpeak's voice matching. Unknown engines are `model_not_found`.
+   */
+  cloningEngine(requested: string | undefined, param = 'engine'): EngineDescription {
+    if (requested !== undefined) return this.#speech.engines.engine(requested, param);
+    return this.#speech.engines.engines.find((engine) => engine.capabilities.cloning === 'neural') ?? this.#speech.matching.engine;
   }
 
   /**
    * A voice by name (built-in names and OpenAI aliases included) or by id. Unknown voices are
    * `voice_not_found` naming `param`; a voice of another key is unknown.
    */
-  async resolve(owner: string, reference: { name?: string; id?: string }, param: string): Promise<ResolvedVoice> {
+  async resolve(owner: string, reference: { name?: string; id?: string }, param: string, engine?: string): Promise<ResolvedVoice> {
+    const engines = this.#speech.engines;
     if (reference.name !== undefined) {
-      const builtin = this.#speech.voices.find(reference.name);
-      if (builtin !== undefined) return this.#builtin(builtin);
+      const builtin = engines.find(reference.name, engine);
+      if (builtin !== undefined) return this.#builtin(builtin.engine, builtin.voice);
       const user = await this.#store.findByName(owner, reference.name);
-      if (user !== undefined) return this.#user(user);
+      if (user !== undefined) return this.#user(user, engine);
       // A name that is an id is accepted too: OpenAI clients can only send a string.
-      const byId = await this.#byId(owner, reference.name);
+      const byId = await this.#byId(owner, reference.name, engine);
       if (byId !== undefined) return byId;
-      throw notFound(reference.name, param);
+      throw notFound(reference.name, param, engine);
     }
     if (reference.id !== undefined) {
-      const byId = await this.#byId(owner, reference.id);
+      const byId = await this.#byId(owner, reference.id, engine);
       if (byId !== undefined) return byId;
       // OpenAI's `{"id": "…"}` is also sent with a voice's name.
-      const builtin = this.#speech.voices.find(reference.id);
-      if (builtin !== undefined) return this.#builtin(builtin);
+      const builtin = engines.find(reference.id, engine);
+      if (builtin !== undefined) return this.#builtin(builtin.engine, builtin.voice);
       const user = await this.#store.findByName(owner, reference.id);
-      if (user !== undefined) return this.#user(user);
-      throw notFound(reference.id, param);
+      if (user !== undefined) return this.#user(user, engine);
+      throw notFound(reference.id, param, engine);
     }
-    return this.#builtin(this.#speech.voices.resolve('default', param));
+    const description = engines.engine(engine, 'engine');
+    return this.#builtin(description, engines.voices(description.id).defaultFor(undefined));
+  }
+
+  /** The engine's default voice for a gender (`speaker_gender`), resolved like any other. */
+  async defaultVoice(owner: string, gender: 'male' | 'female' | undefined, engine?: string): Promise<ResolvedVoice> {
+    const description = this.#speech.engines.engine(engine, 'engine');
+    return this.#builtin(description, this.#speech.engines.voices(description.id).defaultFor(gender));
   }
 
   async listUserVoices(owner: string): Promise<UserVoiceRecord[]> {
@@ -154,7 +229,7 @@ export class VoiceLibrary {
         message: `'${param}' must be 1 to 100 letters, digits, spaces, '_', '.', "'" or '-', starting with a letter or digit; got ${JSON.stringify(name)}.`,
       });
     }
-    if (this.#speech.voices.find(trimmed) !== undefined || openAIAlias(trimmed) !== undefined) {
+    if (this.#speech.engines.engines.some((engine) => this.#speech.engines.find(trimmed, engine.id) !== undefined) || openAIAlias(trimmed) !== undefined) {
       throw new ChorusError({ code: 'conflict', param, message: `'${trimmed}' is the name of a built-in voice; choose another name.` });
     }
     if (this.#builtinsById.has(trimmed.toLowerCase())) {
@@ -173,17 +248,22 @@ export class VoiceLibrary {
   }
 
   /** An inline reference (`reference_audio`, `prompt_speech_url`) as a voice for one request. */
-  async referenceVoice(audio: Uint8Array, param: string, limits: ReferenceLimits, signal: AbortSignal): Promise<ResolvedVoice & { analysis: AnalyzeVoiceResult }> {
+  async referenceVoice(
+    audio: Uint8Array,
+    param: string,
+    limits: ReferenceLimits,
+    signal: AbortSignal,
+    options: { engine?: string; transcript?: string } = {},
+  ): Promise<ResolvedVoice & { analysis: AnalyzeVoiceResult }> {
     const { analysis, match, gender } = await this.analyseReference(audio, param, limits, signal);
-    return {
-      kind: 'reference',
-      name: 'reference audio',
-      voiceId: createHash('sha256').update(audio).digest('hex').slice(0, 8),
-      engineVoiceId: match.baseVoice,
-      gender,
-      match,
-      analysis,
-    };
+    const voiceId = createHash('sha256').update(audio).digest('hex').slice(0, 8);
+    const base = { kind: 'reference' as const, name: 'reference audio', voiceId, gender, match, analysis };
+    const cloning = this.cloningEngine(options.engine);
+    if (cloning.capabilities.cloning !== 'neural') return { ...base, engine: this.#speech.matching.engine.id, engineVoiceId: match.baseVoice };
+    const decoded = await this.#speech.runTask({ kind: 'decode-audio', bytes: audio, param, maxSec: limits.maxAnalysedSec ?? limits.maxSec }, signal);
+    const reference: VoiceReference = { ...decoded, key: `reference:${voiceId}`, ...(options.transcript === undefined ? {} : { transcript: options.transcript }) };
+    const prepared = await this.#speech.prepareVoice(cloning.id, reference, signal);
+    return { ...base, ...zeroShot(cloning, reference, prepared) };
   }
 
   /**
@@ -193,8 +273,9 @@ export class VoiceLibrary {
   async create(owner: string, voice: NewVoice, signal: AbortSignal): Promise<UserVoiceRecord> {
     const name = voice.name.trim();
     await this.checkNewName(owner, name, voice.nameParam);
+    const cloning = this.cloningEngine(voice.engine);
     const { analysis, match, gender } = await this.analyseReference(voice.audio, voice.param, CLONE_DURATION_SEC, signal);
-    const record = await this.#newRecord(owner, name, voice, analysis, match, gender);
+    const record = await this.#newRecord(owner, name, voice, analysis, match, gender, cloning);
     await this.#blobs.put(record.audioKey, voice.audio, record.audioContentType);
     try {
       await this.#store.insert(record);
@@ -210,13 +291,14 @@ export class VoiceLibrary {
   /** A record like `create` makes, without storing anything (`save_to_library: false`). */
   async describeUnsaved(owner: string, voice: NewVoice, signal: AbortSignal): Promise<UserVoiceRecord> {
     const name = voice.name.trim();
+    const cloning = this.cloningEngine(voice.engine);
     const { analysis, match, gender } = await this.analyseReference(voice.audio, voice.param, CLONE_DURATION_SEC, signal);
-    return this.#newRecord(owner, name, voice, analysis, match, gender);
+    return this.#newRecord(owner, name, voice, analysis, match, gender, cloning);
   }
 
   /** Deletes a user voice by id or name. Built-in voices cannot be deleted; another key's voice is not found. */
   async delete(owner: string, idOrName: string, param: string): Promise<UserVoiceRecord> {
-    const builtin = this.#speech.voices.find(idOrName) ?? this.#builtinsById.get(idOrName.trim().toLowerCase());
+    const builtin = this.#speech.engines.find(idOrName) ?? this.#builtinsById.get(idOrName.trim().toLowerCase());
     if (builtin !== undefined) {
       throw new ChorusError({ code: 'forbidden', param, message: `'${idOrName}' is a built-in voice; only voices you created can be deleted.` });
     }
@@ -232,9 +314,23 @@ export class VoiceLibrary {
   async targetProfile(voice: ResolvedVoice, signal: AbortSignal): Promise<VoiceProfile> {
     if (voice.record !== undefined) return voice.record.profile;
     const profiles = await this.builtinProfiles(signal);
-    const profile = profiles.get(voice.engineVoiceId);
-    if (profile === undefined) throw new ChorusError({ code: 'internal', message: `No profile for built-in voice '${voice.engineVoiceId}'.` });
+    const profile = voice.engine === this.#speech.matching.engine.id ? profiles.get(voice.engineVoiceId) : undefined;
+    if (profile === undefined) {
+      throw new ChorusError({ code: 'invalid_request', param: 'target_voice', message: `Voice '${voice.name}' has no measured profile to convert toward (only eSpeak voices and library voices do).` });
+    }
     return profile;
+  }
+
+  /**
+   * How a record made by `describeUnsaved` speaks, without a store: its own audio as the reference
+   * when it is zero-shot (the voice-cloning sample), else its match.
+   */
+  async unsavedVoice(record: UserVoiceRecord, audio: Uint8Array, signal: AbortSignal): Promise<ResolvedVoice> {
+    const base = { kind: 'user' as const, name: record.name, voiceId: record.voiceId, gender: record.gender, match: record.match, record };
+    const engine = this.#zeroShotEngine(record, undefined);
+    if (engine === undefined) return { ...base, engine: this.#speech.matching.engine.id, engineVoiceId: record.match.baseVoice };
+    const { reference, prepared } = await this.#decodeReference(record, audio, engine, signal);
+    return { ...base, ...zeroShot(engine, reference, prepared) };
   }
 
   /** Nearest built-in voice (same gender first) and the transform that moves it to `target`. */
@@ -309,7 +405,9 @@ export class VoiceLibrary {
     analysis: AnalyzeVoiceResult,
     match: VoiceMatch,
     gender: 'male' | 'female' | undefined,
+    cloning: EngineDescription,
   ): Promise<UserVoiceRecord> {
+    const neural = cloning.capabilities.cloning === 'neural';
     const voiceId = await this.#newId();
     const format = analysis.format as AudioContainer;
     return {
@@ -326,7 +424,8 @@ export class VoiceLibrary {
       audioKey: `voices/${owner === '' ? 'public' : owner.slice(0, 32)}/${voiceId}.${format}`,
       audioContentType: CONTENT_TYPES[format],
       profile: analysis.profile,
-      engine: this.engineKey,
+      engine: neural ? `${cloning.id}@${cloning.version}` : this.engineKey,
+      ...(neural ? { method: 'zero_shot' as const } : {}),
       match,
     };
   }
@@ -338,21 +437,68 @@ export class VoiceLibrary {
     }
   }
 
-  async #byId(owner: string, id: string): Promise<ResolvedVoice | undefined> {
+  async #byId(owner: string, id: string, engine: string | undefined): Promise<ResolvedVoice | undefined> {
     const key = id.trim().toLowerCase();
     const builtin = this.#builtinsById.get(key);
-    if (builtin !== undefined) return this.#builtin(builtin);
+    if (builtin !== undefined && (engine === undefined || builtin.engine.id === engine)) return this.#builtin(builtin.engine, builtin.voice);
     const user = await this.#store.get(owner, key);
-    return user === undefined ? undefined : this.#user(user);
+    return user === undefined ? undefined : this.#user(user, engine);
   }
 
-  #builtin(voice: EngineVoice): ResolvedVoice {
-    return { kind: 'builtin', name: voice.name, voiceId: builtinVoiceId(voice.id), engineVoiceId: voice.id, gender: voice.gender };
+  #builtin(engine: EngineDescription, voice: EngineVoice): ResolvedVoice {
+    const name = this.#speech.engines.qualifiedName(engine.id, voice.id);
+    return { kind: 'builtin', name: voice.name, voiceId: builtinVoiceId(name), engine: engine.id, engineVoiceId: voice.id, gender: voice.gender };
   }
 
-  async #user(record: UserVoiceRecord): Promise<ResolvedVoice> {
-    const match = record.engine === this.engineKey ? record.match : await this.#replanned(record);
-    return { kind: 'user', name: record.name, voiceId: record.voiceId, engineVoiceId: match.baseVoice, gender: record.gender, match, record };
+  /**
+   * A user voice: zero-shot on its cloning engine when that engine is loaded (and the request did not
+   * choose another engine), else voice matching on eSpeak from its stored profile.
+   */
+  async #user(record: UserVoiceRecord, requestedEngine: string | undefined): Promise<ResolvedVoice> {
+    const base = { kind: 'user' as const, name: record.name, voiceId: record.voiceId, gender: record.gender, record };
+    const engine = this.#zeroShotEngine(record, requestedEngine);
+    if (engine !== undefined) {
+      const { reference, prepared } = await this.#storedReference(record, engine);
+      return { ...base, match: record.match, ...zeroShot(engine, reference, prepared) };
+    }
+    const match = record.method !== 'zero_shot' && record.engine === this.engineKey ? record.match : await this.#replanned(record);
+    return { ...base, engine: this.#speech.matching.engine.id, engineVoiceId: match.baseVoice, match };
+  }
+
+  #zeroShotEngine(record: UserVoiceRecord, requestedEngine: string | undefined): EngineDescription | undefined {
+    if (record.method !== 'zero_shot') return undefined;
+    const id = record.engine.split('@')[0]!;
+    if (requestedEngine !== undefined && requestedEngine !== id) return undefined;
+    return this.#speech.engines.has(id) ? this.#speech.engines.engine(id, 'engine') : undefined;
+  }
+
+  /** A stored voice's reference, decoded from blob storage and prepared once per process. */
+  #storedReference(record: UserVoiceRecord, engine: EngineDescription): Promise<{ reference: VoiceReference; prepared: PreparedVoice | undefined }> {
+    const key = `${record.voiceId}@${engine.id}`;
+    let entry = this.#references.get(key);
+    if (entry === undefined) {
+      entry = (async () => {
+        const blob = await this.#blobs.get(record.audioKey);
+        if (blob === undefined) throw new ChorusError({ code: 'storage_unavailable', message: `The reference audio of voice '${record.name}' is missing from storage.` });
+        return this.#decodeReference(record, blob.bytes, engine, AbortSignal.timeout(120_000));
+      })();
+      entry.catch(() => this.#references.delete(key));
+      // Bounded: references are seconds of audio each, and the busiest voices come back at once if dropped.
+      if (this.#references.size >= MAX_CACHED_REFERENCES) this.#references.delete(this.#references.keys().next().value!);
+      this.#references.set(key, entry);
+    }
+    return entry;
+  }
+
+  async #decodeReference(
+    record: UserVoiceRecord,
+    audio: Uint8Array,
+    engine: EngineDescription,
+    signal: AbortSignal,
+  ): Promise<{ reference: VoiceReference; prepared: PreparedVoice | undefined }> {
+    const decoded = await this.#speech.runTask({ kind: 'decode-audio', bytes: audio, param: 'reference_audio', maxSec: CLONE_DURATION_SEC.maxSec }, signal);
+    const reference: VoiceReference = { ...decoded, key: record.voiceId, ...(record.transcript === undefined ? {} : { transcript: record.transcript }) };
+    return { reference, prepared: await this.#speech.prepareVoice(engine.id, reference, signal) };
   }
 
   /** A voice made under another engine (or version) is matched again from its stored profile, once per process. */
@@ -368,6 +514,18 @@ export class VoiceLibrary {
   }
 }
 
+const MAX_CACHED_REFERENCES = 64;
+
+/** The engine part of a zero-shot voice: the engine's first voice underneath, the reference on top. */
+function zeroShot(engine: EngineDescription, reference: VoiceReference, prepared: PreparedVoice | undefined) {
+  return {
+    engine: engine.id,
+    engineVoiceId: engine.voices[0]?.id ?? 'default',
+    reference,
+    ...(prepared === undefined ? {} : { prepared }),
+  };
+}
+
 const CONTENT_TYPES: Record<AudioContainer, string> = { wav: 'audio/wav', mp3: 'audio/mpeg', flac: 'audio/flac', ogg: 'audio/ogg' };
 
 export function genderOf(profile: VoiceProfile): 'male' | 'female' | undefined {
@@ -375,8 +533,8 @@ export function genderOf(profile: VoiceProfile): 'male' | 'female' | undefined {
   return profile.medianPitchHz >= FEMALE_PITCH_HZ ? 'female' : 'male';
 }
 
-function notFound(value: string, param: string): ChorusError {
-  return new ChorusError({ code: 'voice_not_found', param, message: `Voice '${value}' not found in any library` });
+function notFound(value: string, param: string, engine: string | undefined): ChorusError {
+  return new ChorusError({ code: 'voice_not_found', param, message: `Voice '${value}' not found in any library${engine === undefined ? '' : ` (engine ${engine})`}` });
 }
 
 function safe(value: string): string {

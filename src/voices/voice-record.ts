@@ -39,7 +39,13 @@ export interface UserVoiceRecord {
   readonly audioKey: string;
   readonly audioContentType: string;
   readonly profile: VoiceProfile;
-  /** Engine id and version the match below was planned for; a new engine re-plans. */
+  /**
+   * The engine the voice belongs to, `id@version`: eSpeak's for a matched voice (the match below was
+   * planned for it; a new version re-plans), a cloning engine's for a zero-shot voice.
+   */
   readonly engine: string;
+  /** `zero_shot`: the engine speaks as the stored reference; absent or `voice_matching`: the match below. */
+  readonly method?: 'zero_shot' | 'voice_matching';
+  /** How eSpeak speaks the voice: always planned, so a zero-shot voice still speaks when its engine is not loaded. */
   readonly match: VoiceMatch;
 }

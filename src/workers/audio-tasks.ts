@@ -39,7 +39,9 @@ export type AudioTask =
       readonly transcript?: string;
       readonly language?: string;
     }
-  | { readonly kind: 'detect-watermark'; readonly bytes: Uint8Array; readonly param: string };
+  | { readonly kind: 'detect-watermark'; readonly bytes: Uint8Array; readonly param: string }
+  /** A reference recording as mono samples at its own rate, for engines that clone from it. */
+  | { readonly kind: 'decode-audio'; readonly bytes: Uint8Array; readonly param: string; readonly maxSec: number };
 
 export interface AnalyzeVoiceResult {
   readonly profile: VoiceProfile;
@@ -68,6 +70,7 @@ export interface AudioTaskResults {
   'profile-builtin': { readonly profile: VoiceProfile };
   'convert-voice': ConvertVoiceResult;
   'detect-watermark': DetectWatermarkResult;
+  'decode-audio': { readonly samples: Float32Array; readonly sampleRate: number };
 }
 export type AudioTaskResult = AudioTaskResults[keyof AudioTaskResults];
 
@@ -124,6 +127,10 @@ export async function runAudioTask(task: AudioTask, context: AudioTaskContext, s
         transform,
         ...(words === undefined ? {} : { words }),
       };
+    }
+    case 'decode-audio': {
+      const decoded = await decodeAudioBytes(task.bytes, task.param, { minSec: 0.1, maxSec: task.maxSec });
+      return { samples: decoded.samples.slice(), sampleRate: decoded.sampleRate };
     }
     case 'detect-watermark': {
       const decoded = await decodeAudioBytes(task.bytes, task.param, { minSec: 0.1, maxSec: 3600 });

@@ -8,6 +8,7 @@ const WINDOW = 64 * 1024;
 /** About three minutes of speech, streamed as wav: far more than one window. */
 const request: SpeechRequest = {
   text: Array.from({ length: 120 }, (_, i) => `This is sentence ${i + 1} of a long text that nobody reads.`).join(' '),
+  engine: 'espeak',
   voiceId: 'default',
   speed: 1,
   pitchSemitones: 0,
@@ -21,7 +22,7 @@ const request: SpeechRequest = {
 describe('EnginePool flow control', () => {
   let pool: EnginePool;
   before(async () => {
-    pool = await EnginePool.start({ engineId: 'espeak', ffmpegPath: 'ffmpeg', size: 1, streamBufferBytes: WINDOW });
+    pool = await EnginePool.start({ workerEngines: ['espeak'], defaultEngine: 'espeak', ffmpegPath: 'ffmpeg', size: 1, streamBufferBytes: WINDOW });
   });
   after(() => pool.close());
 

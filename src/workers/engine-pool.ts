@@ -1,11 +1,21 @@
 import { Worker } from 'node:worker_threads';
+import type { SpeechEngine } from '../engine/speech-engine.js';
+import { ESPEAK_ENGINE_ID } from '../engines/espeak/espeak-id.js';
 import { ChorusError } from '../errors.js';
 import type { SpeechPart, SpeechRequest } from '../pipeline/speech-request.js';
 import { AsyncQueue } from '../util/async-queue.js';
 import type { AudioTask, AudioTaskResult, AudioTaskResults } from './audio-tasks.js';
 import type { EngineDescription, FromWorker, ToWorker, WorkerSettings } from './protocol.js';
+import { MainEngineHost } from './main-engine-proxy.js';
 
-export interface EnginePoolOptions extends WorkerSettings {
+export interface EnginePoolOptions {
+  /** Worker-placement engines, by registry id, made in every thread. */
+  readonly workerEngines: readonly string[];
+  /** Engines already made on this (the main) thread; the workers reach them through a proxy. */
+  readonly mainEngines?: readonly SpeechEngine[];
+  /** The engine of requests that name none; one of the above. */
+  readonly defaultEngine: string;
+  readonly ffmpegPath: string;
   /** Number of worker threads; one engine instance each. */
   readonly size: number;
   /**
@@ -33,6 +43,8 @@ interface PoolWorker {
   ready: boolean;
   /** Synthesis jobs stream parts; audio tasks push their one result. */
   jobs: Map<number, AsyncQueue<SpeechPart> | AsyncQueue<AudioTaskResult>>;
+  /** Runs the calls this worker's pipelines make to main-thread engines. */
+  engineHost: MainEngineHost;
 }
 
 // In a build the worker is the compiled .js next to this file. Under tsx (tests, `npm run dev`)
@@ -58,8 +70,15 @@ function createWorkerThread(workerData: WorkerSettings): Worker {
  * concurrent requests use every core. Each job is pinned to one worker; its parts come back in order.
  */
 export class EnginePool {
+  /** Every engine the pool serves, worker ones first. */
+  readonly engines: readonly EngineDescription[];
+  /** The engine of requests that name none. */
   readonly description: EngineDescription;
+  /** eSpeak as every worker has it (voice matching, the aligner), served or not. */
+  readonly matchingEngine: EngineDescription;
   readonly #options: EnginePoolOptions;
+  readonly #settings: WorkerSettings;
+  readonly #mainEngines: ReadonlyMap<string, SpeechEngine>;
   readonly #workers: PoolWorker[] = [];
   /** Per synthesis under way: audio bytes received from its worker and not yet taken by its consumer. */
   readonly #unreadBytes = new Map<number, number>();
@@ -68,19 +87,51 @@ export class EnginePool {
   #abortedJobs = 0;
   #closed = false;
 
-  private constructor(options: EnginePoolOptions, description: EngineDescription, workers: PoolWorker[]) {
+  private constructor(options: EnginePoolOptions, settings: WorkerSettings, engines: readonly EngineDescription[], matchingEngine: EngineDescription) {
+    this.matchingEngine = matchingEngine;
     this.#options = options;
+    this.#settings = settings;
+    this.engines = engines;
+    this.#mainEngines = new Map((options.mainEngines ?? []).map((engine) => [engine.id, engine]));
+    const description = engines.find((engine) => engine.id === options.defaultEngine);
+    if (description === undefined) {
+      throw new ChorusError({
+        code: 'engine_unavailable',
+        message: `The default engine '${options.defaultEngine}' is not loaded; loaded: ${engines.map((engine) => engine.id).join(', ')}.`,
+      });
+    }
     this.description = description;
-    this.#workers = workers;
   }
 
   static async start(options: EnginePoolOptions): Promise<EnginePool> {
     const size = Math.max(1, Math.floor(options.size));
-    const started = await Promise.all(Array.from({ length: size }, () => spawnWorker(options)));
-    const description = started[0]!.description;
-    const pool = new EnginePool(options, description, []);
+    const mainEngines: EngineDescription[] = (options.mainEngines ?? []).map((engine) => ({
+      id: engine.id,
+      version: engine.version,
+      capabilities: engine.capabilities,
+      voices: engine.listVoices(),
+      placement: 'main',
+    }));
+    const settings: WorkerSettings = { workerEngines: options.workerEngines, mainEngines, ffmpegPath: options.ffmpegPath };
+    const started = await Promise.all(Array.from({ length: size }, () => spawnWorker(settings)));
+    // Workers always carry eSpeak (for alignment and voice matching); only the engines asked for are served.
+    const workerEngines = started[0]!.engines.filter((engine) => options.workerEngines.includes(engine.id));
+    const matchingEngine = started[0]!.engines.find((engine) => engine.id === ESPEAK_ENGINE_ID)!;
+    let pool: EnginePool;
+    try {
+      pool = new EnginePool(options, settings, [...workerEngines, ...mainEngines], matchingEngine);
+    } catch (error) {
+      // No default engine among them: the threads already started must not outlive the refusal.
+      await Promise.all(started.map(({ worker }) => worker.terminate()));
+      throw error;
+    }
     for (const { worker } of started) pool.#adopt(worker);
     return pool;
+  }
+
+  /** Calls to main-thread engines under way, all workers together. */
+  activeEngineCalls(): number {
+    return this.#workers.reduce((sum, worker) => sum + worker.engineHost.activeCalls, 0);
   }
 
   stats(): EnginePoolStats {
@@ -177,6 +228,7 @@ export class EnginePool {
     this.#closed = true;
     const workers = this.#workers.splice(0);
     for (const worker of workers) {
+      worker.engineHost.abortAll();
       for (const queue of worker.jobs.values()) {
         queue.fail(new ChorusError({ code: 'engine_unavailable', message: 'The server is shutting down.', retryable: true }));
       }
@@ -193,10 +245,14 @@ export class EnginePool {
   }
 
   #adopt(thread: Worker): void {
-    const worker: PoolWorker = { thread, ready: true, jobs: new Map() };
+    const engineHost = new MainEngineHost(this.#mainEngines, (message, transfer) => {
+      if (worker.ready) thread.postMessage(message, transfer);
+    });
+    const worker: PoolWorker = { thread, ready: true, jobs: new Map(), engineHost };
     this.#workers.push(worker);
     thread.on('message', (message: FromWorker) => {
       if (message.type === 'ready') return;
+      if (MainEngineHost.handles(message)) return engineHost.handle(message);
       if (message.type === 'done') {
         if (message.aborted) this.#abortedJobs++;
         else this.#completedJobs++;
@@ -225,6 +281,7 @@ export class EnginePool {
     const replace = (reason: string): void => {
       if (!worker.ready) return;
       worker.ready = false;
+      worker.engineHost.abortAll();
       for (const queue of worker.jobs.values()) {
         queue.fail(new ChorusError({ code: 'engine_failed', message: `The engine worker stopped (${reason}).`, retryable: true }));
       }
@@ -233,7 +290,7 @@ export class EnginePool {
       if (index >= 0) this.#workers.splice(index, 1);
       if (this.#closed) return;
       // A crashed worker is replaced so capacity comes back; its jobs already failed above.
-      spawnWorker(this.#options).then(
+      spawnWorker(this.#settings).then(
         ({ worker: fresh }) => (this.#closed ? void fresh.terminate() : this.#adopt(fresh)),
         () => undefined,
       );
@@ -243,13 +300,13 @@ export class EnginePool {
   }
 }
 
-function spawnWorker(settings: WorkerSettings): Promise<{ worker: Worker; description: EngineDescription }> {
+function spawnWorker(settings: WorkerSettings): Promise<{ worker: Worker; engines: readonly EngineDescription[] }> {
   return new Promise((resolve, reject) => {
-    const worker = createWorkerThread({ engineId: settings.engineId, ffmpegPath: settings.ffmpegPath });
+    const worker = createWorkerThread(settings);
     const onMessage = (message: FromWorker): void => {
       if (message.type !== 'ready') return;
       cleanup();
-      resolve({ worker, description: message.description });
+      resolve({ worker, engines: message.engines });
     };
     const onError = (error: Error): void => {
       cleanup();

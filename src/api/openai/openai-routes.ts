@@ -1,6 +1,7 @@
 import { Hono, type Context } from 'hono';
 import type { VoiceLibrary, ResolvedVoice } from '../../voices/voice-library.js';
-import { VOICE_MATCHING_NOTE } from '../../voices/voice-library.js';
+import { speechRequestFor, VOICE_MATCHING_NOTE, voiceMethod } from '../../voices/voice-library.js';
+import { engineLanguage } from '../../operations/speech-options.js';
 import { createReferenceRoutes } from './reference-routes.js';
 import { cacheUseFrom, renderCached, speechCacheKey, type CacheUse } from '../../cache/cached-speech.js';
 import type { ResultCache } from '../../cache/result-cache.js';
@@ -15,12 +16,12 @@ import { toOpenAIError } from './openai-errors.js';
 import { errorFields, logServerError, type Logger } from '../../util/logger.js';
 import {
   extendedSpeechRequestSchema,
-  isKnownModel,
   MAX_INPUT_CHARS,
-  SPEECH_MODELS,
+  modelAliases,
   speechRequestSchema,
   type ExtendedSpeechRequestBody,
 } from './speech-schema.js';
+import type { EngineDescription } from '../../engine/engine-description.js';
 
 const DEFAULT_SAMPLE_RATE = 24_000;
 const SAMPLING_KNOBS = ['temperature', 'top_p', 'repetition_penalty', 'max_new_tokens', 'seed'] as const;
@@ -58,14 +59,16 @@ export function createOpenAIRoutes(speech: SpeechService, voices: VoiceLibrary, 
     const own = await voices.listUserVoices(ownerOf(c));
     return c.json({
       voices: [
-        ...speech.voices.voices.map((voice) => ({
-          voice_id: voice.id,
+        ...voices.allBuiltins().map(({ engine, voice, name }) => ({
+          // Bare on the default engine, `<engine>:<voice>` on others: what a request sends as `voice`.
+          voice_id: name,
           name: voice.name,
           description: voice.description,
           gender: voice.gender,
           language: voice.language,
-          engine: speech.engine.id,
+          engine: engine.id,
           type: 'built-in',
+          ...(voice.aliases === undefined || voice.aliases.length === 0 ? {} : { aliases: voice.aliases }),
         })),
         ...own.map((voice) => ({
           voice_id: voice.voiceId,
@@ -73,28 +76,29 @@ export function createOpenAIRoutes(speech: SpeechService, voices: VoiceLibrary, 
           description: voice.description,
           gender: voice.gender ?? null,
           language: null,
-          engine: speech.engine.id,
+          engine: voice.engine.split('@')[0],
           type: voice.type,
           duration: voice.durationSec,
           transcript: voice.transcript ?? null,
           created_at: new Date(voice.createdAt).toISOString(),
-          method: voice.match.method,
+          method: voice.method ?? voice.match.method,
           base_voice: voice.match.baseVoice,
         })),
       ],
-      languages: speech.engine.capabilities.languages,
-      ...(own.length > 0 ? { note: VOICE_MATCHING_NOTE } : {}),
+      languages: speech.engine.capabilities.languages.map((language) => language.code),
+      ...(own.some((voice) => voice.method !== 'zero_shot') ? { note: VOICE_MATCHING_NOTE } : {}),
     });
   });
 
   app.route('/references', createReferenceRoutes(voices, ownerOf));
 
-  app.get('/models', (c) =>
-    c.json({
-      object: 'list',
-      data: SPEECH_MODELS.map((id) => ({ id, object: 'model', created: 0, owned_by: 'chorus', engine: speech.engine.id })),
-    }),
-  );
+  app.get('/models', (c) => c.json({ object: 'list', data: listModels(speech) }));
+  app.get('/models/:id', (c) => {
+    const id = c.req.param('id');
+    const model = listModels(speech).find((entry) => entry.id === id);
+    if (model === undefined) throw unknownModel(speech, id, 'model');
+    return c.json(model);
+  });
   return app;
 }
 
@@ -108,15 +112,8 @@ async function speak(
   late: LateFailure<never>,
 ): Promise<Response> {
   checkSpeechText('input', body.input, speech.maxInputChars, MAX_INPUT_CHARS);
-  const model = body.model ?? 's1-mini';
-  if (!isKnownModel(model)) {
-    throw new ChorusError({
-      code: 'model_not_found',
-      param: 'model',
-      message: `Model '${model}' is not served here. Available models: ${SPEECH_MODELS.join(', ')}.`,
-    });
-  }
-  const voice = await resolveVoice(speech, voices, owner, body);
+  const engine = engineForModel(speech, body.model, 'model');
+  const voice = await resolveVoice(speech, voices, owner, body, engine.id);
   const format = body.response_format ?? 'mp3';
   const formats = await speech.availableFormats();
   if (!formats.includes(format)) {
@@ -126,27 +123,21 @@ async function speak(
       message: `'${format}' needs ffmpeg, which this server does not have. Available formats: ${formats.join(', ')}.`,
     });
   }
-  if (body.language !== undefined && !speech.engine.capabilities.languages.includes(body.language.toLowerCase())) {
-    throw new ChorusError({
-      code: 'invalid_request',
-      param: 'language',
-      message: `Unknown language '${body.language}'. Available: ${speech.engine.capabilities.languages.join(', ')}.`,
-    });
-  }
+  const language = body.language === undefined ? undefined : engineLanguage(speech, voice.engine, body.language);
 
   const warnings: EngineWarning[] = [];
-  if (body.instructions !== undefined) {
-    warnings.push({ setting: 'instructions', message: `the ${speech.engine.id} engine has no style control; instructions were ignored` });
+  if (body.instructions !== undefined && speech.engines.engine(voice.engine, 'model').capabilities.options?.['instructions'] === undefined) {
+    warnings.push({ setting: 'instructions', message: `the ${voice.engine} engine has no style control; instructions were ignored` });
   }
-  for (const knob of SAMPLING_KNOBS) {
-    if (body[knob] !== undefined) warnings.push({ setting: knob, message: `not used by the ${speech.engine.id} engine (deterministic synthesis)` });
-  }
+  // Sampling knobs reach engines that declare them; the pipeline reports them ignored elsewhere.
+  const engineOptions: Record<string, unknown> = { ...body.options };
+  for (const knob of SAMPLING_KNOBS) if (body[knob] !== undefined) engineOptions[knob] = body[knob];
+  if (body.instructions !== undefined && warnings.length === 0) engineOptions['instructions'] = body.instructions;
   const sse = body.stream_format === 'sse';
   const streaming = body.stream === true || sse;
-  const request: SpeechRequest = {
+  const request = speechRequestFor(voice, {
     text: body.input,
-    voiceId: voice.engineVoiceId,
-    ...(voice.match === undefined ? {} : { voiceMatch: { transform: voice.match.transform, rate: voice.match.rate } }),
+    ...(Object.keys(engineOptions).length === 0 ? {} : { engineOptions }),
     watermark: body.no_watermark !== true,
     speed: body.speed ?? 1,
     pitchSemitones: body.pitch_shift ?? 0,
@@ -155,9 +146,9 @@ async function speak(
     normalization: body.normalization ?? 'none',
     maxChunkChars: body.chunk_length ?? speech.maxCharsPerChunk,
     delivery: streaming ? 'stream' : 'buffered',
-    ...(body.language === undefined ? {} : { language: body.language.toLowerCase() }),
+    ...(language === undefined ? {} : { language }),
     ...(body.multi_sentence_gap === undefined ? {} : { sentenceGapSec: body.multi_sentence_gap }),
-  };
+  });
 
   // A whole file (not a stream) may come from the result cache: same request, same bytes and timings.
   if (!streaming) return cachedResponse({ speech, cache, cacheUse, owner, voice, request, warnings, format, requestSignal, timestamps: extended && body.timestamps === true });
@@ -167,9 +158,8 @@ async function speak(
   const abort = (): void => controller.abort();
   requestSignal.addEventListener('abort', abort, { once: true });
   const { start, rest } = await openSpeechStream(speech.synthesize(request, controller.signal));
-  const headers = audioHeaders({ ...start, warnings: [...warnings, ...start.warnings] }, speech.engine.id);
-  headers['x-chorus-voice'] = voice.name;
-  if (voice.match !== undefined) headers['x-chorus-voice-method'] = `voice_matching; base=${voice.match.baseVoice}`;
+  const headers = audioHeaders({ ...start, warnings: [...warnings, ...start.warnings] }, voice.engine);
+  voiceHeaders(headers, voice);
 
   if (extended && body.timestamps === true) return timestampsStream(start, rest, headers, abort, late);
   if (sse) {
@@ -202,10 +192,9 @@ async function cachedResponse(options: {
   const { rendered, hit } = await renderCached(options.cache, key, () => renderSpeech(speech, request, options.requestSignal), options.requestSignal, options.cacheUse);
   const headers = audioHeaders(
     { type: 'start', format: request.format, mimeType: rendered.mimeType, sampleRate: rendered.sampleRate, decodedSampleRate: rendered.sampleRate, warnings: [...options.warnings, ...rendered.warnings] },
-    speech.engine.id,
+    voice.engine,
   );
-  headers['x-chorus-voice'] = voice.name;
-  if (voice.match !== undefined) headers['x-chorus-voice-method'] = `voice_matching; base=${voice.match.baseVoice}`;
+  voiceHeaders(headers, voice);
   if (options.cache?.enabled === true) {
     headers['x-cache'] = options.cacheUse === 'bypass' ? 'BYPASS' : hit ? 'HIT' : 'MISS';
     headers['x-chorus-cache-key'] = key;
@@ -230,15 +219,12 @@ async function cachedResponse(options: {
 }
 
 /** A built-in name or OpenAI alias, a library voice by name or id, or `{id}`; absent: the default of `speaker_gender`. */
-async function resolveVoice(speech: SpeechService, voices: VoiceLibrary, owner: string, body: ExtendedSpeechRequestBody): Promise<ResolvedVoice> {
-  if (body.voice === undefined) {
-    const builtin = speech.voices.defaultFor(body.speaker_gender);
-    return voices.resolve(owner, { name: builtin.id }, 'voice');
-  }
+async function resolveVoice(speech: SpeechService, voices: VoiceLibrary, owner: string, body: ExtendedSpeechRequestBody, engine: string): Promise<ResolvedVoice> {
+  if (body.voice === undefined) return voices.defaultVoice(owner, body.speaker_gender, engine);
   try {
     return typeof body.voice === 'string'
-      ? await voices.resolve(owner, { name: body.voice }, 'voice')
-      : await voices.resolve(owner, { id: body.voice.id }, 'voice');
+      ? await voices.resolve(owner, { name: body.voice }, 'voice', engine)
+      : await voices.resolve(owner, { id: body.voice.id }, 'voice', engine);
   } catch (error) {
     if (!ChorusError.isInstance(error) || error.code !== 'voice_not_found') throw error;
     const own = await voices.listUserVoices(owner);
@@ -247,10 +233,70 @@ async function resolveVoice(speech: SpeechService, voices: VoiceLibrary, owner: 
       code: 'voice_not_found',
       param: 'voice',
       message:
-        `Voice '${name}' not found. Built-in voices: ${speech.voices.voices.map((v) => v.id).join(', ')}; OpenAI names are accepted too` +
+        `Voice '${name}' not found on the ${engine} engine. Its voices: ${speech.engines.voices(engine).voices.map((v) => v.id).join(', ')}` +
+        (engine === 'espeak' ? '; OpenAI names are accepted too' : '') +
         (own.length > 0 ? `; your voices: ${own.map((v) => `${v.name} (${v.voiceId})`).join(', ')}.` : '; add your own with POST /v1/references/add.'),
     });
   }
+}
+
+/** Says which voice spoke and how: `zero_shot` cloning, `voice_matching` on eSpeak, or a built-in voice. */
+function voiceHeaders(headers: Record<string, string>, voice: ResolvedVoice): void {
+  headers['x-chorus-voice'] = voice.name;
+  const method = voiceMethod(voice);
+  if (method === 'voice_matching') headers['x-chorus-voice-method'] = `voice_matching; base=${voice.match!.baseVoice}`;
+  else if (method === 'zero_shot') headers['x-chorus-voice-method'] = `zero_shot; engine=${voice.engine}`;
+}
+
+/** OpenAI's model names and Fish Speech's: each speaks with the default engine. */
+const DEFAULT_ENGINE_MODELS = ['tts-1', 'tts-1-hd', 'gpt-4o-mini-tts', 's1-mini'] as const;
+
+/** The engine a `model` names: OpenAI's and Fish's names pick the default engine, an engine id that engine. */
+function engineForModel(speech: SpeechService, model: string | undefined, param: string): EngineDescription {
+  const id = (model ?? 's1-mini').trim();
+  const alias = modelAliases(id);
+  if (alias === 'default') return speech.engine;
+  const engineId = alias ?? id.toLowerCase();
+  if (speech.engines.has(engineId)) return speech.engines.engine(engineId, param);
+  throw unknownModel(speech, id, param);
+}
+
+function unknownModel(speech: SpeechService, id: string, param: string): ChorusError {
+  return new ChorusError({
+    code: 'model_not_found',
+    param,
+    message: `Model '${id}' is not served here. Available models: ${listModels(speech).map((model) => model.id).join(', ')}.`,
+  });
+}
+
+/** OpenAI's model list: every loaded engine with what it can do, and the names that stand for the default engine. */
+function listModels(speech: SpeechService) {
+  const describe = (engine: EngineDescription, id: string) => ({
+    id,
+    object: 'model' as const,
+    created: 0,
+    owned_by: 'chorus',
+    engine: engine.id,
+    version: engine.version,
+    default: engine.id === speech.engine.id,
+    ready: true,
+    placement: engine.placement,
+    voices: engine.voices.length,
+    languages: engine.capabilities.languages.map((language) => language.tag),
+    capabilities: {
+      sample_rate: engine.capabilities.sampleRate,
+      streaming: engine.capabilities.streaming,
+      word_timings: engine.capabilities.wordTimings ? 'engine' : 'aligned',
+      cloning: engine.capabilities.cloning,
+      deterministic: engine.capabilities.deterministic ?? false,
+      ...(engine.capabilities.maxInputChars === undefined ? {} : { max_input_chars: engine.capabilities.maxInputChars }),
+      options: engine.capabilities.options ?? {},
+    },
+  });
+  return [
+    ...speech.engines.engines.map((engine) => describe(engine, engine.id)),
+    ...DEFAULT_ENGINE_MODELS.map((id) => ({ ...describe(speech.engine, id), alias_of: speech.engine.id })),
+  ];
 }
 
 /**

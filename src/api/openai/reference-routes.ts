@@ -46,7 +46,7 @@ export function createReferenceRoutes(voices: VoiceLibrary, ownerOf: (c: Context
       },
       c.req.raw.signal,
     );
-    return c.json({ success: true, message: `Reference '${record.name}' added.`, reference_id: record.name, voice_id: record.voiceId, reference: describe(record), note: VOICE_MATCHING_NOTE });
+    return c.json({ success: true, message: `Reference '${record.name}' added.`, reference_id: record.name, voice_id: record.voiceId, reference: describe(record), ...(record.method === 'zero_shot' ? {} : { note: VOICE_MATCHING_NOTE }) });
   });
 
   const list = async (c: Context) => {
@@ -110,7 +110,8 @@ function describe(voice: UserVoiceRecord) {
     sample_rate: voice.sampleRate,
     created_at: new Date(voice.createdAt).toISOString(),
     type: voice.type,
-    method: voice.match.method,
+    method: voice.method ?? voice.match.method,
+    engine: voice.engine.split('@')[0],
     base_voice: voice.match.baseVoice,
   };
 }

@@ -5,11 +5,14 @@ import { numberInRange } from '../../validation/validation.js';
 /** OpenAI's limit of `input` (and `instructions`); CHORUS_MAX_INPUT_CHARS applies when it is lower. */
 export const MAX_INPUT_CHARS = 4096;
 
-/** Models this server answers to: its own id plus the names OpenAI and Fish Speech clients send. */
-export const SPEECH_MODELS = ['chorus-espeak', 'tts-1', 'tts-1-hd', 'gpt-4o-mini-tts', 's1-mini'] as const;
-
-export function isKnownModel(model: string): boolean {
-  return (SPEECH_MODELS as readonly string[]).includes(model) || model.startsWith('gpt-4o-mini-tts-');
+/**
+ * What a model name OpenAI and Fish Speech clients send stands for: `default` (the default engine),
+ * an engine id (`chorus-espeak` is eSpeak's older name here), or undefined when it is no alias (an engine id itself, or unknown).
+ */
+export function modelAliases(model: string): string | undefined {
+  if (['tts-1', 'tts-1-hd', 'gpt-4o-mini-tts', 's1-mini'].includes(model) || model.startsWith('gpt-4o-mini-tts-')) return 'default';
+  if (model.startsWith('chorus-')) return model.slice('chorus-'.length);
+  return undefined;
 }
 
 const voiceSchema = z.union([z.string().min(1), z.object({ id: z.string().min(1) })]);
@@ -31,6 +34,8 @@ const speechFields = {
   normalization: z.enum(['none', 'peak', 'rms']).optional(),
   /** Chorus extension: leave out the inaudible watermark every generated file carries. */
   no_watermark: z.boolean().optional(),
+  /** Chorus extension: knobs of the chosen engine (`/v1/models` lists each engine's `options`). */
+  options: z.record(z.string(), z.union([z.number(), z.boolean(), z.string()])).optional(),
 };
 
 export const speechRequestSchema = z.object(speechFields);

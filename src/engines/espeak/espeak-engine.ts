@@ -10,10 +10,13 @@ import type {
   EngineVoice,
   SpeechEngine,
 } from '../../engine/speech-engine.js';
+import { bcp47Tag } from '../../engine/engine-languages.js';
 import { ESPEAK_VOICES, toEngineVoice, type EspeakVoiceDefinition } from './espeak-voices.js';
 import { literalEspeakText, type LiteralText } from './literal-text.js';
 
-export const ESPEAK_ENGINE_ID = 'espeak';
+import { ESPEAK_ENGINE_ID } from './espeak-id.js';
+
+export { ESPEAK_ENGINE_ID };
 /** Echogarden's eSpeak NG 1.52-dev build, package version 0.3.5. */
 const ESPEAK_VERSION = 'espeak-ng-1.52-dev+echogarden-0.3.5';
 // eSpeak accepts 80..450 words per minute; beyond that the pipeline time-stretches.
@@ -41,11 +44,12 @@ export async function createEspeakEngine(): Promise<SpeechEngine> {
   const engineVoices = ESPEAK_VOICES.map(toEngineVoice);
 
   const capabilities: EngineCapabilities = {
-    languages: [...languages.keys()].sort(),
+    languages: [...languages.keys()].sort().map((code) => ({ tag: bcp47Tag(code), code })),
     sampleRate,
     streaming: 'sentence',
     wordTimings: true,
     cloning: 'none',
+    deterministic: true,
     nativeSpeedRange: [0.5, 2],
   };
 
@@ -110,6 +114,8 @@ export async function createEspeakEngine(): Promise<SpeechEngine> {
     const durationMs = (totalSamples / sampleRate) * 1000;
     yield* wordParts(literal, events, durationMs);
     for (const chunk of chunks) {
+      // Made in one go, handed out in pieces: a consumer that aborts between them gets no more.
+      if (signal.aborted) return;
       const samples = new Float32Array(chunk.length);
       for (let i = 0; i < chunk.length; i++) samples[i] = chunk[i]! / 32768;
       yield { type: 'audio', samples, sampleRate };

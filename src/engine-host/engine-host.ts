@@ -63,6 +63,8 @@ export class EngineHost {
   #crashes = 0;
   #generation = 0;
   #closed = false;
+  /** The pause before restarting a host that died, cut short by close(). */
+  #restartWait: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
 
   constructor(options: EngineHostOptions) {
     this.#options = options;
@@ -121,6 +123,10 @@ export class EngineHost {
 
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#restartWait !== undefined) {
+      clearTimeout(this.#restartWait.timer);
+      this.#restartWait.resolve();
+    }
     const child = this.#child;
     this.#child = undefined;
     for (const { queue } of this.#generations.values()) queue.fail(new ChorusError({ code: 'engine_unavailable', message: 'The server is shutting down.' }));
@@ -284,7 +290,12 @@ export class EngineHost {
       model.state = 'loading';
       this.#resetReadiness(model);
     }
-    this.#loadChain = this.#loadChain.then(() => new Promise((resolve) => setTimeout(resolve, delay).unref()));
+    this.#loadChain = this.#loadChain.then(
+      () =>
+        new Promise<void>((resolve) => {
+          this.#restartWait = { timer: setTimeout(resolve, delay), resolve };
+        }),
+    );
     for (const model of reload) this.#enqueueLoad(model);
   }
 }

@@ -8,6 +8,7 @@ import onnxProto from 'onnx-proto';
 const { onnx } = onnxProto;
 
 export const FLOAT = 1;
+export const INT32 = 6;
 export const INT64 = 7;
 
 /** A dimension: a number, or a name for a dynamic one. */

@@ -2,7 +2,7 @@ import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MANIFEST_FILE, type ModelFamily, type ModelManifest } from '../../../src/models/model-manifest.js';
 import { espeakDataDir } from './espeak-data.js';
-import { constant, encodeModel, FLOAT, INT64, newGraph, node, randomValues, valueInfo, type Graph } from './onnx-builder.js';
+import { constant, encodeModel, FLOAT, INT32, INT64, newGraph, node, randomValues, valueInfo, type Graph } from './onnx-builder.js';
 
 /**
  * Random-weight stand-ins for each sherpa-onnx family, 40–200 KB each, written exactly as
@@ -286,6 +286,11 @@ export async function buildKitten(modelsDir: string, options: KittenOptions = {}
 export interface PocketOptions extends TinyModelOptions {
   /** Writes test_wavs/<name>.wav reference clips, as the real tarball ships (bria, loona, …). */
   readonly referenceWavs?: readonly string[];
+  /**
+   * Gives lm_main an int32 state input, which sherpa cannot make the zero state of: it `_Exit`s
+   * while loading. The pre-check reads metadata and files, not graphs, so this reaches sherpa.
+   */
+  readonly int32State?: boolean;
 }
 
 const POCKET_LATENT = 32;
@@ -328,6 +333,10 @@ export async function buildPocket(modelsDir: string, options: PocketOptions = {}
   main.inputs.push(valueInfo('text_embeddings', FLOAT, [1, 'conditioning', POCKET_EMBEDDING]));
   main.inputs.push(valueInfo('state_frames', FLOAT, [1]));
   main.inputs.push(valueInfo('state_tokens', FLOAT, [1]));
+  if (options.int32State === true) {
+    main.inputs.push(valueInfo('state_int32', INT32, [1]));
+    main.outputs.push(valueInfo(node(main, 'Identity', ['state_int32'], 'out_state_int32'), INT32, [1]));
+  }
   constant(main, 'zero', [0]);
   const isNan = node(main, 'IsNaN', ['sequence'], 'is_nan');
   const cleaned = node(main, 'Where', [isNan, 'zero', 'sequence'], 'cleaned');

@@ -98,7 +98,10 @@ export async function loadInstalledNeuralEngines(options: InstalledNeuralEngines
 
   return {
     registrations,
-    status: () => [...refused, ...host.status().map((status) => ({ ...status, family: families.get(status.id) }))].sort((a, b) => a.id.localeCompare(b.id)) as NeuralEngineStatus[],
+    status: () =>
+      [...refused, ...host.status().map((status): NeuralEngineStatus => ({ ...status, family: families.get(status.id)! }))].sort((a, b) =>
+        a.id.localeCompare(b.id),
+      ),
     hostPid: () => host.pid,
     close: () => host.close(),
   };

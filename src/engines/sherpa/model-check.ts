@@ -157,23 +157,28 @@ async function checkEspeakData(path: string, problem: Problem): Promise<Map<stri
     if (!present) throw problem(basename(path), `is not an espeak-ng-data directory: '${file}' is missing.`);
   }
   const languages = new Map<string, { voice: string; priority: number }>();
-  const langDir = join(path, 'lang');
-  const entries = await readdir(langDir, { recursive: true, withFileTypes: true }).catch(() => {
-    throw problem(basename(path), `is not an espeak-ng-data directory: 'lang/' is missing.`);
-  });
-  for (const entry of entries) {
-    if (!entry.isFile()) continue;
-    const voice = entry.name;
-    const consider = (code: string, priority: number): void => {
-      const known = languages.get(code);
-      if (known === undefined || priority < known.priority) languages.set(code, { voice, priority });
-    };
-    consider(voice.toLowerCase(), 0);
-    const text = await readFile(join(entry.parentPath, entry.name), 'latin1');
-    for (const line of text.split('\n')) {
-      const match = /^\s*language\s+(\S+)(?:\s+(\d+))?/.exec(line);
-      if (match !== null) consider(match[1]!.toLowerCase(), Number(match[2] ?? 5));
+  const consider = (code: string, voice: string, priority: number): void => {
+    const known = languages.get(code);
+    if (known === undefined || priority < known.priority) languages.set(code, { voice, priority });
+  };
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const entryPath = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        await walk(entryPath);
+        continue;
+      }
+      consider(entry.name.toLowerCase(), entry.name, 0);
+      for (const line of (await readFile(entryPath, 'latin1')).split('\n')) {
+        const match = /^\s*language\s+(\S+)(?:\s+(\d+))?/.exec(line);
+        if (match !== null) consider(match[1]!.toLowerCase(), entry.name, Number(match[2] ?? 5));
+      }
     }
+  };
+  try {
+    await walk(join(path, 'lang'));
+  } catch {
+    throw problem(basename(path), `is not an espeak-ng-data directory: 'lang/' is missing or unreadable.`);
   }
   return new Map([...languages].map(([code, { voice }]) => [code, voice]));
 }

@@ -187,19 +187,22 @@ function modelFile(files: Files, key: string): string {
   return files[key]!;
 }
 
+/** What every single-graph family's metadata must say: the rate and the number of speakers. */
+async function readModelMetadata(files: Files, problem: Problem): Promise<{ name: string; metadata: Map<string, string>; sampleRate: number; count: number }> {
+  const name = basename(modelFile(files, 'model'));
+  const metadata = await metadataOf(modelFile(files, 'model'), problem);
+  return { name, metadata, sampleRate: requireInteger(metadata, 'sample_rate', name, problem), count: requireInteger(metadata, 'n_speakers', name, problem) };
+}
+
 async function checkPiper(manifest: ModelManifest, dir: string, files: Files, problem: Problem): Promise<CheckedModel> {
-  const model = modelFile(files, 'model');
-  const name = basename(model);
-  const metadata = await metadataOf(model, problem);
-  const sampleRate = requireInteger(metadata, 'sample_rate', name, problem);
-  const count = requireInteger(metadata, 'n_speakers', name, problem);
+  const { name, metadata, sampleRate, count } = await readModelMetadata(files, problem);
   if ((metadata.get('language') ?? '').trim() === '') throw problem(name, `metadata 'language' is missing or empty; sherpa-onnx requires it.`);
   const comment = metadata.get('comment');
   if (comment === undefined) throw problem(name, `metadata 'comment' is missing; sherpa-onnx requires it.`);
   if (!comment.includes('piper')) throw problem(name, `metadata 'comment' is '${comment}'; a Piper voice says 'piper' there (sherpa frames its phonemes by it).`);
   await checkTokens(modelFile(files, 'tokens'), ['_', '^', '$'], problem);
   const espeakLanguages = await checkEspeakData(modelFile(files, 'dataDir'), problem);
-  const fromConfig = await piperSpeakerMap(`${model}.json`, count, problem);
+  const fromConfig = await piperSpeakerMap(`${modelFile(files, 'model')}.json`, count, problem);
   return {
     manifest,
     dir,
@@ -241,11 +244,7 @@ async function piperSpeakerMap(path: string, count: number, problem: Problem): P
 }
 
 async function checkKokoro(manifest: ModelManifest, dir: string, files: Files, problem: Problem): Promise<CheckedModel> {
-  const model = modelFile(files, 'model');
-  const name = basename(model);
-  const metadata = await metadataOf(model, problem);
-  const sampleRate = requireInteger(metadata, 'sample_rate', name, problem);
-  const count = requireInteger(metadata, 'n_speakers', name, problem);
+  const { name, metadata, sampleRate, count } = await readModelMetadata(files, problem);
   requireInteger(metadata, 'has_espeak', name, problem, 0);
   const version = metadata.has('version') ? requireInteger(metadata, 'version', name, problem) : 1;
   const [maxTokens, middle, styleWidth] = requireDims(metadata, name, problem, "'S,1,D'", 3) as [number, number, number];
@@ -277,13 +276,9 @@ async function checkKokoro(manifest: ModelManifest, dir: string, files: Files, p
 const KITTEN_V08_SPEAKERS = ['expr-voice-2-m', 'expr-voice-2-f', 'expr-voice-3-m', 'expr-voice-3-f', 'expr-voice-4-m', 'expr-voice-4-f', 'expr-voice-5-m', 'expr-voice-5-f'];
 
 async function checkKitten(manifest: ModelManifest, dir: string, files: Files, problem: Problem): Promise<CheckedModel> {
-  const model = modelFile(files, 'model');
-  const name = basename(model);
-  const metadata = await metadataOf(model, problem);
+  const { name, metadata, sampleRate, count } = await readModelMetadata(files, problem);
   const modelType = metadata.get('model_type');
   if (modelType !== 'kitten-tts') throw problem(name, `metadata 'model_type' is ${modelType === undefined ? 'missing' : `'${modelType}'`}, expected 'kitten-tts'.`);
-  const sampleRate = requireInteger(metadata, 'sample_rate', name, problem);
-  const count = requireInteger(metadata, 'n_speakers', name, problem);
   if (requireInteger(metadata, 'has_espeak', name, problem, 0) !== 1) throw problem(name, `metadata 'has_espeak' must be 1: Kitten phonemizes with eSpeak.`);
   const [first, styleWidth] = requireDims(metadata, name, problem, "'1,D'", 2) as [number, number];
   if (first !== 1) throw problem(name, `metadata 'style_dim' is '${metadata.get('style_dim')}', expected '1,D'.`);

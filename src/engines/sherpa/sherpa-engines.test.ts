@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { concatFloat32 } from '../../audio/pcm.js';
 import type { EnginePart, EngineSynthesisRequest, SpeechEngine } from '../../engine/speech-engine.js';
 import { ChorusError } from '../../errors.js';
 import {
@@ -32,12 +33,7 @@ async function synthesize(engine: SpeechEngine, request: Partial<EngineSynthesis
     chunks.push(part.samples);
     sampleRate = part.sampleRate;
   }
-  const audio = new Float32Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    audio.set(chunk, offset);
-    offset += chunk.length;
-  }
+  const audio = concatFloat32(chunks);
   let energy = 0;
   for (const sample of audio) energy += sample * sample;
   return { samples: audio.length, sampleRate, rms: Math.sqrt(energy / Math.max(1, audio.length)), audio };

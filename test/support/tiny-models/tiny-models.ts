@@ -1,6 +1,7 @@
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MANIFEST_FILE, type ModelFamily, type ModelManifest } from '../../../src/models/model-manifest.js';
+import { wavBytes } from '../reference-voices.js';
 import { espeakDataDir } from './espeak-data.js';
 import { constant, encodeModel, FLOAT, INT32, INT64, newGraph, node, randomValues, valueInfo, type Graph } from './onnx-builder.js';
 
@@ -420,24 +421,9 @@ export async function buildPocket(modelsDir: string, options: PocketOptions = {}
 
 /** A 16-bit mono WAV of a voiced-sounding tone: stands in for a reference recording. */
 export function toneWav(sampleRate: number, seconds: number, pitchHz: number): Uint8Array {
-  const count = Math.round(sampleRate * seconds);
-  const buffer = Buffer.alloc(44 + count * 2);
-  buffer.write('RIFF', 0);
-  buffer.writeUInt32LE(36 + count * 2, 4);
-  buffer.write('WAVEfmt ', 8);
-  buffer.writeUInt32LE(16, 16);
-  buffer.writeUInt16LE(1, 20);
-  buffer.writeUInt16LE(1, 22);
-  buffer.writeUInt32LE(sampleRate, 24);
-  buffer.writeUInt32LE(sampleRate * 2, 28);
-  buffer.writeUInt16LE(2, 32);
-  buffer.writeUInt16LE(16, 34);
-  buffer.write('data', 36);
-  buffer.writeUInt32LE(count * 2, 40);
-  for (let i = 0; i < count; i++) {
+  const samples = Float32Array.from({ length: Math.round(sampleRate * seconds) }, (_, i) => {
     const t = i / sampleRate;
-    const value = 0.3 * Math.sin(2 * Math.PI * pitchHz * t) + 0.1 * Math.sin(2 * Math.PI * pitchHz * 2 * t);
-    buffer.writeInt16LE(Math.round(value * 32767), 44 + i * 2);
-  }
-  return buffer;
+    return 0.3 * Math.sin(2 * Math.PI * pitchHz * t) + 0.1 * Math.sin(2 * Math.PI * pitchHz * 2 * t);
+  });
+  return wavBytes(samples, sampleRate);
 }

@@ -94,7 +94,7 @@ export function createSherpaEngine(model: CheckedModel, host: EngineHost): Speec
     });
   }
 
-  function speakerFor(request: EngineSynthesisRequest): number {
+  function speakerFor(request: EngineSynthesisRequest): { voice: EngineVoice; sid: number } {
     const found = voicesByName.get(request.voiceId.toLowerCase());
     if (found === undefined) {
       throw new ChorusError({
@@ -103,11 +103,15 @@ export function createSherpaEngine(model: CheckedModel, host: EngineHost): Speec
         message: `Voice '${request.voiceId}' does not exist on engine '${manifest.name}'. It has: ${voices.map((voice) => voice.id).join(', ')}.`,
       });
     }
-    return found.sid;
+    return found;
   }
 
-  function languageExtra(request: EngineSynthesisRequest): Record<string, string> {
-    if (request.language === undefined) return {};
+  function languageExtra(request: EngineSynthesisRequest, voice: EngineVoice): Record<string, string> {
+    if (request.language === undefined) {
+      // A multi-language Kokoro speaker speaks its own language unless told otherwise (ef_dora: Spanish).
+      const own = model.multiLanguage ? model.espeakLanguages.get(voice.language.toLowerCase()) : undefined;
+      return own === undefined ? {} : { lang: own };
+    }
     const wanted = request.language.toLowerCase();
     if (model.multiLanguage) {
       const voice = model.espeakLanguages.get(wanted) ?? model.espeakLanguages.get(wanted.split('-')[0]!);
@@ -135,8 +139,8 @@ export function createSherpaEngine(model: CheckedModel, host: EngineHost): Speec
         extra: { temperature: numberOption(options, 'temperature'), seed: numberOption(options, 'seed') },
       };
     } else {
-      const sid = speakerFor(request);
-      const extra = languageExtra(request);
+      const { voice, sid } = speakerFor(request);
+      const extra = languageExtra(request, voice);
       const speed = Math.min(NATIVE_SPEED_RANGE[1], Math.max(NATIVE_SPEED_RANGE[0], request.speed ?? 1));
       generation = { sid, speed, silenceScale: 1, ...(Object.keys(extra).length > 0 ? { extra } : {}) };
     }

@@ -147,6 +147,11 @@ describe('sherpa-onnx engines in the engine host', () => {
     const french = await synthesize(kokoro, { text: 'Bonjour tout le monde, comment allez-vous?', voiceId: 'ff_siwis', language: 'fr' });
     assert.ok(french.rms > 0.05);
     assert.notEqual(french.samples, english.samples, 'French phonemes differ from English ones');
+    // Without a language, a speaker speaks its own: ef_dora is Spanish.
+    const spanish = 'Buenos días, ¿cómo estás? Hace un día precioso.';
+    const ownLanguage = await synthesize(kokoro, { text: spanish, voiceId: 'ef_dora' });
+    assert.deepEqual(ownLanguage.audio, (await synthesize(kokoro, { text: spanish, voiceId: 'ef_dora', language: 'es' })).audio);
+    assert.notEqual(ownLanguage.samples, (await synthesize(kokoro, { text: spanish, voiceId: 'ef_dora', language: 'en-US' })).samples);
     const refused = await rejection(synthesize(kokoro, { language: 'de' }));
     assert.equal(refused.code, 'invalid_request');
     assert.equal(refused.param, 'language');

@@ -300,6 +300,7 @@ describe('engine host crashes', () => {
     await buildPiper(modelsDir, { name: 'a-piper' });
     await buildPocket(modelsDir, { name: 'b-pocket-exits', int32State: true });
     await buildKitten(modelsDir, { name: 'c-kitten' });
+    await buildPiper(modelsDir, { name: 'd-graph-refused', brokenGraph: true });
     const installed = await loadInstalledNeuralEngines({ modelsDir, instances: 1, threads: 1 });
     try {
       const failing = installed.registrations.find((registration) => registration.id === 'b-pocket-exits')!;
@@ -310,8 +311,13 @@ describe('engine host crashes', () => {
       const kitten = await engineOf(installed, 'c-kitten');
       assert.ok((await synthesize(piper, { text: SENTENCE })).rms > 0.05);
       assert.ok((await synthesize(kitten, { text: SENTENCE, voiceId: 'expr-voice-2-f' })).rms > 0.05);
+      // A graph onnxruntime refuses is an error sherpa reports without exiting: the host stays up.
+      const hostPid = installed.hostPid();
+      const graphRefused = await rejection(installed.registrations.find((registration) => registration.id === 'd-graph-refused')!.create());
+      assert.match(graphRefused.message, /sherpa-onnx refused it: .*No Op registered for ChorusNoSuchOperator/);
+      assert.equal(installed.hostPid(), hostPid);
       const states = Object.fromEntries(installed.status().map((status) => [status.id, status.state]));
-      assert.deepEqual(states, { 'a-piper': 'ready', 'b-pocket-exits': 'failed', 'c-kitten': 'ready' });
+      assert.deepEqual(states, { 'a-piper': 'ready', 'b-pocket-exits': 'failed', 'c-kitten': 'ready', 'd-graph-refused': 'failed' });
     } finally {
       await installed.close();
       await rm(modelsDir, { recursive: true, force: true });

@@ -21,6 +21,10 @@ export interface ChorusConfig {
   readonly engines: readonly string[];
   /** Engine worker threads; defaults to the number of cores. */
   readonly workers: number;
+  /** sherpa-onnx instances per installed neural model, in the engine host (requests to a model share them). */
+  readonly sherpaInstances: number;
+  /** onnxruntime threads per sherpa-onnx instance. */
+  readonly sherpaThreads: number;
   readonly ffmpegPath: string;
   /** Audio a streaming synthesis may make ahead of its client, bytes; then it pauses until the client reads. */
   readonly streamBufferBytes: number;
@@ -127,6 +131,8 @@ const SETTINGS = {
   engine: { env: 'CHORUS_ENGINE', parse: text, default: '' },
   engines: { env: 'CHORUS_ENGINES', parse: list, default: [] as string[] },
   workers: { env: 'CHORUS_WORKERS', parse: integer(1, 64), default: availableParallelism() },
+  sherpaInstances: { env: 'CHORUS_SHERPA_INSTANCES', parse: integer(1, 16), default: 1 },
+  sherpaThreads: { env: 'CHORUS_SHERPA_THREADS', parse: integer(1, 64), default: Math.min(4, availableParallelism()) },
   ffmpegPath: { env: 'CHORUS_FFMPEG_PATH', parse: text, default: 'ffmpeg' },
   streamBufferBytes: { env: 'CHORUS_STREAM_BUFFER_BYTES', parse: integer(16 * 1024, 1 << 30), default: 256 * 1024 },
   maxRequestBytes: { env: 'CHORUS_MAX_REQUEST_BYTES', parse: integer(1024, 1 << 30), default: 1 << 20 },

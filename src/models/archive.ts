@@ -36,14 +36,17 @@ export async function extractArchive(path: string, destination: string, options:
   const source: AsyncIterable<Buffer> =
     format === 'tar.bz2' ? bunzip2File(path, options.signal) : format === 'tar.gz' ? createReadStream(path).pipe(createGunzip()) : createReadStream(path);
   const extract = tarStream.extract();
+  // Stops the feeding when an entry is refused: a destroyed extractor never drains again.
+  const stopFeeding = new AbortController();
   const feeding = (async () => {
     try {
       for await (const chunk of source) {
-        if (!extract.write(chunk)) await once(extract, 'drain');
+        if (stopFeeding.signal.aborted) return;
+        if (!extract.write(chunk)) await once(extract, 'drain', { signal: stopFeeding.signal });
       }
       extract.end();
     } catch (error) {
-      extract.destroy(error as Error);
+      if (!stopFeeding.signal.aborted) extract.destroy(error as Error);
     }
   })();
   let written = 0;
@@ -70,6 +73,7 @@ export async function extractArchive(path: string, destination: string, options:
       }
     }
   } catch (error) {
+    stopFeeding.abort();
     extract.destroy();
     await feeding;
     throw error;

@@ -6,8 +6,9 @@ import { FAMILY_FILES, MANIFEST_FILE, modelManifestSchema, type ModelManifest } 
 
 /**
  * The models directory: `<name>/` per installed model; dot-names are the manager's own:
- * `.downloads/` (partial downloads, kept for resuming, and per-model locks), `.staging-*`
- * (an install being built) and `.removing-*` (a model being deleted). Names never start with a dot,
+ * `.downloads/` (partial downloads, kept for resuming, and per-model locks), `.staging-<pid>-*`
+ * (an install being built) and `.removing-<pid>-*` (a model being deleted); those of a process
+ * that is gone are deleted by the next pull or import. Names never start with a dot,
  * so nothing of the manager's is ever taken for a model.
  */
 export const DOWNLOADS_DIR = '.downloads';
@@ -90,7 +91,7 @@ export async function withModelLock<T>(modelsDir: string, name: string, work: ()
     await writeFile(lock, String(process.pid));
   }
   try {
-    await removeLeftovers(modelsDir, name);
+    await removeLeftovers(modelsDir);
     return await work();
   } finally {
     await rm(lock, { force: true });
@@ -100,7 +101,7 @@ export async function withModelLock<T>(modelsDir: string, name: string, work: ()
 /** A fresh directory inside the models directory (same file system, so the final rename is atomic). */
 export async function makeStagingDir(modelsDir: string, name: string): Promise<string> {
   await mkdir(modelsDir, { recursive: true });
-  return mkdtemp(join(modelsDir, `.staging-${name}-`));
+  return mkdtemp(join(modelsDir, `.staging-${process.pid}-${name}-`));
 }
 
 /**
@@ -118,7 +119,7 @@ export async function installStaged(modelsDir: string, root: string, manifest: M
     if (!options.replace && (await isInstalled(modelsDir, manifest.name))) {
       throw new ChorusError({ code: 'conflict', message: `A model named ${manifest.name} is already installed in ${target}; --force replaces it.` });
     }
-    replaced = join(modelsDir, `.removing-${manifest.name}-${randomBytes(4).toString('hex')}`);
+    replaced = join(modelsDir, `.removing-${process.pid}-${manifest.name}-${randomBytes(4).toString('hex')}`);
     await rename(target, replaced);
   }
   await rename(root, target);
@@ -132,7 +133,7 @@ export async function removeInstalled(modelsDir: string, name: string): Promise<
   if (name.startsWith('.') || name.includes('/') || name.includes('\\') || !(await pathExists(target))) {
     throw new ChorusError({ code: 'model_not_found', param: 'NAME', message: `No model named '${name}' is installed in ${modelsDir}.` });
   }
-  const removing = join(modelsDir, `.removing-${name}-${randomBytes(4).toString('hex')}`);
+  const removing = join(modelsDir, `.removing-${process.pid}-${name}-${randomBytes(4).toString('hex')}`);
   await rename(target, removing);
   await rm(removing, { recursive: true, force: true });
   return target;
@@ -159,10 +160,12 @@ export const checkModelFiles: ModelCheck = async (manifest, dir) => {
   }
 };
 
-async function removeLeftovers(modelsDir: string, name: string): Promise<void> {
+/** Staging and removal directories of processes that are gone (killed mid-install): never anyone's model. */
+async function removeLeftovers(modelsDir: string): Promise<void> {
   const entries = await readdir(modelsDir).catch(() => [] as string[]);
   for (const entry of entries) {
-    if (new RegExp(`^\\.(staging|removing)-${name.replace(/[.]/g, '\\.')}-[^-]+$`).test(entry)) await rm(join(modelsDir, entry), { recursive: true, force: true });
+    const owner = /^\.(?:staging|removing)-(\d+)-/.exec(entry)?.[1];
+    if (owner !== undefined && Number(owner) !== process.pid && !processIsAlive(Number(owner))) await rm(join(modelsDir, entry), { recursive: true, force: true });
   }
 }
 

@@ -49,6 +49,22 @@ function piper(voice: string, language: string, sha256: string | undefined, size
   };
 }
 
+/** Kokoro v1.1-zh: 103 voices (3 English, 100 Mandarin); the fp32 and int8 builds differ only in the model file. */
+function kokoroV1_1(name: string, model: string, precision: string, sha256: string, size: number, checksumNote: string) {
+  return {
+    name,
+    aliases: [],
+    family: 'kokoro',
+    description: `Kokoro-82M v1.1-zh, ${precision}: 103 voices (3 English, 100 Mandarin), English and Chinese`,
+    license: KOKORO_LICENSE,
+    languages: ['en-US', 'en-GB', 'zh'],
+    voices: { count: 103 },
+    files: kokoroFiles(model, true),
+    sources: [{ type: 'archive', url: `${RELEASE}/${name}.tar.bz2`, sha256, size }],
+    checksumNote,
+  };
+}
+
 const PIPER_LICENSE_NOTE = 'Piper voices are licensed per voice, by the dataset they were trained on: read MODEL_CARD in the model directory before commercial use.';
 
 export const BUILT_IN_CATALOGUE = {
@@ -85,30 +101,8 @@ export const BUILT_IN_CATALOGUE = {
       sources: [{ type: 'archive', url: `${RELEASE}/kokoro-int8-multi-lang-v1_0.tar.bz2`, sha256: '4c3052abaa60943a341f193888cf6abd68787dae6ab8ae5c925a706caa247e4e', size: 132_303_094 }],
       checksumNote: PINNED_ELSEWHERE,
     },
-    {
-      name: 'kokoro-int8-multi-lang-v1_1',
-      aliases: [],
-      family: 'kokoro',
-      description: 'Kokoro-82M v1.1-zh, int8: 103 voices (3 English, 100 Mandarin), English and Chinese',
-      license: KOKORO_LICENSE,
-      languages: ['en-US', 'en-GB', 'zh'],
-      voices: { count: 103 },
-      files: kokoroFiles('model.int8.onnx', true),
-      sources: [{ type: 'archive', url: `${RELEASE}/kokoro-int8-multi-lang-v1_1.tar.bz2`, sha256: 'a1e94694776049035c4f2c6529f003aaece993c76aae9a78995831c3c4dcafc6', size: 147_031_220 }],
-      checksumNote: PINNED_ELSEWHERE,
-    },
-    {
-      name: 'kokoro-multi-lang-v1_1',
-      aliases: [],
-      family: 'kokoro',
-      description: 'Kokoro-82M v1.1-zh, fp32: 103 voices, English and Chinese',
-      license: KOKORO_LICENSE,
-      languages: ['en-US', 'en-GB', 'zh'],
-      voices: { count: 103 },
-      files: kokoroFiles('model.onnx', true),
-      sources: [{ type: 'archive', url: `${RELEASE}/kokoro-multi-lang-v1_1.tar.bz2`, sha256: 'a3f4c73d043860e3fd2e5b06f36795eb81de0fc8e8de6df703245edddd87dbad', size: 364_816_464 }],
-      checksumNote: 'sha256 and size as published by one public project; not checked against the host from here',
-    },
+    kokoroV1_1('kokoro-int8-multi-lang-v1_1', 'model.int8.onnx', 'int8', 'a1e94694776049035c4f2c6529f003aaece993c76aae9a78995831c3c4dcafc6', 147_031_220, PINNED_ELSEWHERE),
+    kokoroV1_1('kokoro-multi-lang-v1_1', 'model.onnx', 'fp32', 'a3f4c73d043860e3fd2e5b06f36795eb81de0fc8e8de6df703245edddd87dbad', 364_816_464, 'sha256 and size as published by one public project; not checked against the host from here'),
     {
       name: 'kokoro-en-v0_19',
       aliases: [],

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChorusError } from '../errors.js';
+import { processIsAlive } from '../util/process-alive.js';
 import { FAMILY_FILES, MANIFEST_FILE, modelManifestSchema, type ModelManifest } from './model-manifest.js';
 
 /**
@@ -182,13 +183,4 @@ async function pathExists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

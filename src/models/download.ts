@@ -59,11 +59,12 @@ export async function downloadFile(request: DownloadRequest): Promise<Downloaded
     }
     if (outcome.complete) break;
     if (attempt >= attempts) {
+      const kept = await sizeOf(partial);
       throw new ChorusError({
         code: 'download_failed',
         detail: 'download_interrupted',
         retryable: true,
-        message: `Downloading ${request.url} failed ${attempts} times (${outcome.reason}). What arrived is kept; run the same command again to resume.`,
+        message: `Downloading ${request.url} failed ${attempts} times (${outcome.reason}). ${kept > 0 ? `The ${kept} bytes that arrived are kept; run the same command again to resume.` : 'Nothing arrived; check the network or the URL.'}`,
       });
     }
     // A connection cut after progress is retried at once; a failing server gets a pause.

@@ -20,6 +20,7 @@ export type ChorusErrorCode =
   | 'store_unavailable'
   | 'storage_unavailable'
   | 'engine_failed'
+  | 'download_failed'
   | 'aborted'
   | 'internal';
 
@@ -42,6 +43,7 @@ export const HTTP_STATUS: Readonly<Record<ChorusErrorCode, number>> = {
   store_unavailable: 503,
   storage_unavailable: 503,
   engine_failed: 500,
+  download_failed: 502,
   aborted: 499,
   internal: 500,
 };

@@ -13,6 +13,7 @@ import { loadWebhookSecret } from '../jobs/webhook-sender.js';
 import { createLogger } from '../util/logger.js';
 import { describeError } from '../util/throttled-log.js';
 import { OPENAI_VOICE_ALIASES, VoiceCatalog } from '../speech/voice-catalog.js';
+import { MODELS_USAGE, modelsCommand } from './models-command.js';
 
 const USAGE = `Usage:
   chorus serve [--port N] [--host H] [--role all|api|worker]
@@ -29,7 +30,7 @@ const USAGE = `Usage:
           --timings           print word timings as JSON lines on stderr
           --no-watermark      leave out the inaudible watermark
   chorus voices [--json]                    list the built-in voices
-  chorus webhook-secret                     print the secret that signs webhooks (generated on first use)
+${MODELS_USAGE}  chorus webhook-secret                     print the secret that signs webhooks (generated on first use)
   chorus watermark detect FILE [--json]     does FILE (WAV, MP3, FLAC, Ogg) carry Chorus's watermark?
                                             exit 0 whether or not it does; 2 if FILE is unreadable or not usable audio
 `;
@@ -45,6 +46,8 @@ async function main(argv: string[]): Promise<number> {
       return voicesCommand(rest);
     case 'watermark':
       return watermarkCommand(rest);
+    case 'models':
+      return modelsCommand(rest);
     case 'webhook-secret': {
       const config = loadConfig();
       process.stdout.write(`${loadWebhookSecret(config.webhookSecret, config.dataDir).secret}\n`);

@@ -48,6 +48,13 @@ export interface ChorusConfig {
   readonly cacheEnabled: boolean;
   readonly cacheDir: string;
   readonly cacheMaxBytes: number;
+  /** Installed neural models, one directory each (default `<dataDir>/models`); see docs/models.md. */
+  readonly modelsDir: string;
+  /** The model catalogue `chorus models` uses: a JSON file or http(s) URL; absent = the built-in one. */
+  readonly modelCatalog: string | undefined;
+  /** Hugging Face endpoint (a mirror) and token for model downloads, under their usual names. */
+  readonly hfEndpoint: string;
+  readonly hfToken: string | undefined;
   /** Where job outputs (audio files, subtitles) are kept: the data directory or an S3 bucket. */
   readonly storage: 'local' | 's3';
   /** Base URL of links Chorus hands out for local files; default: the server's own http://host:port. */
@@ -152,6 +159,11 @@ const SETTINGS = {
   // '' = `<dataDir>/cache`, resolved in loadConfig.
   cacheDir: { env: 'CACHE_DIR', parse: text, default: '' },
   cacheMaxBytes: { env: 'CACHE_MAX_BYTES', parse: integer(0, Number.MAX_SAFE_INTEGER), default: 512 * 1024 * 1024 },
+  // '' = `<dataDir>/models`, resolved in loadConfig.
+  modelsDir: { env: 'CHORUS_MODELS_DIR', parse: text, default: '' },
+  modelCatalog: { env: 'CHORUS_MODEL_CATALOG', parse: text, default: undefined as string | undefined },
+  hfEndpoint: { env: 'HF_ENDPOINT', parse: httpUrl, default: 'https://huggingface.co' },
+  hfToken: { env: 'HF_TOKEN', parse: text, default: undefined as string | undefined },
   storage: { env: 'CHORUS_STORAGE', parse: oneOf(['local', 's3'] as const), default: 'local' as 'local' | 's3' },
   publicUrl: { env: 'CHORUS_PUBLIC_URL', parse: httpUrl, default: undefined as string | undefined },
   urlSigningSecret: { env: 'CHORUS_URL_SIGNING_SECRET', parse: text, default: undefined as string | undefined },
@@ -221,7 +233,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     throw new ConfigError(`CHORUS_HEADERS_TIMEOUT_MS (${config.headersTimeoutMs}) must not exceed CHORUS_REQUEST_TIMEOUT_MS (${config.requestTimeoutMs}): the headers are part of the request.`);
   }
   const dataDir = resolve(config.dataDir);
-  return { ...config, dataDir, cacheDir: config.cacheDir === '' ? join(dataDir, 'cache') : resolve(config.cacheDir) };
+  return {
+    ...config,
+    dataDir,
+    cacheDir: config.cacheDir === '' ? join(dataDir, 'cache') : resolve(config.cacheDir),
+    modelsDir: config.modelsDir === '' ? join(dataDir, 'models') : resolve(config.modelsDir),
+  };
 }
 
 function readConfigFile(path: string): Record<string, unknown> {

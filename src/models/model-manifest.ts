@@ -24,7 +24,8 @@ export const FAMILY_FILES = {
   },
 } as const satisfies Record<ModelFamily, { required: readonly string[]; optional: readonly string[] }>;
 
-const relativePath = z
+/** A path that stays inside the model directory (no absolute paths, no `..`). */
+export const relativePath = z
   .string()
   .min(1)
   .refine((path) => !path.startsWith('/') && !path.split(/[\\/]/).includes('..'), 'must be a path inside the model directory');
@@ -45,6 +46,15 @@ export const modelManifestSchema = z.object({
   installedAt: z.string(),
   /** sherpa-onnx config key → relative path (see FAMILY_FILES). */
   files: z.record(z.string(), relativePath),
+  /** One line for listings (from the catalogue entry). */
+  description: z.string().optional(),
+  /**
+   * What was downloaded and its sha256: `verified` when the digest matched the catalogue's, false
+   * when the catalogue had none and this one was computed on first download (trust on first use).
+   */
+  downloads: z
+    .array(z.object({ url: z.string(), sha256: z.string(), bytes: z.number().int().nonnegative(), verified: z.boolean() }))
+    .optional(),
 });
 
 export type ModelManifest = z.infer<typeof modelManifestSchema>;

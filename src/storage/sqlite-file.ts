@@ -1,6 +1,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type sqlite from 'node-sqlite3-wasm';
 import { ChorusError } from '../errors.js';
+import { processIsAlive } from '../util/process-alive.js';
 
 /**
  * Takes ownership of an embedded SQLite file for this process. node-sqlite3-wasm locks with a
@@ -15,7 +16,7 @@ export function claimDatabase(path: string, what: string): void {
   } catch {
     owner = undefined;
   }
-  if (owner !== undefined && Number.isInteger(owner) && owner !== process.pid && processAlive(owner)) {
+  if (owner !== undefined && Number.isInteger(owner) && owner !== process.pid && processIsAlive(owner)) {
     throw new ChorusError({
       code: 'engine_unavailable',
       message: `Another Chorus process (pid ${owner}) uses the ${what} ${path}; give each process its own CHORUS_DATA_DIR.`,
@@ -25,14 +26,6 @@ export function claimDatabase(path: string, what: string): void {
   writeFileSync(ownerFile, String(process.pid));
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * `work` in one write transaction. A BEGIN that failed (the disk refused the lock) leaves nothing to

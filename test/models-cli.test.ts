@@ -45,9 +45,9 @@ describe('chorus models (pull, import, rm, list) against a local model host', ()
   before(async () => {
     await host.start();
     work = mkdtempSync(join(tmpdir(), 'chorus-models-'));
-    kokoro = await buildTarball(familyFiles('kokoro', 'kokoro-test'));
-    piper = await buildTarball(familyFiles('piper', 'vits-piper-en_US-test-medium'), 'gz');
-    pocketFiles = familyFiles('pocket', 'x');
+    kokoro = await buildTarball(await familyFiles('kokoro', 'kokoro-test'));
+    piper = await buildTarball(await familyFiles('piper', 'vits-piper-en_US-test-medium'), 'gz');
+    pocketFiles = await familyFiles('pocket', 'x');
   });
   after(async () => {
     await host.stop();
@@ -91,10 +91,11 @@ describe('chorus models (pull, import, rm, list) against a local model host', ()
     assert.equal(manifest['family'], 'kokoro');
     assert.equal(manifest['source'], 'kokoro-ok');
     assert.deepEqual(manifest['downloads'], [{ url, sha256: sha256(kokoro), bytes: kokoro.length, verified: true }]);
-    for (const file of ['model.onnx', 'voices.bin', 'tokens.txt', 'lexicon-zh.txt', 'espeak-ng-data/phontab', 'espeak-ng-data/voices/!v/m1']) {
+    for (const file of ['model.onnx', 'voices.bin', 'tokens.txt', 'lexicon-zh.txt', 'espeak-ng-data/phontab', 'espeak-ng-data/lang/gmw/en-US']) {
       assert.ok(existsSync(join(modelsDir, 'kokoro-ok', file)), file);
     }
-    assert.equal(statSync(join(modelsDir, 'kokoro-ok', 'voices.bin')).size, 510 * 256 * 4);
+    const packed = (await familyFiles('kokoro', 'x')).find((entry) => entry.name === 'x/voices.bin');
+    assert.equal(statSync(join(modelsDir, 'kokoro-ok', 'voices.bin')).size, (packed as { content: Buffer }).content.length);
     assert.deepEqual(leftovers(modelsDir), []);
     assert.ok(!existsSync(join(modelsDir, '.downloads', 'kokoro-ok')), 'the downloaded archive is deleted once installed');
 
@@ -208,7 +209,7 @@ describe('chorus models (pull, import, rm, list) against a local model host', ()
   });
 
   it('an archive missing a required file is refused and nothing is installed', async () => {
-    const incomplete = await buildTarball(familyFiles('kokoro', 'kokoro-incomplete').filter((entry) => !entry.name.endsWith('tokens.txt')));
+    const incomplete = await buildTarball((await familyFiles('kokoro', 'kokoro-incomplete')).filter((entry) => !entry.name.endsWith('tokens.txt')));
     const url = host.host('/releases/kokoro-incomplete.tar.bz2', { body: incomplete });
     writeCatalogue(kokoroEntry('kokoro-incomplete', url, sha256(incomplete)));
     const result = await chorus(['pull', 'kokoro-incomplete'], env);
@@ -250,20 +251,30 @@ describe('chorus models (pull, import, rm, list) against a local model host', ()
     assert.equal(overridden.code, 1);
     assert.match(overridden.stderr, /not look like a complete pocket model/);
     assert.ok(!existsSync(join(modelsDir, 'wrong-family')));
+    // A file sherpa-onnx would exit the process on is refused by Chorus's pre-check before it is installed.
+    const broken = join(work, 'broken-piper.tar.gz');
+    const entries = (await familyFiles('piper', 'broken-piper')).map((entry) =>
+      entry.name.endsWith('.onnx') ? { name: entry.name, content: Buffer.from('not an onnx model at all') } : entry,
+    );
+    writeFileSync(broken, await buildTarball(entries, 'gz'));
+    const refused = await chorus(['import', broken], env);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /en_US-test-medium\.onnx: is not an ONNX model/);
+    assert.ok(!existsSync(join(modelsDir, 'broken-piper')));
     assert.deepEqual(leftovers(modelsDir), []);
   });
 
   it('an archive with a ../ path or a link is refused before anything is installed', async () => {
     writeCatalogue();
     const traversal = join(work, 'evil.tar.bz2');
-    writeFileSync(traversal, await buildTarball([...familyFiles('piper', 'evil'), { name: 'evil/../../escaped.txt', content: 'gotcha' }]));
+    writeFileSync(traversal, await buildTarball([...(await familyFiles('piper', 'evil')), { name: 'evil/../../escaped.txt', content: 'gotcha' }]));
     const refused = await chorus(['import', traversal], env);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /Refused the archive .*entry 'evil\/\.\.\/\.\.\/escaped\.txt' would land outside the model directory/);
     assert.ok(!existsSync(join(work, 'escaped.txt')) && !existsSync(join(modelsDir, 'escaped.txt')));
 
     const linked = join(work, 'linked.tar.gz');
-    writeFileSync(linked, await buildTarball([...familyFiles('piper', 'linked'), { name: 'linked/espeak-ng-data/passwd', type: 'symlink', linkname: '/etc/passwd' }], 'gz'));
+    writeFileSync(linked, await buildTarball([...(await familyFiles('piper', 'linked')), { name: 'linked/espeak-ng-data/passwd', type: 'symlink', linkname: '/etc/passwd' }], 'gz'));
     const linkRefused = await chorus(['import', linked], env);
     assert.equal(linkRefused.code, 1);
     assert.match(linkRefused.stderr, /entry 'linked\/espeak-ng-data\/passwd' is a symlink/);

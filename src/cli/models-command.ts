@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/config.js';
 import { ChorusError } from '../errors.js';
 import type { CatalogueEntry } from '../models/catalog.js';
-import { importModel, listCatalogue, listInstalled, pull, remove, type ModelManagerOptions, type ProgressPhase } from '../models/model-manager.js';
+import { checkModel } from '../engines/sherpa/model-check.js';
+import { DEFAULT_MODEL_CHECKS, importModel, listCatalogue, listInstalled, pull, remove, type ModelManagerOptions, type ProgressPhase } from '../models/model-manager.js';
 
 export const MODELS_USAGE = `  chorus models list [--json]               the catalogue and the installed models (size, licence, languages)
   chorus models pull NAME [--force] [--quiet] [--source archive|huggingface]
@@ -25,6 +26,8 @@ export async function modelsCommand(args: string[]): Promise<number> {
     catalogue: config.modelCatalog,
     hfEndpoint: config.hfEndpoint,
     hfToken: config.hfToken,
+    // sherpa-onnx exits the process on metadata it cannot read: such a model is refused before it is installed.
+    checks: [...DEFAULT_MODEL_CHECKS, async (manifest, dir) => void (await checkModel(manifest, dir))],
     signal: controller.signal,
     onNotice: (message: string) => process.stderr.write(`chorus: ${message}\n`),
   } satisfies ModelManagerOptions;

@@ -64,7 +64,7 @@ describe('model manager internals', () => {
     const modelsDir = join(dir, 'models');
     mkdirSync(modelsDir, { recursive: true });
     const archive = join(dir, 'kokoro-hook.tar.bz2');
-    writeFileSync(archive, await buildTarball(familyFiles('kokoro', 'kokoro-hook')));
+    writeFileSync(archive, await buildTarball(await familyFiles('kokoro', 'kokoro-hook')));
     const seen: string[] = [];
     const refuse: ModelCheck = (manifest, modelDir) => {
       seen.push(manifest.name, String(existsSync(join(modelDir, 'voices.bin'))), String(existsSync(join(modelDir, 'chorus-model.json'))));

@@ -193,8 +193,14 @@ async function healthResponse(c: Context, speech: SpeechService, version: string
       streaming_enabled: true,
       version,
       engine: { id: speech.engine.id, version: speech.engine.version, sample_rate: speech.engine.capabilities.sampleRate },
-      // Every loaded engine; the pool starts only once all are, so each listed one is ready.
-      engines: speech.engines.engines.map((engine) => ({ id: engine.id, version: engine.version, placement: engine.placement, default: engine.id === speech.engine.id, ready: true })),
+      // Every loaded engine (the pool starts only once all are, so each is ready), then installed models that failed.
+      engines: [
+        ...speech.engines.engines.map((engine) => ({ id: engine.id, version: engine.version, placement: engine.placement, default: engine.id === speech.engine.id, ready: true })),
+        ...speech
+          .engineStatus()
+          .filter((entry) => entry.state !== 'ready')
+          .map((entry) => ({ id: entry.id, default: false, ready: false, state: entry.state, ...(entry.reason === undefined ? {} : { reason: entry.reason }) })),
+      ],
       workers: { total: stats.workers, ready: stats.readyWorkers },
       jobs: {
         active: stats.activeJobs,

@@ -108,7 +108,7 @@ async function closeSharedState({ queue, voiceStore, conversations, rateLimitSto
 }
 
 async function startOn(shared: SharedState, config: ChorusConfig, logger: Logger): Promise<RunningServer> {
-  const speech = await createSpeechService(config);
+  const speech = await createSpeechService(config, { logger });
   try {
     return await listen(shared, speech, config, logger);
   } catch (error) {

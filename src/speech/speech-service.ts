@@ -5,6 +5,9 @@ import type { EngineDescription } from '../engine/engine-description.js';
 import type { PreparedVoice, SpeechEngine, VoiceReference } from '../engine/speech-engine.js';
 import { ESPEAK_ENGINE_ID } from '../engines/espeak/espeak-id.js';
 import { engineRegistrations, selectEngines, type EngineRegistration } from '../engines/registry.js';
+import { loadInstalledNeuralEngines } from '../engines/sherpa/installed-engines.js';
+import { ChorusError } from '../errors.js';
+import type { Logger } from '../util/logger.js';
 import { EnginePool, type EnginePoolStats } from '../workers/engine-pool.js';
 import type { AudioTask, AudioTaskResults } from '../workers/audio-tasks.js';
 import { EngineDirectory, VoiceCatalog } from './voice-catalog.js';
@@ -32,18 +35,55 @@ export interface SpeechService {
   /** Voice analysis, conversion and watermark detection, off the event loop. */
   runTask<T extends AudioTask>(task: T, signal: AbortSignal): Promise<AudioTaskResults[T['kind']]>;
   stats(): EnginePoolStats;
+  /** Every engine loaded or tried: the serving ones `ready`, installed models that could not load `failed` with the reason. */
+  engineStatus(): EngineStatus[];
   close(): Promise<void>;
 }
 
 export interface SpeechServiceOptions {
-  /** Registrations to choose from; absent = every registered engine. Tests pass their own. */
+  /** Registrations to choose from; absent = eSpeak and every installed model (CHORUS_MODELS_DIR). Tests pass their own. */
   readonly registrations?: readonly EngineRegistration[];
+  readonly logger?: Logger;
+}
+
+/** An engine this server tried to load, for /health and the log. */
+export interface EngineStatus {
+  readonly id: string;
+  readonly state: 'loading' | 'ready' | 'failed';
+  readonly reason?: string;
 }
 
 export async function createSpeechService(config: ChorusConfig, options: SpeechServiceOptions = {}): Promise<SpeechService> {
-  const registrations = options.registrations ?? (await engineRegistrations());
+  const { logger } = options;
+  const neural =
+    options.registrations === undefined
+      ? await loadInstalledNeuralEngines({
+          modelsDir: config.modelsDir,
+          instances: config.sherpaInstances,
+          threads: config.sherpaThreads,
+          ...(logger === undefined ? {} : { logger }),
+        })
+      : undefined;
+  const registrations = options.registrations ?? [...(await engineRegistrations()), ...(neural?.registrations ?? [])];
   const selection = selectEngines(registrations, config.engines, config.engine);
-  const mainEngines: SpeechEngine[] = await Promise.all(selection.main.map((registration) => registration.create()));
+  // A model that fails to load is reported and left out; the server starts with the engines that work.
+  const created = await Promise.allSettled(selection.main.map((registration) => registration.create()));
+  const mainEngines: SpeechEngine[] = [];
+  const failed: EngineStatus[] = [];
+  created.forEach((result, index) => {
+    const id = selection.main[index]!.id;
+    if (result.status === 'fulfilled') mainEngines.push(result.value);
+    else {
+      const reason = result.reason instanceof Error ? result.reason.message : String(result.reason);
+      failed.push({ id, state: 'failed', reason });
+      logger?.error('engine failed to load', { engine: id, reason });
+    }
+  });
+  if (failed.some((entry) => entry.id === selection.defaultEngine)) {
+    await Promise.all(mainEngines.map((engine) => closeEngine(engine)));
+    await neural?.close();
+    throw new ChorusError({ code: 'engine_unavailable', message: `The default engine '${selection.defaultEngine}' (CHORUS_DEFAULT_ENGINE) failed to load: ${failed.find((entry) => entry.id === selection.defaultEngine)!.reason}` });
+  }
   let pool: EnginePool;
   try {
     pool = await EnginePool.start({
@@ -56,9 +96,25 @@ export async function createSpeechService(config: ChorusConfig, options: SpeechS
     });
   } catch (error) {
     await Promise.all(mainEngines.map((engine) => closeEngine(engine)));
+    await neural?.close();
     throw error;
   }
-  return speechServiceOver(pool, config, mainEngines);
+  const service = speechServiceOver(pool, config, mainEngines);
+  const neuralStatus = (): EngineStatus[] =>
+    (neural?.status() ?? []).map((entry) => ({ id: entry.id, state: entry.state, ...(entry.reason === undefined ? {} : { reason: entry.reason }) }));
+  return {
+    ...service,
+    engineStatus: () => {
+      const listed = new Set(service.engines.engines.map((engine) => engine.id));
+      // Installed models that are not serving (refused by the pre-check, failed to load) are shown too.
+      const others = [...failed, ...neuralStatus()].filter((entry) => !listed.has(entry.id));
+      return [...service.engineStatus(), ...others.filter((entry, index) => others.findIndex((other) => other.id === entry.id) === index)];
+    },
+    close: async () => {
+      await service.close();
+      await neural?.close();
+    },
+  };
 }
 
 /** The service over a started pool (tests start pools with engines of their own). */
@@ -89,6 +145,7 @@ export function speechServiceOver(
     },
     runTask: (task, signal) => pool.runTask(task, signal),
     stats: () => pool.stats(),
+    engineStatus: () => pool.engines.map((engine) => ({ id: engine.id, state: 'ready' as const })),
     close: async () => {
       await pool.close();
       await Promise.all(mainEngines.map((engine) => closeEngine(engine)));

@@ -1,10 +1,15 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import compressjs from 'compressjs';
 import tarStream from 'tar-stream';
+import { espeakDataDir } from './tiny-models/espeak-data.js';
+import { buildKokoro, buildPiper, buildPocket } from './tiny-models/tiny-models.js';
 
 /** One entry of a generated tarball: a file (bytes or text), or a raw header for hostile cases. */
 export type TarEntry =
@@ -41,41 +46,77 @@ export function sha256(bytes: Buffer): string {
 }
 
 /** Plausible files of each family (random "weights", real names and directory layout); not loadable by sherpa. */
-export function familyFiles(family: 'kokoro' | 'piper' | 'pocket', top: string): TarEntry[] {
+export async function familyFiles(family: 'kokoro' | 'piper' | 'pocket', top: string): Promise<TarEntry[]> {
+  const built = await tinyModelFiles(family);
+  const file = (key: string): Buffer => built.get(key)!;
+  const espeakRoot = await espeakDataDir();
+  // The pre-check reads these (and the voice the model speaks): the rest of espeak-ng-data is not needed here.
   const espeak: TarEntry[] = [
     { name: `${top}/espeak-ng-data`, type: 'directory' },
-    { name: `${top}/espeak-ng-data/phontab`, content: randomBytes(2000) },
-    { name: `${top}/espeak-ng-data/en_dict`, content: randomBytes(3000) },
-    { name: `${top}/espeak-ng-data/voices/!v/m1`, content: 'name m1\n' },
+    ...['phontab', 'phonindex', 'phondata', 'intonations', 'en_dict', 'lang/gmw/en-US', 'lang/gmw/en'].map(
+      (path): TarEntry => ({ name: `${top}/espeak-ng-data/${path}`, content: readFileSync(join(espeakRoot, path)) }),
+    ),
   ];
   switch (family) {
     case 'kokoro':
       return [
         { name: `${top}/`, type: 'directory' },
-        { name: `${top}/model.onnx`, content: randomBytes(150_000) },
-        { name: `${top}/voices.bin`, content: Buffer.alloc(510 * 256 * 4, 7) },
-        { name: `${top}/tokens.txt`, content: '$ 0\n; 1\n: 2\n' },
-        { name: `${top}/lexicon-us-en.txt`, content: 'hello h ə l oʊ\n' },
+        { name: `${top}/model.onnx`, content: file('model') },
+        { name: `${top}/voices.bin`, content: file('voices') },
+        { name: `${top}/tokens.txt`, content: file('tokens') },
+        { name: `${top}/lexicon-us-en.txt`, content: file('lexicon') },
         { name: `${top}/lexicon-zh.txt`, content: '你好 n i3 h ao3\n' },
         ...espeak,
       ];
     case 'piper':
       return [
         { name: `${top}/`, type: 'directory' },
-        { name: `${top}/en_US-test-medium.onnx`, content: randomBytes(60_000) },
+        { name: `${top}/en_US-test-medium.onnx`, content: file('model') },
         { name: `${top}/en_US-test-medium.onnx.json`, content: '{"audio":{"sample_rate":22050}}' },
-        { name: `${top}/tokens.txt`, content: '_ 0\n^ 1\n$ 2\n' },
+        { name: `${top}/tokens.txt`, content: file('tokens') },
         { name: `${top}/MODEL_CARD`, content: 'License: CC0\n' },
         ...espeak,
       ];
     case 'pocket':
-      return ['lm_flow.int8.onnx', 'lm_main.int8.onnx', 'encoder.onnx', 'decoder.int8.onnx', 'text_conditioner.onnx']
-        .map((name): TarEntry => ({ name: `${top}/${name}`, content: randomBytes(20_000) }))
-        .concat([
-          { name: `${top}/vocab.json`, content: '{"▁a": 0}' },
-          { name: `${top}/token_scores.json`, content: '{"▁a": -1.5}' },
-        ]);
+      return (
+        [
+          ['lm_flow.int8.onnx', 'lmFlow'],
+          ['lm_main.int8.onnx', 'lmMain'],
+          ['encoder.onnx', 'encoder'],
+          ['decoder.int8.onnx', 'decoder'],
+          ['text_conditioner.onnx', 'textConditioner'],
+          ['vocab.json', 'vocabJson'],
+          ['token_scores.json', 'tokenScoresJson'],
+        ] as const
+      ).map(([name, key]): TarEntry => ({ name: `${top}/${name}`, content: file(key) }));
   }
+}
+
+const tinyModels = new Map<string, Promise<Map<string, Buffer>>>();
+
+/**
+ * The files of a tiny generated model of the family (real ONNX with the family's metadata, so the
+ * sherpa pre-check `chorus models` runs before installing accepts them), by sherpa config key.
+ */
+function tinyModelFiles(family: 'kokoro' | 'piper' | 'pocket'): Promise<Map<string, Buffer>> {
+  let files = tinyModels.get(family);
+  if (files === undefined) {
+    files = (async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'chorus-fixture-'));
+      try {
+        const model = family === 'kokoro' ? await buildKokoro(dir) : family === 'piper' ? await buildPiper(dir) : await buildPocket(dir);
+        const byKey = new Map<string, Buffer>();
+        for (const [key, path] of Object.entries(model.manifest.files)) {
+          if (key !== 'dataDir') byKey.set(key, readFileSync(join(model.dir, path)));
+        }
+        return byKey;
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    })();
+    tinyModels.set(family, files);
+  }
+  return files;
 }
 
 export interface HostedFile {

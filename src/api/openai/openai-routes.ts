@@ -112,7 +112,7 @@ async function speak(
   late: LateFailure<never>,
 ): Promise<Response> {
   checkSpeechText('input', body.input, speech.maxInputChars, MAX_INPUT_CHARS);
-  const engine = engineForModel(speech, body.model, 'model');
+  const engine = engineForModel(speech, body.model, 'model', typeof body.voice === 'string' ? body.voice : undefined);
   const voice = await resolveVoice(speech, voices, owner, body, engine.id);
   const format = body.response_format ?? 'mp3';
   const formats = await speech.availableFormats();
@@ -251,11 +251,17 @@ function voiceHeaders(headers: Record<string, string>, voice: ResolvedVoice): vo
 /** OpenAI's model names and Fish Speech's: each speaks with the default engine. */
 const DEFAULT_ENGINE_MODELS = ['tts-1', 'tts-1-hd', 'gpt-4o-mini-tts', 's1-mini'] as const;
 
-/** The engine a `model` names: OpenAI's and Fish's names pick the default engine, an engine id that engine. */
-function engineForModel(speech: SpeechService, model: string | undefined, param: string): EngineDescription {
+/**
+ * The engine a `model` names: an engine id that engine; OpenAI's and Fish's names the default engine,
+ * unless the voice is `<engine>:<voice>` (unmodified OpenAI clients send `tts-1` whatever the voice).
+ */
+function engineForModel(speech: SpeechService, model: string | undefined, param: string, voice?: string): EngineDescription {
   const id = (model ?? 's1-mini').trim();
   const alias = modelAliases(id);
-  if (alias === 'default') return speech.engine;
+  if (alias === 'default') {
+    const prefix = voice === undefined || voice.indexOf(':') <= 0 ? undefined : voice.slice(0, voice.indexOf(':')).trim().toLowerCase();
+    return prefix !== undefined && speech.engines.has(prefix) ? speech.engines.engine(prefix, 'voice') : speech.engine;
+  }
   const engineId = alias ?? id.toLowerCase();
   if (speech.engines.has(engineId)) return speech.engines.engine(engineId, param);
   throw unknownModel(speech, id, param);

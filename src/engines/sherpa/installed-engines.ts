@@ -84,12 +84,14 @@ export async function loadInstalledNeuralEngines(options: InstalledNeuralEngines
       refused.push({ id: manifest.name, family: manifest.family, state: 'failed', reason });
       continue;
     }
-    const ready = host.load(manifest.name, { [checked.sherpaFamily]: sherpaFamilyConfig(checked) });
     const engine = createSherpaEngine(checked, host);
+    let ready: Promise<unknown> | undefined;
     registrations.push({
       id: manifest.name,
       placement: 'main',
+      // Loaded when chosen (CHORUS_ENGINES), so a model left out never starts the host.
       create: async () => {
+        ready ??= host.load(manifest.name, { [checked.sherpaFamily]: sherpaFamilyConfig(checked) });
         await ready;
         return engine;
       },

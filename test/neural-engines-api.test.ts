@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -26,7 +29,8 @@ describe('Neural engines through the APIs (tiny generated models)', () => {
     await buildPocket(modelsDir, { referenceWavs: ['bria'] });
     // sherpa-onnx would exit the whole process on this one: the pre-check must refuse it and the server start anyway.
     await buildPiper(modelsDir, { name: 'piper-broken', omitMetadata: ['sample_rate'] });
-    server = await startTestServer({ CHORUS_MODELS_DIR: modelsDir, CHORUS_SHERPA_THREADS: '1' });
+    // Spark's prompt_speech_url is fetched from a loopback file server here.
+    server = await startTestServer({ CHORUS_MODELS_DIR: modelsDir, CHORUS_SHERPA_THREADS: '1', CHORUS_ALLOW_PRIVATE_URLS: 'true' });
     client = new OpenAI({ apiKey: 'unused', baseURL: `${server.url}/v1`, maxRetries: 0 });
   });
   after(async () => {
@@ -111,5 +115,77 @@ describe('Neural engines through the APIs (tiny generated models)', () => {
     assert.equal(spoken.output!['voice_method'], 'zero_shot');
     assert.equal(spoken.output!['engine'], 'pocket-tiny');
     assert.ok((spoken.output!['duration'] as number) > 0.5);
+  });
+
+  it('clones zero-shot from a Fish reference (/v1/references/add) and from Spark\'s prompt_speech_url', async () => {
+    const reference = await fliteReference('A second reference speaker, reading a few longer sentences, so that there is more than enough speech to clone a voice from.', 'awb');
+    const form = new FormData();
+    form.set('id', 'tiny-ref');
+    form.set('text', 'A second reference speaker.');
+    form.set('audio', new Blob([reference.wav], { type: 'audio/wav' }), 'ref.wav');
+    const added = await fetch(`${server.url}/v1/references/add`, { method: 'POST', body: form });
+    assert.equal(added.status, 200, await added.clone().text());
+    const speech = await fetch(`${server.url}/v1/audio/speech`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'pocket-tiny', voice: 'tiny-ref', input: 'Hello from the reference.', response_format: 'wav' }),
+    });
+    assert.equal(speech.status, 200, await speech.clone().text());
+    assert.match(String(speech.headers.get('x-chorus-voice-method')), /^zero_shot; engine=pocket-tiny/);
+    assert.equal(probeAudio(new Uint8Array(await speech.arrayBuffer()), 'wav').codec, 'pcm_s16le');
+
+    const files: Server = createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'audio/wav' });
+      response.end(reference.wav);
+    });
+    await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = files.address() as AddressInfo;
+      const response = await fetch(`${server.url}/v2/spark-tts/runsync`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ input: { text: 'Cloned from a URL.', engine: 'pocket-tiny', prompt_speech_url: `http://127.0.0.1:${port}/reference.wav` } }),
+      });
+      const body = (await response.json()) as { status: string; output?: { warnings?: string[] } };
+      assert.equal(body.status, 'COMPLETED', JSON.stringify(body));
+      assert.ok(body.output!.warnings!.some((warning) => /cloned zero-shot by the pocket-tiny engine/.test(warning)), JSON.stringify(body.output!.warnings));
+    } finally {
+      await new Promise<void>((resolve) => files.close(() => resolve()));
+    }
+  });
+
+  it('an engine host killed mid-request is replaced: that request fails as engine_failed or was already complete, the next is served by a new host, eSpeak is unaffected', async () => {
+    const hostPid = (): number | undefined => {
+      const lines = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' }).split('\n');
+      const line = lines.find((entry) => entry.includes('engine-host'));
+      return line === undefined ? undefined : Number(line.trim().split(/\s+/)[0]);
+    };
+    const before = hostPid();
+    assert.ok(before !== undefined, 'the engine host runs as a child process');
+    const long = 'This sentence keeps the engine busy for a while. '.repeat(40);
+    const doomed = fetch(`${server.url}/v1/audio/speech`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'kokoro-tiny-multi-lang', voice: 'af_heart', input: long, response_format: 'wav' }),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    process.kill(before, 'SIGKILL');
+    // The tiny model may have finished before the kill landed; if it had not, the request fails as engine_failed
+    // (a 500, or a cut body when the headers had left), never with a wrong success.
+    const failed = await doomed;
+    if (failed.status !== 200) {
+      assert.equal(failed.status, 500, await failed.clone().text());
+      const error = (await failed.json()) as { error: { code: string } };
+      assert.equal(error.error.code, 'engine_failed');
+    } else {
+      const bytes = await failed.arrayBuffer().then((body) => new Uint8Array(body), () => undefined);
+      if (bytes !== undefined) assert.ok(probeAudio(bytes, 'wav').duration > 5, 'a request that succeeds is complete');
+    }
+    const next = await client.audio.speech.create({ model: 'kokoro-tiny-multi-lang', voice: 'alloy', input: 'Back again.', response_format: 'wav' });
+    assert.equal(probeAudio(new Uint8Array(await next.arrayBuffer()), 'wav').codec, 'pcm_s16le');
+    const after = hostPid();
+    assert.ok(after !== undefined && after !== before, `a new host (${before} -> ${after})`);
+    const eSpeak = await client.audio.speech.create({ model: 'tts-1', voice: 'alloy', input: 'eSpeak was never affected.', response_format: 'wav' });
+    await eSpeak.arrayBuffer();
   });
 });

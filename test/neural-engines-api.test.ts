@@ -54,6 +54,24 @@ describe('Neural engines through the APIs (tiny generated models)', () => {
     assert.equal(kokoro.capabilities['cloning'], 'none');
   });
 
+  it('/v1/models/catalog shows what can be pulled with its licence, and each installed model with its state', async () => {
+    const response = await fetch(`${server.url}/v1/models/catalog`);
+    assert.equal(response.status, 200);
+    const catalog = (await response.json()) as { data: { id: string; installed: boolean; state: string; license: string; reason?: string; license_note?: string; pull?: string }[] };
+    const byId = new Map(catalog.data.map((entry) => [entry.id, entry]));
+    const kokoro = byId.get('kokoro-multi-lang-v1_0');
+    assert.ok(kokoro !== undefined, 'the built-in catalogue is listed');
+    assert.equal(kokoro.installed, false);
+    assert.equal(kokoro.state, 'not_installed');
+    assert.equal(kokoro.pull, 'chorus models pull kokoro-multi-lang-v1_0');
+    assert.ok(kokoro.license.length > 0);
+    assert.ok(catalog.data.some((entry) => /non-commercial/i.test(entry.license_note ?? '')), 'Pocket\'s licence note is shown');
+    assert.equal(byId.get('kokoro-tiny-multi-lang')?.state, 'ready');
+    assert.equal(byId.get('kokoro-tiny-multi-lang')?.installed, true);
+    assert.equal(byId.get('piper-broken')?.state, 'failed');
+    assert.match(String(byId.get('piper-broken')?.reason), /sample_rate/);
+  });
+
   it('speaks with Kokoro through the official OpenAI client: `model` picks it, OpenAI voice names map to its speakers', async () => {
     const response = await client.audio.speech.create({ model: 'kokoro-tiny-multi-lang', voice: 'alloy', input: 'Hello there. This is a neural engine.', response_format: 'mp3' });
     assert.equal(response.headers.get('x-chorus-engine'), 'kokoro-tiny-multi-lang');

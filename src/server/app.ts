@@ -5,6 +5,7 @@ import { toOpenAIError } from '../api/openai/openai-errors.js';
 import { createRunpodRoutes } from '../api/runpod/runpod-routes.js';
 import type { JobService } from '../jobs/job-service.js';
 import type { ChorusConfig } from '../config/config.js';
+import { modelCatalogResponse } from '../api/models/model-catalog-route.js';
 import { ChorusError } from '../errors.js';
 import type { SpeechService } from '../speech/speech-service.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -135,6 +136,7 @@ export function createApp({ config, speech, voices, resultCache, jobs, logger, v
   const referenceBodyLimit = v1BodyLimit(MAX_AUDIO_FILE_BYTES + 64 * 1024, ' (reference audio files may be up to 10 MB)');
   app.use('/v1/*', (c, next) => (c.req.path.startsWith('/v1/references') ? referenceBodyLimit(c, next) : speechBodyLimit(c, next)));
 
+  app.get('/v1/models/catalog', (c) => modelCatalogResponse(c, speech, config));
   app.route('/v1', createOpenAIRoutes(speech, voices, (c) => (c.get('owner') as string | undefined) ?? '', logger, resultCache));
 
   // The job API accepts RunPod's two header forms; each key sees only its own jobs.

@@ -10,7 +10,7 @@ import OpenAI from 'openai';
 import { probeAudio } from './support/ffprobe.js';
 import { fliteReference } from './support/reference-voices.js';
 import { startTestServer, type TestServer } from './support/server.js';
-import { buildKokoro, buildPiper, buildPocket } from './support/tiny-models/tiny-models.js';
+import { buildKitten, buildKokoro, buildPiper, buildPocket } from './support/tiny-models/tiny-models.js';
 
 /**
  * Installed neural models served through the real APIs: the server finds the models under
@@ -27,6 +27,8 @@ describe('Neural engines through the APIs (tiny generated models)', () => {
     modelsDir = mkdtempSync(join(tmpdir(), 'chorus-models-'));
     await buildKokoro(modelsDir);
     await buildPocket(modelsDir, { referenceWavs: ['bria'] });
+    await buildPiper(modelsDir);
+    await buildKitten(modelsDir);
     // sherpa-onnx would exit the whole process on this one: the pre-check must refuse it and the server start anyway.
     await buildPiper(modelsDir, { name: 'piper-broken', omitMetadata: ['sample_rate'] });
     // Spark's prompt_speech_url is fetched from a loopback file server here.
@@ -92,6 +94,32 @@ describe('Neural engines through the APIs (tiny generated models)', () => {
       assert.equal(error.param, 'voice');
       return true;
     });
+  });
+
+  it('every speech API speaks on every engine: OpenAI, Spark, Chatterbox and Chatterbox v2 jobs', async () => {
+    const post = async (path: string, body: unknown) => {
+      const response = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return (await response.json()) as { status: string; output?: Record<string, unknown> };
+    };
+    for (const engine of ['espeak', 'kokoro-tiny-multi-lang', 'piper-tiny', 'kitten-tiny', 'pocket-tiny']) {
+      const voice = engine === 'pocket-tiny' ? 'bria' : undefined;
+      const speech = await fetch(`${server.url}/v1/audio/speech`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: engine, voice: voice ?? 'alloy', input: `Spoken on ${engine}.`, response_format: 'opus' }),
+      });
+      assert.equal(speech.status, 200, `${engine}: ${await speech.clone().text()}`);
+      assert.equal(speech.headers.get('x-chorus-engine'), engine);
+      assert.equal(probeAudio(new Uint8Array(await speech.arrayBuffer()), 'ogg').codec, 'opus', engine);
+      const withVoice = voice === undefined ? {} : { voice_name: voice };
+      const spark = await post('/v2/spark-tts/runsync', { input: { text: `Spark on ${engine}.`, engine, ...withVoice } });
+      assert.equal(spark.status, 'COMPLETED', `${engine}: ${JSON.stringify(spark)}`);
+      const chatterbox = await post('/v2/chatterbox/runsync', { input: { text: `Chatterbox on ${engine}.`, engine, ...withVoice } });
+      assert.equal(chatterbox.status, 'COMPLETED', `${engine}: ${JSON.stringify(chatterbox).slice(0, 300)}`);
+      const v2 = await post('/v2/chatterbox-v2/runsync', { input: { operation: 'tts', mode: 'basic', text: `Version two on ${engine}.`, engine, format: 'mp3', ...withVoice } });
+      assert.equal(v2.status, 'COMPLETED', `${engine}: ${JSON.stringify(v2).slice(0, 300)}`);
+      assert.equal(v2.output!['engine'] ?? engine, engine);
+    }
   });
 
   it('gives word timings and subtitles from the aligner on a job API, since sherpa reports none', async () => {

@@ -260,7 +260,8 @@ export function createChatterboxOperationsProfile(options: { maxCharsPerChunk: n
           if (parsed.reference_audio !== undefined) {
             await decodeBase64Audio(parsed.reference_audio, 'reference_audio', { minSec: 1, maxSec: 600 });
           } else {
-            await resolveNamed(voices, owner, parsed.voice_name, parsed.voice_id);
+            // Checked on the engine the job will speak with, as the run resolves it.
+            await resolveNamed(voices, owner, parsed.voice_name, parsed.voice_id, engineInput(speech, parsed));
           }
           return parsed;
         }

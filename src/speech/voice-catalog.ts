@@ -34,6 +34,9 @@ export function openAIAlias(name: string): string | undefined {
 
 const DEFAULT_BY_GENDER = { male: 'default', female: 'Amanda' } as const;
 
+/** OpenAI's voices that sound female; on an engine that maps none of OpenAI's names, each speaks its default voice of that gender. */
+const OPENAI_FEMALE_VOICES = new Set(['alloy', 'coral', 'nova', 'sage', 'shimmer', 'marin']);
+
 /** One engine's voices, looked up by id or alias, case-insensitively. */
 export class VoiceCatalog {
   readonly engine: string;
@@ -51,6 +54,10 @@ export class VoiceCatalog {
     };
     for (const voice of voices) for (const name of voice.aliases ?? []) alias(name, voice);
     for (const [name, id] of Object.entries(extraAliases)) alias(name, this.#byName.get(id.toLowerCase()));
+    // Unmodified OpenAI clients send `alloy` to whatever engine `model` picks (a one-voice Piper model too).
+    if (voices.length > 0) {
+      for (const name of Object.keys(OPENAI_VOICE_ALIASES)) alias(name, this.defaultFor(OPENAI_FEMALE_VOICES.has(name) ? 'female' : 'male'));
+    }
   }
 
   find(name: string): EngineVoice | undefined {

@@ -142,7 +142,13 @@ describe('sherpa-onnx engines in the engine host', () => {
 
   it('speaks the language of each request on multi-language Kokoro, and refuses one it lacks', async () => {
     const kokoro = await engineOf(installed, 'kokoro-tiny-multi-lang');
-    assert.deepEqual(kokoro.capabilities.languages, ['en-US', 'en-GB', 'es', 'fr', 'cmn']);
+    assert.deepEqual(
+      kokoro.capabilities.languages.map((language) => language.tag),
+      ['en-US', 'en-GB', 'es', 'fr', 'cmn'],
+    );
+    // The engine's own code is what the pipeline passes back (engineLanguage); it must be accepted too.
+    const byCode = await synthesize(kokoro, { text: 'Bonjour tout le monde.', voiceId: 'ff_siwis', language: kokoro.capabilities.languages.find((language) => language.tag === 'fr')!.code });
+    assert.ok(byCode.rms > 0.05);
     const english = await synthesize(kokoro, { text: 'Bonjour tout le monde, comment allez-vous?', voiceId: 'ff_siwis', language: 'en-US' });
     const french = await synthesize(kokoro, { text: 'Bonjour tout le monde, comment allez-vous?', voiceId: 'ff_siwis', language: 'fr' });
     assert.ok(french.rms > 0.05);

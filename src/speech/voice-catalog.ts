@@ -1,4 +1,5 @@
 import type { EngineDescription } from '../engine/engine-description.js';
+import { OPENAI_VOICE_GENDERS } from '../engine/openai-voices.js';
 import type { EngineVoice } from '../engine/speech-engine.js';
 import { ChorusError } from '../errors.js';
 
@@ -34,8 +35,6 @@ export function openAIAlias(name: string): string | undefined {
 
 const DEFAULT_BY_GENDER = { male: 'default', female: 'Amanda' } as const;
 
-/** OpenAI's voices that sound female; on an engine that maps none of OpenAI's names, each speaks its default voice of that gender. */
-const OPENAI_FEMALE_VOICES = new Set(['alloy', 'coral', 'nova', 'sage', 'shimmer', 'marin']);
 
 /** One engine's voices, looked up by id or alias, case-insensitively. */
 export class VoiceCatalog {
@@ -56,7 +55,7 @@ export class VoiceCatalog {
     for (const [name, id] of Object.entries(extraAliases)) alias(name, this.#byName.get(id.toLowerCase()));
     // Unmodified OpenAI clients send `alloy` to whatever engine `model` picks (a one-voice Piper model too).
     if (voices.length > 0) {
-      for (const name of Object.keys(OPENAI_VOICE_ALIASES)) alias(name, this.defaultFor(OPENAI_FEMALE_VOICES.has(name) ? 'female' : 'male'));
+      for (const [name, gender] of Object.entries(OPENAI_VOICE_GENDERS)) alias(name, this.defaultFor(gender));
     }
   }
 

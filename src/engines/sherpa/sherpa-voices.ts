@@ -1,6 +1,7 @@
 import type { EngineVoice, Gender } from '../../engine/speech-engine.js';
 import { ESPEAK_VOICES } from '../espeak/espeak-voices.js';
 import type { CheckedModel } from './model-check.js';
+import { OPENAI_VOICE_GENDERS } from '../../engine/openai-voices.js';
 
 /**
  * The voices of an installed sherpa model. Kokoro names its speakers `<language><gender>_<name>`
@@ -39,20 +40,20 @@ function kittenTraits(speaker: string): SpeakerTraits {
 }
 
 /** OpenAI's voices: Kokoro's speaker of the same name first, then one of the same gender and accent. */
-const OPENAI_VOICES: readonly { alias: string; gender: 'female' | 'male'; accent: 'a' | 'b'; prefer: string }[] = [
-  { alias: 'alloy', gender: 'female', accent: 'a', prefer: 'af_alloy' },
-  { alias: 'ash', gender: 'male', accent: 'a', prefer: 'am_adam' },
-  { alias: 'ballad', gender: 'male', accent: 'b', prefer: 'bm_george' },
-  { alias: 'coral', gender: 'female', accent: 'a', prefer: 'af_jessica' },
-  { alias: 'echo', gender: 'male', accent: 'a', prefer: 'am_echo' },
-  { alias: 'fable', gender: 'male', accent: 'b', prefer: 'bm_fable' },
-  { alias: 'nova', gender: 'female', accent: 'a', prefer: 'af_nova' },
-  { alias: 'onyx', gender: 'male', accent: 'a', prefer: 'am_onyx' },
-  { alias: 'sage', gender: 'female', accent: 'a', prefer: 'af_sarah' },
-  { alias: 'shimmer', gender: 'female', accent: 'a', prefer: 'af_bella' },
-  { alias: 'verse', gender: 'male', accent: 'a', prefer: 'am_michael' },
-  { alias: 'marin', gender: 'female', accent: 'a', prefer: 'af_heart' },
-  { alias: 'cedar', gender: 'male', accent: 'a', prefer: 'am_eric' },
+const OPENAI_KOKORO_VOICES: readonly { alias: string; accent: 'a' | 'b'; prefer: string }[] = [
+  { alias: 'alloy', accent: 'a', prefer: 'af_alloy' },
+  { alias: 'ash', accent: 'a', prefer: 'am_adam' },
+  { alias: 'ballad', accent: 'b', prefer: 'bm_george' },
+  { alias: 'coral', accent: 'a', prefer: 'af_jessica' },
+  { alias: 'echo', accent: 'a', prefer: 'am_echo' },
+  { alias: 'fable', accent: 'b', prefer: 'bm_fable' },
+  { alias: 'nova', accent: 'a', prefer: 'af_nova' },
+  { alias: 'onyx', accent: 'a', prefer: 'am_onyx' },
+  { alias: 'sage', accent: 'a', prefer: 'af_sarah' },
+  { alias: 'shimmer', accent: 'a', prefer: 'af_bella' },
+  { alias: 'verse', accent: 'a', prefer: 'am_michael' },
+  { alias: 'marin', accent: 'a', prefer: 'af_heart' },
+  { alias: 'cedar', accent: 'a', prefer: 'am_eric' },
 ];
 
 /** The accents of the named voices, as Kokoro's two English accents. */
@@ -78,8 +79,8 @@ export function kokoroAliases(speakers: readonly string[]): Map<string, string> 
   const aliases = new Map<string, string>();
   if (speakers.length === 0) return aliases;
   aliases.set('default', speakers.includes('af_heart') ? 'af_heart' : speakers[0]!);
-  for (const voice of OPENAI_VOICES) {
-    aliases.set(voice.alias, speakers.includes(voice.prefer) ? voice.prefer : candidates(voice.gender, voice.accent)[0]!);
+  for (const voice of OPENAI_KOKORO_VOICES) {
+    aliases.set(voice.alias, speakers.includes(voice.prefer) ? voice.prefer : candidates(OPENAI_VOICE_GENDERS[voice.alias]!, voice.accent)[0]!);
   }
   const turns = new Map<string, number>();
   for (const named of ESPEAK_VOICES) {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
+import { startChatServer, type ChatServer } from './support/chat-server.js';
 import { probeAudio } from './support/ffprobe.js';
 import { fliteReference } from './support/reference-voices.js';
 import { startTestServer, type TestServer } from './support/server.js';
@@ -22,8 +23,11 @@ describe('Neural engines through the APIs (tiny generated models)', () => {
   let server: TestServer;
   let client: OpenAI;
   let modelsDir: string;
+  let chat: ChatServer;
+  const REPLY = 'It is sunny today. No umbrella needed.';
 
   before(async () => {
+    chat = await startChatServer(() => ({ tokens: REPLY.match(/ ?[\p{L}\p{N}']+|[^\s\p{L}\p{N}']/gu) ?? [], tokenIntervalMs: 2 }));
     modelsDir = mkdtempSync(join(tmpdir(), 'chorus-models-'));
     await buildKokoro(modelsDir);
     await buildPocket(modelsDir, { referenceWavs: ['bria'] });
@@ -32,11 +36,18 @@ describe('Neural engines through the APIs (tiny generated models)', () => {
     // sherpa-onnx would exit the whole process on this one: the pre-check must refuse it and the server start anyway.
     await buildPiper(modelsDir, { name: 'piper-broken', omitMetadata: ['sample_rate'] });
     // Spark's prompt_speech_url is fetched from a loopback file server here.
-    server = await startTestServer({ CHORUS_MODELS_DIR: modelsDir, CHORUS_SHERPA_THREADS: '1', CHORUS_ALLOW_PRIVATE_URLS: 'true' });
+    server = await startTestServer({
+      CHORUS_MODELS_DIR: modelsDir,
+      CHORUS_SHERPA_THREADS: '1',
+      CHORUS_ALLOW_PRIVATE_URLS: 'true',
+      CHORUS_LLM_URL: chat.url,
+      CHORUS_LLM_MODEL: 'scripted-model',
+    });
     client = new OpenAI({ apiKey: 'unused', baseURL: `${server.url}/v1`, maxRetries: 0 });
   });
   after(async () => {
     await server?.close();
+    await chat?.close();
     rmSync(modelsDir, { recursive: true, force: true });
   });
 
@@ -198,6 +209,37 @@ describe('Neural engines through the APIs (tiny generated models)', () => {
     } finally {
       await new Promise<void>((resolve) => files.close(() => resolve()));
     }
+  });
+
+  it('the Fish chat agent speaks its reply on a neural engine, and clones reference_audio zero-shot with Pocket', async () => {
+    const run = async (input: Record<string, unknown>) => {
+      const response = await fetch(`${server.url}/v2/fish-speech/run`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input }) });
+      assert.equal(response.status, 200);
+      return (await response.json()) as { status: string; output?: Record<string, unknown> };
+    };
+    const onKokoro = await run({ message: 'What is the weather?', engine: 'kokoro-tiny-multi-lang', voice: 'alloy', audio_format: 'wav' });
+    assert.equal(onKokoro.status, 'success', JSON.stringify(onKokoro).slice(0, 500));
+    assert.equal(onKokoro.output!['text'], REPLY);
+    assert.equal(onKokoro.output!['engine'], 'kokoro-tiny-multi-lang');
+    const probe = probeAudio(Buffer.from(onKokoro.output!['audio'] as string, 'base64'), 'wav');
+    assert.equal(probe.sampleRate, 44_100, 'the agent speaks 44.1 kHz whatever the engine\'s own rate');
+    assert.ok(Math.abs(probe.decodedDuration - (onKokoro.output!['duration'] as number)) < 0.001);
+    assert.ok(probe.decodedDuration > 0.3);
+
+    // No engine named: reference_audio goes to the loaded engine that clones (Pocket), and the reply says so.
+    const reference = await fliteReference('The reference speaker of the chat agent, reading enough sentences to clone a voice from, slowly.', 'rms');
+    const cloned = await run({ message: 'Say it in my voice', reference_audio: reference.wav.toString('base64'), audio_format: 'wav' });
+    assert.equal(cloned.status, 'success', JSON.stringify(cloned).slice(0, 500));
+    assert.equal(cloned.output!['voice_method'], 'zero_shot');
+    assert.equal(cloned.output!['engine'], 'pocket-tiny');
+    assert.equal(cloned.output!['note'], undefined, 'no voice-matching note on a neural clone');
+    assert.ok(probeAudio(Buffer.from(cloned.output!['audio'] as string, 'base64'), 'wav').decodedDuration > 0.3);
+
+    // eSpeak asked for by name: the documented fallback, voice matching, said plainly.
+    const matched = await run({ message: 'And on eSpeak?', engine: 'espeak', reference_audio: reference.wav.toString('base64'), audio_format: 'wav' });
+    assert.equal(matched.status, 'success', JSON.stringify(matched).slice(0, 500));
+    assert.equal(matched.output!['voice_method'], 'voice_matching');
+    assert.match(String(matched.output!['note']), /not neural cloning/);
   });
 
   it('an engine host killed mid-request is replaced: that request fails as engine_failed or was already complete, the next is served by a new host, eSpeak is unaffected', async () => {

@@ -88,6 +88,8 @@ describe('Neural engines through the APIs (tiny generated models)', () => {
   it('speaks with Kokoro through the official OpenAI client: `model` picks it, OpenAI voice names map to its speakers', async () => {
     const response = await client.audio.speech.create({ model: 'kokoro-tiny-multi-lang', voice: 'alloy', input: 'Hello there. This is a neural engine.', response_format: 'mp3' });
     assert.equal(response.headers.get('x-chorus-engine'), 'kokoro-tiny-multi-lang');
+    // No timings are returned here, so none are made: the forced aligner is not run.
+    assert.doesNotMatch(String(response.headers.get('x-chorus-warnings')), /word_timings/);
     const probe = probeAudio(new Uint8Array(await response.arrayBuffer()), 'mp3');
     assert.equal(probe.codec, 'mp3');
     assert.ok(probe.duration > 0.3, `duration ${probe.duration}`);
@@ -131,6 +133,18 @@ describe('Neural engines through the APIs (tiny generated models)', () => {
       assert.equal(v2.status, 'COMPLETED', `${engine}: ${JSON.stringify(v2).slice(0, 300)}`);
       assert.equal(v2.output!['engine'] ?? engine, engine);
     }
+  });
+
+  it('gives word timings from the aligner on /extended, since sherpa reports none, and says where they came from', async () => {
+    const response = await fetch(`${server.url}/v1/audio/speech/extended`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'kokoro-tiny-multi-lang', voice: 'alloy', input: 'Seven eight nine.', timestamps: true }),
+    });
+    assert.equal(response.status, 200, await response.clone().text());
+    assert.match(String(response.headers.get('x-chorus-warnings')), /word_timings: .*forced alignment/);
+    const body = (await response.json()) as { word_timings: { word: string }[] };
+    assert.deepEqual(body.word_timings.map((word) => word.word.replace(/[.,]/g, '')), ['Seven', 'eight', 'nine']);
   });
 
   it('gives word timings and subtitles from the aligner on a job API, since sherpa reports none', async () => {

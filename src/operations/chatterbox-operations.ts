@@ -556,6 +556,7 @@ async function runTts(parsed: TtsInput, context: OperationContext, maxCharsPerCh
     // chunk_size words in every mode: chunk joins change the audio, and basic must sound like streaming.
     maxChunkChars: Math.min(maxCharsPerChunk, chunkWords * CHARS_PER_WORD),
     delivery: streaming ? 'stream' : 'buffered',
+    ...(parsed.return_timestamps === true ? {} : { wordTimings: false }),
   });
 
   let audio: Uint8Array;

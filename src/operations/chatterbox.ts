@@ -81,6 +81,7 @@ export function createChatterboxProfile(options: { maxCharsPerChunk: number; res
             normalization: 'none',
             maxChunkChars: options.maxCharsPerChunk,
             delivery: 'buffered',
+            wordTimings: false,
             ...(language === undefined ? {} : { language }),
           } as const),
           context.signal,

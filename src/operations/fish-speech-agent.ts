@@ -114,6 +114,7 @@ async function replyTo(parsed: ChatInput, chat: ChatModel, options: FishSpeechAg
     normalization: 'none',
     maxChunkChars: context.speech.maxCharsPerChunk,
     delivery: 'stream',
+    wordTimings: false,
     // The whole reply's bound (spokenReply shares it out over the sentences).
     maxAudioSec: context.speech.maxAudioSeconds,
   } as const));

@@ -167,6 +167,7 @@ export function createSparkTtsProfile(options: SparkTtsOptions): EndpointProfile
         normalization: 'none',
         maxChunkChars: options.maxCharsPerChunk,
         delivery: 'buffered',
+        ...(parsed.enable_whisperx === true ? {} : { wordTimings: false }),
       } as const);
       const { rendered, hit } = await renderCached(
         options.resultCache,

@@ -57,6 +57,12 @@ export interface SpeechRequest {
    * The speech service caps it at CHORUS_MAX_AUDIO_SECONDS; absent = that setting (no bound in-process).
    */
   readonly maxAudioSec?: number;
+  /**
+   * `false`: the caller has no use for word timings, so an engine that reports none is not
+   * forced-aligned (the aligner speaks a reference with eSpeak and holds each chunk back until it
+   * is whole). Absent = wanted. Engines that report timings themselves send them either way.
+   */
+  readonly wordTimings?: boolean;
   /** The request field the text came from (`input`, `text`), named in errors about it; absent = `input`. */
   readonly textField?: string;
 }

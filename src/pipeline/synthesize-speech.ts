@@ -94,7 +94,7 @@ export async function* synthesizeSpeech(
   const formatInfo = getFormatInfo(request.format);
   const encoderRate = formatInfo.resolveSampleRate(request.sampleRate);
   const warnings: EngineWarning[] = [...engineOptions.warnings];
-  const aligner = capabilities.wordTimings ? undefined : context.align;
+  const aligner = capabilities.wordTimings || request.wordTimings === false ? undefined : context.align;
   if (aligner !== undefined) {
     warnings.push({ setting: 'word_timings', message: `the ${engine.id} engine reports no word timings; they come from forced alignment against eSpeak (approximate)` });
   }

@@ -146,6 +146,8 @@ async function speak(
     normalization: body.normalization ?? 'none',
     maxChunkChars: body.chunk_length ?? speech.maxCharsPerChunk,
     delivery: streaming ? 'stream' : 'buffered',
+    // Only /extended with `timestamps` returns them.
+    ...(extended && body.timestamps === true ? {} : { wordTimings: false }),
     ...(language === undefined ? {} : { language }),
     ...(body.multi_sentence_gap === undefined ? {} : { sentenceGapSec: body.multi_sentence_gap }),
   });

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { ChorusError } from '../errors.js';
 import { AsyncQueue } from '../util/async-queue.js';
 import type { Logger } from '../util/logger.js';
+import { AUDIO_FD, AudioFrameReader, type AudioFrame } from './audio-frames.js';
 import type { GenerationSettings, HostReply, HostRequest, HostedModelConfig } from './host-protocol.js';
 
 // In a build the host is the compiled .js next to this file; under tsx (tests, `npm run dev`) it
@@ -199,7 +200,7 @@ export class EngineHost {
     const child = fork(HOST_PATH, [], {
       serialization: 'advanced',
       execArgv: RUNNING_FROM_SOURCE ? ['--import', 'tsx'] : [],
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc', 'pipe'],
       // sherpa's async calls run on the libuv pool: one thread per instance at work, and spare.
       env: { ...process.env, UV_THREADPOOL_SIZE: String(Math.max(4, this.#options.instances * 4)) },
     });
@@ -217,6 +218,10 @@ export class EngineHost {
     child.stdout?.on('data', keepLog);
     child.stderr?.on('data', keepLog);
     child.on('message', (reply: HostReply) => this.#onReply(reply));
+    const frames = new AudioFrameReader();
+    child.stdio[AUDIO_FD]!.on('data', (bytes: Buffer) => {
+      for (const frame of frames.push(bytes)) this.#onAudio(frame);
+    });
     child.once('exit', (code, signal) => this.#onExit(generation, code, signal));
     const started = await new Promise<boolean>((resolve) => {
       const onMessage = (reply: HostReply): void => {
@@ -243,23 +248,28 @@ export class EngineHost {
       case 'load-failed':
         if (this.#loading?.id === reply.modelId) this.#loading.done(reply);
         break;
+      case 'started':
+        break;
+    }
+  }
+
+  #onAudio(frame: AudioFrame): void {
+    switch (frame.kind) {
       case 'chunk':
-        this.#generations.get(reply.requestId)?.queue.push(reply.samples);
+        this.#generations.get(frame.requestId)?.queue.push(frame.samples);
         break;
       case 'done': {
-        const pending = this.#generations.get(reply.requestId);
-        this.#generations.delete(reply.requestId);
+        const pending = this.#generations.get(frame.requestId);
+        this.#generations.delete(frame.requestId);
         pending?.queue.end();
         break;
       }
       case 'failed': {
-        const pending = this.#generations.get(reply.requestId);
-        this.#generations.delete(reply.requestId);
-        pending?.queue.fail(new ChorusError({ code: 'engine_failed', message: `The engine failed: ${reply.message}.` }));
+        const pending = this.#generations.get(frame.requestId);
+        this.#generations.delete(frame.requestId);
+        pending?.queue.fail(new ChorusError({ code: 'engine_failed', message: `The engine failed: ${frame.message}.` }));
         break;
       }
-      case 'started':
-        break;
     }
   }
 

@@ -1,6 +1,7 @@
 /**
  * Messages between the server and its engine-host child process (Node IPC with `serialization:
- * 'advanced'`, so Float32Arrays cross as they are). The host knows sherpa-onnx and nothing of Chorus.
+ * 'advanced'`, so a reference's Float32Array crosses as it is); the audio comes back on a pipe of
+ * its own (audio-frames.ts). The host knows sherpa-onnx and nothing of Chorus.
  */
 
 /** sherpa-onnx's OfflineTts config: one family block under `model`, paths absolute. */
@@ -38,7 +39,4 @@ export type HostRequest =
 export type HostReply =
   | { readonly type: 'started'; readonly sherpaVersion: string }
   | { readonly type: 'loaded'; readonly modelId: string; readonly sampleRate: number; readonly numSpeakers: number }
-  | { readonly type: 'load-failed'; readonly modelId: string; readonly message: string }
-  | { readonly type: 'chunk'; readonly requestId: number; readonly samples: Float32Array }
-  | { readonly type: 'done'; readonly requestId: number }
-  | { readonly type: 'failed'; readonly requestId: number; readonly message: string };
+  | { readonly type: 'load-failed'; readonly modelId: string; readonly message: string };

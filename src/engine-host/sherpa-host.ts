@@ -1,4 +1,6 @@
 import { createRequire } from 'node:module';
+import { Socket } from 'node:net';
+import { AUDIO_FD, encodeAudioFrame, type AudioFrame } from './audio-frames.js';
 import type { GenerationSettings, HostReply, HostRequest, HostedModelConfig } from './host-protocol.js';
 
 /**
@@ -44,6 +46,11 @@ function send(reply: HostReply): void {
   process.send?.(reply);
 }
 
+const audio = new Socket({ fd: AUDIO_FD, readable: false, writable: true });
+function sendAudio(frame: AudioFrame): void {
+  audio.write(encodeAudioFrame(frame));
+}
+
 async function load(modelId: string, config: HostedModelConfig, count: number): Promise<void> {
   try {
     const instances: Instance[] = [];
@@ -59,7 +66,7 @@ async function generate(request: Extract<HostRequest, { type: 'generate' }>): Pr
   const { requestId } = request;
   const instances = models.get(request.modelId);
   if (instances === undefined) {
-    send({ type: 'failed', requestId, message: `model '${request.modelId}' is not loaded in the engine host` });
+    sendAudio({ kind: 'failed', requestId, message: `model '${request.modelId}' is not loaded in the engine host` });
     return;
   }
   const instance = instances.reduce((least, candidate) => (candidate.busy < least.busy ? candidate : least));
@@ -70,19 +77,19 @@ async function generate(request: Extract<HostRequest, { type: 'generate' }>): Pr
     await instance.tts.generateAsync({
       text: request.text,
       generationConfig: new sherpa.GenerationConfig(request.generation),
-      // sherpa reuses the chunk's memory once this returns, so it is copied before it is sent.
+      // sherpa reuses the chunk's memory once this returns: the frame is a copy, made before it returns.
       onProgress: ({ samples }) => {
         if (cancelled.has(requestId)) return 0;
         made += samples.length;
-        send({ type: 'chunk', requestId, samples: new Float32Array(samples) });
+        sendAudio({ kind: 'chunk', requestId, samples });
         return made >= request.maxSamples ? 0 : 1;
       },
     });
-    send({ type: 'done', requestId });
+    sendAudio({ kind: 'done', requestId });
   } catch (error) {
     // A cancelled generation that had made nothing yet rejects with "produced no audio": not a failure.
-    if (cancelled.has(requestId)) send({ type: 'done', requestId });
-    else send({ type: 'failed', requestId, message: error instanceof Error ? error.message : String(error) });
+    if (cancelled.has(requestId)) sendAudio({ kind: 'done', requestId });
+    else sendAudio({ kind: 'failed', requestId, message: error instanceof Error ? error.message : String(error) });
   } finally {
     instance.busy--;
     active.delete(requestId);

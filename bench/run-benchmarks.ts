@@ -1,5 +1,5 @@
 /**
- * Chorus benchmarks: `npm run bench`. Measures fourteen figures, each against a baseline taken in the
+ * Chorus benchmarks: `npm run bench`. Measures fifteen figures, each against a baseline taken in the
  * same run, and writes docs/benchmarks.md. Every server it starts is a child process on 127.0.0.1
  * with a random port, and every one is stopped before the script ends.
  *
@@ -20,6 +20,7 @@
  *  12. chat agent: first audio against the moment the model finished its first sentence (agent.ts)
  *  13. memory under 40 streams whose clients never read, against the same server idle (backpressure.ts)
  *  14. /health latency while 4 clients poll a ~37 MB job result, against no pollers (big-results.ts)
+ *  15. neural engines: Chorus over the raw sherpa-onnx call on generated models, first audio, memory per model (neural-engines.ts)
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -69,6 +70,7 @@ import { measureScaleOut, renderScaleOut, type ScaleOutResult } from './scale-ou
 import { measureAgent, renderAgent, type AgentBenchResult } from './agent.js';
 import { measureBackpressure, renderBackpressure, type BackpressureResult } from './backpressure.js';
 import { measureBigResults, renderBigResults, type BigResultBenchResult } from './big-results.js';
+import { measureNeuralEngines, renderNeuralEngines, type NeuralBenchResult } from './neural-engines.js';
 
 // ---------------------------------------------------------------------------------------------
 // Settings. The run must stay under about seven minutes on a 2-core machine (figure 6 adds about a minute;
@@ -195,6 +197,9 @@ async function main(): Promise<void> {
     const backpressure = await measureBackpressure(mode);
     const bigResults = await measureBigResults(mode);
 
+    // ---- Figure 15: neural engines on generated models (its own server and engine hosts) -------
+    const neural = await measureNeuralEngines(mode);
+
     const codeAtEnd = codeState();
     if (codeAtEnd.commit !== codeAtStart.commit || codeAtEnd.changes.join('\n') !== codeAtStart.changes.join('\n')) {
       notes.items.push(
@@ -230,6 +235,7 @@ async function main(): Promise<void> {
       agent,
       backpressure,
       bigResults,
+      neural,
       notes,
     });
     const docs = join(REPO_ROOT, 'docs');
@@ -512,6 +518,7 @@ interface ReportInput {
   readonly agent: AgentBenchResult;
   readonly backpressure: BackpressureResult;
   readonly bigResults: BigResultBenchResult;
+  readonly neural: NeuralBenchResult;
   readonly notes: Notes;
 }
 
@@ -741,6 +748,7 @@ function renderReport(input: ReportInput): string {
   // ---- Figures 13 and 14
   out.push(renderBackpressure(input.backpressure));
   out.push(renderBigResults(input.bigResults));
+  out.push(renderNeuralEngines(input.neural));
 
   // ---- Reading
   out.push('## Reading the numbers', '');
@@ -821,6 +829,7 @@ const STANDALONE_FIGURES: Readonly<Record<number, (mode: ServerMode) => Promise<
   12: async (mode) => renderAgent(await measureAgent(await createEspeakEngine(), mode)),
   13: async (mode) => renderBackpressure(await measureBackpressure(mode)),
   14: async (mode) => renderBigResults(await measureBigResults(mode)),
+  15: async (mode) => renderNeuralEngines(await measureNeuralEngines(mode)),
 };
 
 /** `--only 13,14` (or `--only=13,14`): the figures asked for, or undefined for the full run. */

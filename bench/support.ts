@@ -100,6 +100,7 @@ export interface SpeechBody {
   readonly input: string;
   readonly response_format: string;
   readonly stream?: boolean;
+  readonly no_watermark?: boolean;
 }
 
 const REQUEST_TIMEOUT_MS = 120_000;

@@ -100,6 +100,15 @@ function tokenAudio(graph: Graph, tokens: string, hop: number, seed: number): st
   return node(graph, 'Reshape', [repeated, 'flat_shape'], 'flat');
 }
 
+/** `layers` products of each token's row with a `width`×`width` matrix, times zero: time spent, nothing changed. */
+function busyWork(graph: Graph, rows: string, rowWidth: number, work: { readonly layers: number; readonly width: number }): string {
+  constant(graph, 'work_in', [...randomValues(rowWidth * work.width, 91, 0.1)], [rowWidth, work.width]);
+  constant(graph, 'work_weight', [...randomValues(work.width * work.width, 92, 1 / Math.sqrt(work.width))], [work.width, work.width]);
+  let x = node(graph, 'MatMul', [rows, 'work_in'], 'work_0');
+  for (let layer = 1; layer <= work.layers; layer++) x = node(graph, 'Tanh', [node(graph, 'MatMul', [x, 'work_weight'], `work_product_${layer}`)], `work_${layer}`);
+  return unused(graph, x, false);
+}
+
 /** `0 × sum(input)` (cast to float first when it is an integer input): keeps an input in the graph. */
 function unused(graph: Graph, input: string, isInteger: boolean): string {
   const asFloat = isInteger ? node(graph, 'Cast', [input], `${input}_float`, { to: FLOAT }) : input;
@@ -177,12 +186,18 @@ export interface KokoroOptions extends TinyModelOptions {
   readonly maxTokens?: number;
   /** Floats to drop from voices.bin (a corrupt download). */
   readonly truncateVoices?: number;
+  /**
+   * Extra compute per token, for benchmarks: `layers` matrix products of `width`×`width` on each
+   * token's row, whose result is multiplied by zero. The audio is the same; the engine's time grows
+   * towards a real model's, so Chorus's fixed costs can be set against a plausible engine time.
+   */
+  readonly work?: { readonly layers: number; readonly width: number };
 }
 
 const KOKORO_STYLE = 16;
 
 /** Kokoro and Kitten share a graph: tokens, a style row and speed in; 24 kHz audio out. */
-function styleGraph(tokensName: string, outputName: string): Graph {
+function styleGraph(tokensName: string, outputName: string, work?: KokoroOptions['work']): Graph {
   const graph = newGraph();
   graph.inputs.push(valueInfo(tokensName, INT64, [1, 'tokens']));
   graph.inputs.push(valueInfo('style', FLOAT, [1, KOKORO_STYLE]));
@@ -192,7 +207,8 @@ function styleGraph(tokensName: string, outputName: string): Graph {
   const styleSum = node(graph, 'ReduceSum', ['style'], 'style_sum', { keepdims: 0 });
   constant(graph, 'style_weight', [0.05]);
   constant(graph, 'one', [1]);
-  const gain = node(graph, 'Add', ['one', node(graph, 'Mul', [styleSum, 'style_weight'], 'style_scaled')], 'gain');
+  const styleGain = node(graph, 'Add', ['one', node(graph, 'Mul', [styleSum, 'style_weight'], 'style_scaled')], 'style_gain');
+  const gain = work === undefined ? styleGain : node(graph, 'Add', [styleGain, busyWork(graph, 'gathered', 96, work)], 'gain');
   const styled = node(graph, 'Mul', [audio, gain], 'styled');
   const inverseSpeed = node(graph, 'Reciprocal', ['speed'], 'inverse_speed');
   constant(graph, 'unit_scales', [1, 1], [2]);
@@ -209,7 +225,7 @@ export async function buildKokoro(modelsDir: string, options: KokoroOptions = {}
   const speakers = options.speakers ?? TINY_KOKORO_SPEAKERS;
   const maxTokens = options.maxTokens ?? 128;
   const dir = await prepareDir(modelsDir, name);
-  const graph = styleGraph('tokens', 'audio');
+  const graph = styleGraph('tokens', 'audio', options.work);
   const metadata = withOverrides(
     {
       model_type: 'kokoro',

@@ -2,7 +2,6 @@
 // loopback standing in for the language model: conversation memory per conversation and key,
 // streaming order, the voice of reference_audio, the model failing in every way, bad input.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { trackPitch, voicedPitchStats } from '../src/audio/analysis/pitch.js';
 import { startChatServer, type ChatServer, type ChatServerRequest, type ScriptedReply } from './support/chat-server.js';
@@ -11,6 +10,7 @@ import { contentCheck } from './support/forced-alignment.js';
 import { JOB_BACKENDS, stopJobBackends } from './support/job-backends.js';
 import { formantSynthReference, wavBytes } from './support/reference-voices.js';
 import { startTestServer, type TestServer } from './support/server.js';
+import { closedPort } from './support/ports.js';
 
 after(() => stopJobBackends());
 
@@ -47,14 +47,6 @@ function medianPitch(samples: Float32Array, sampleRate: number): number {
   const stats = voicedPitchStats(trackPitch(samples, sampleRate));
   assert.ok(stats !== undefined, 'the audio has voiced speech');
   return stats.medianHz;
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 for (const backend of JOB_BACKENDS) {

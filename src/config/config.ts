@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { LogLevel } from '../util/logger.js';
+import { parseRemoteEngineSettings, type RemoteEngineSetting } from './remote-engines.js';
 
 /** Server settings. Environment variables win; an optional JSON file (CHORUS_CONFIG) fills the rest. */
 export interface ChorusConfig {
@@ -25,6 +26,8 @@ export interface ChorusConfig {
   readonly sherpaInstances: number;
   /** onnxruntime threads per sherpa-onnx instance. */
   readonly sherpaThreads: number;
+  /** Model servers Chorus speaks to over HTTP, each an engine (CHORUS_REMOTE_ENGINES; docs/remote-engines.md). */
+  readonly remoteEngines: readonly RemoteEngineSetting[];
   readonly ffmpegPath: string;
   /** Audio a streaming synthesis may make ahead of its client, bytes; then it pauses until the client reads. */
   readonly streamBufferBytes: number;
@@ -140,6 +143,7 @@ const SETTINGS = {
   workers: { env: 'CHORUS_WORKERS', parse: integer(1, 64), default: availableParallelism() },
   sherpaInstances: { env: 'CHORUS_SHERPA_INSTANCES', parse: integer(1, 16), default: 1 },
   sherpaThreads: { env: 'CHORUS_SHERPA_THREADS', parse: integer(1, 64), default: Math.min(4, availableParallelism()) },
+  remoteEngines: { env: 'CHORUS_REMOTE_ENGINES', parse: parseRemoteEngineSettings, default: [] as RemoteEngineSetting[] },
   ffmpegPath: { env: 'CHORUS_FFMPEG_PATH', parse: text, default: 'ffmpeg' },
   streamBufferBytes: { env: 'CHORUS_STREAM_BUFFER_BYTES', parse: integer(16 * 1024, 1 << 30), default: 256 * 1024 },
   maxRequestBytes: { env: 'CHORUS_MAX_REQUEST_BYTES', parse: integer(1024, 1 << 30), default: 1 << 20 },

@@ -182,6 +182,27 @@ export function createApp({ config, speech, voices, resultCache, jobs, logger, v
   return app;
 }
 
+function engineHealth(speech: SpeechService): Record<string, unknown>[] {
+  const statuses = speech.engineStatus();
+  const loaded = speech.engines.engines.map((engine) => {
+    const status = statuses.find((entry) => entry.id === engine.id);
+    return {
+      id: engine.id,
+      version: engine.version,
+      placement: engine.placement,
+      default: engine.id === speech.engine.id,
+      ready: status === undefined || status.state === 'ready',
+      ...(status === undefined || status.state === 'ready' ? {} : { state: status.state }),
+      ...(status?.reason === undefined ? {} : { reason: status.reason }),
+      ...(status?.active === undefined ? {} : { active: status.active, queued: status.queued }),
+    };
+  });
+  const others = statuses
+    .filter((entry) => !speech.engines.has(entry.id))
+    .map((entry) => ({ id: entry.id, default: false, ready: false, state: entry.state, ...(entry.reason === undefined ? {} : { reason: entry.reason }) }));
+  return [...loaded, ...others];
+}
+
 /** Engine and worker-thread health, the same on API and worker processes. */
 async function healthResponse(c: Context, speech: SpeechService, version: string): Promise<Response> {
   const stats = speech.stats();
@@ -195,14 +216,8 @@ async function healthResponse(c: Context, speech: SpeechService, version: string
       streaming_enabled: true,
       version,
       engine: { id: speech.engine.id, version: speech.engine.version, sample_rate: speech.engine.capabilities.sampleRate },
-      // Every loaded engine (the pool starts only once all are, so each is ready), then installed models that failed.
-      engines: [
-        ...speech.engines.engines.map((engine) => ({ id: engine.id, version: engine.version, placement: engine.placement, default: engine.id === speech.engine.id, ready: true })),
-        ...speech
-          .engineStatus()
-          .filter((entry) => entry.state !== 'ready')
-          .map((entry) => ({ id: entry.id, default: false, ready: false, state: entry.state, ...(entry.reason === undefined ? {} : { reason: entry.reason }) })),
-      ],
+      // Every loaded engine (a remote one may be down), then installed models that failed to load.
+      engines: engineHealth(speech),
       workers: { total: stats.workers, ready: stats.readyWorkers },
       jobs: {
         active: stats.activeJobs,

@@ -5,6 +5,7 @@ import type { EngineDescription } from '../engine/engine-description.js';
 import type { PreparedVoice, SpeechEngine, VoiceReference } from '../engine/speech-engine.js';
 import { ESPEAK_ENGINE_ID } from '../engines/espeak/espeak-id.js';
 import { engineRegistrations, selectEngines, type EngineRegistration } from '../engines/registry.js';
+import { remoteEngineRegistrations } from '../engines/remote-registrations.js';
 import { loadInstalledNeuralEngines } from '../engines/sherpa/installed-engines.js';
 import { ChorusError } from '../errors.js';
 import type { Logger } from '../util/logger.js';
@@ -49,8 +50,17 @@ export interface SpeechServiceOptions {
 /** An engine this server tried to load, for /health and the log. */
 export interface EngineStatus {
   readonly id: string;
-  readonly state: 'loading' | 'ready' | 'failed';
+  /** `down`: a remote engine that is failing; requests to it fail fast until a health probe succeeds. */
+  readonly state: 'loading' | 'ready' | 'failed' | 'down';
   readonly reason?: string;
+  /** Remote engines: requests in flight and waiting for a slot. */
+  readonly active?: number;
+  readonly queued?: number;
+}
+
+/** What main-thread engines that can fail after start (remote ones) report about themselves. */
+interface LiveEngine {
+  status?(): { readonly state: 'ready' | 'down'; readonly reason?: string; readonly active?: number; readonly queued?: number };
 }
 
 export async function createSpeechService(config: ChorusConfig, options: SpeechServiceOptions = {}): Promise<SpeechService> {
@@ -64,7 +74,11 @@ export async function createSpeechService(config: ChorusConfig, options: SpeechS
           ...(logger === undefined ? {} : { logger }),
         })
       : undefined;
-  const registrations = options.registrations ?? [...(await engineRegistrations()), ...(neural?.registrations ?? [])];
+  const registrations = options.registrations ?? [
+    ...(await engineRegistrations()),
+    ...(neural?.registrations ?? []),
+    ...remoteEngineRegistrations(config.remoteEngines, logger),
+  ];
   const selection = selectEngines(registrations, config.engines, config.engine);
   // A model that fails to load is reported and left out; the server starts with the engines that work.
   const created = await Promise.allSettled(selection.main.map((registration) => registration.create()));
@@ -145,7 +159,11 @@ export function speechServiceOver(
     },
     runTask: (task, signal) => pool.runTask(task, signal),
     stats: () => pool.stats(),
-    engineStatus: () => pool.engines.map((engine) => ({ id: engine.id, state: 'ready' as const })),
+    engineStatus: () =>
+      pool.engines.map((engine): EngineStatus => {
+        const live = (mainEngines.find((candidate) => candidate.id === engine.id) as LiveEngine | undefined)?.status?.();
+        return live === undefined ? { id: engine.id, state: 'ready' } : { id: engine.id, ...live };
+      }),
     close: async () => {
       await pool.close();
       await Promise.all(mainEngines.map((engine) => closeEngine(engine)));

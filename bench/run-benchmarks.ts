@@ -1,9 +1,9 @@
 /**
- * Chorus benchmarks: `npm run bench`. Measures fifteen figures, each against a baseline taken in the
+ * Chorus benchmarks: `npm run bench`. Measures sixteen figures, each against a baseline taken in the
  * same run, and writes docs/benchmarks.md. Every server it starts is a child process on 127.0.0.1
  * with a random port, and every one is stopped before the script ends.
  *
- * `npm run bench -- --only 13,14` measures just the figures that stand alone (7, 11, 12, 13, 14) and
+ * `npm run bench -- --only 13,14` measures just the figures that stand alone (7, 11, 12, 13, 14, 15, 16) and
  * puts their sections into docs/benchmarks.md in place of the old ones; the rest of the page stays.
  *
  *   1. real-time factor through the server vs the raw engine (500-word text)
@@ -21,6 +21,7 @@
  *  13. memory under 40 streams whose clients never read, against the same server idle (backpressure.ts)
  *  14. /health latency while 4 clients poll a ~37 MB job result, against no pollers (big-results.ts)
  *  15. neural engines: Chorus over the raw sherpa-onnx call on generated models, first audio, memory per model (neural-engines.ts)
+ *  16. remote engines: first byte added over calling a paced model-server stub directly, throughput at 1, 2, 4 at once (remote-engines.ts)
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -71,6 +72,7 @@ import { measureAgent, renderAgent, type AgentBenchResult } from './agent.js';
 import { measureBackpressure, renderBackpressure, type BackpressureResult } from './backpressure.js';
 import { measureBigResults, renderBigResults, type BigResultBenchResult } from './big-results.js';
 import { measureNeuralEngines, renderNeuralEngines, type NeuralBenchResult } from './neural-engines.js';
+import { measureRemoteEngines, renderRemoteEngines, type RemoteBenchResult } from './remote-engines.js';
 
 // ---------------------------------------------------------------------------------------------
 // Settings. The run must stay under about seven minutes on a 2-core machine (figure 6 adds about a minute;
@@ -200,6 +202,9 @@ async function main(): Promise<void> {
     // ---- Figure 15: neural engines on generated models (its own server and engine hosts) -------
     const neural = await measureNeuralEngines(mode);
 
+    // ---- Figure 16: remote engines (a paced stub on loopback, its own server) -------------------
+    const remote = await measureRemoteEngines(mode);
+
     const codeAtEnd = codeState();
     if (codeAtEnd.commit !== codeAtStart.commit || codeAtEnd.changes.join('\n') !== codeAtStart.changes.join('\n')) {
       notes.items.push(
@@ -236,6 +241,7 @@ async function main(): Promise<void> {
       backpressure,
       bigResults,
       neural,
+      remote,
       notes,
     });
     const docs = join(REPO_ROOT, 'docs');
@@ -519,6 +525,7 @@ interface ReportInput {
   readonly backpressure: BackpressureResult;
   readonly bigResults: BigResultBenchResult;
   readonly neural: NeuralBenchResult;
+  readonly remote: RemoteBenchResult;
   readonly notes: Notes;
 }
 
@@ -749,6 +756,7 @@ function renderReport(input: ReportInput): string {
   out.push(renderBackpressure(input.backpressure));
   out.push(renderBigResults(input.bigResults));
   out.push(renderNeuralEngines(input.neural));
+  out.push(renderRemoteEngines(input.remote));
 
   // ---- Reading
   out.push('## Reading the numbers', '');
@@ -830,6 +838,7 @@ const STANDALONE_FIGURES: Readonly<Record<number, (mode: ServerMode) => Promise<
   13: async (mode) => renderBackpressure(await measureBackpressure(mode)),
   14: async (mode) => renderBigResults(await measureBigResults(mode)),
   15: async (mode) => renderNeuralEngines(await measureNeuralEngines(mode)),
+  16: async (mode) => renderRemoteEngines(await measureRemoteEngines(mode)),
 };
 
 /** `--only 13,14` (or `--only=13,14`): the figures asked for, or undefined for the full run. */

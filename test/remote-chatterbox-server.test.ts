@@ -11,6 +11,7 @@ import { probeAudio } from './support/ffprobe.js';
 import { fliteReference } from './support/reference-voices.js';
 import { startChatterboxServerStub, type ChatterboxServerStub } from './support/remote-stubs/chatterbox-server-stub.js';
 import { startTestServer, type TestServer } from './support/server.js';
+import { until } from './support/until.js';
 
 const KEY = 'chatterbox-proxy-secret';
 
@@ -25,15 +26,6 @@ interface JobAnswer {
   status: string;
   output?: Record<string, unknown>;
   error?: unknown;
-}
-
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  assert.fail(`timed out waiting for ${what}`);
 }
 
 const bodyOf = (request: { body: Buffer }): Record<string, unknown> => JSON.parse(request.body.toString('utf8')) as Record<string, unknown>;

@@ -11,6 +11,7 @@ import { startOpenAIStub } from './support/remote-stubs/openai-stub.js';
 import type { StubServer } from './support/remote-stubs/stub-server.js';
 import { startTestServer, type TestServer } from './support/server.js';
 import { closedPort } from './support/ports.js';
+import { until } from './support/until.js';
 
 const KEY = 'remote-secret';
 
@@ -21,15 +22,6 @@ interface EngineHealth {
   reason?: string;
   active?: number;
   queued?: number;
-}
-
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  assert.fail(`timed out waiting for ${what}`);
 }
 
 describe('Remote engines (an OpenAI-compatible model server on loopback)', () => {

@@ -28,10 +28,13 @@ export function uploadReference(http: RemoteHttp, reference: VoiceReference, sig
   let done = uploaded.get(http);
   if (done === undefined) uploaded.set(http, (done = new Map()));
   const known = done.get(filename);
-  if (known !== undefined && options.again !== true) return known;
+  // Another request's upload of the same audio is shared; if it fails (that request was cancelled, say), this one uploads itself.
+  if (known !== undefined && options.again !== true) return known.catch(() => (signal.aborted ? known : uploadReference(http, reference, signal, { again: true })));
   const upload = send(http, wav, filename, signal);
   done.set(filename, upload);
-  upload.catch(() => done.delete(filename));
+  upload.catch(() => {
+    if (done.get(filename) === upload) done.delete(filename);
+  });
   return upload;
 }
 

@@ -1,4 +1,5 @@
 import type { Logger } from '../util/logger.js';
+import { fishSpeechAdapter } from './fish-speech/fish-speech-adapter.js';
 import { openaiSpeechAdapter } from './openai-speech/openai-speech-adapter.js';
 import type { EngineRegistration } from './registry.js';
 import type { RemoteAdapter } from './remote/remote-adapter.js';
@@ -8,6 +9,7 @@ import type { RemoteEngineKind, RemoteEngineSetting } from '../config/remote-eng
 /** One adapter per kind of model server, each in its own folder. */
 const ADAPTERS: Readonly<Record<RemoteEngineKind, RemoteAdapter>> = {
   openai: openaiSpeechAdapter,
+  'fish-speech': fishSpeechAdapter,
 };
 
 /** The configured remote engines as registrations: created once, on the main thread. */

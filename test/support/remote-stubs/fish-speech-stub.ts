@@ -82,7 +82,7 @@ export async function startFishSpeechStub(options: { apiKey?: string; pieceBytes
     } catch {
       return invalid(response, [{ loc: ['body'], msg: 'Invalid JSON', type: 'json_invalid' }]);
     }
-    const problems = validateTtsRequest(body, behaviour);
+    const problems = validateTtsRequest(body);
     if (problems.length > 0) return invalid(response, problems);
     const text = body['text'] as string;
     if (behaviour.maxTextLength > 0 && text.length > behaviour.maxTextLength) return fail(400, `Text is too long, max length is ${behaviour.maxTextLength}`, 'Bad Request');
@@ -115,7 +115,7 @@ function invalid(response: ServerResponse, problems: Problem[]): void {
 }
 
 /** `ServeTTSRequest`'s fields and constraints (`fish_speech/utils/schema.py`). */
-function validateTtsRequest(body: Record<string, unknown>, behaviour: FishStubBehaviour): Problem[] {
+function validateTtsRequest(body: Record<string, unknown>): Problem[] {
   const problems: Problem[] = [];
   const problem = (field: string, msg: string, type: string): void => void problems.push({ loc: ['body', field], msg, type });
   if (typeof body['text'] !== 'string') problem('text', 'Field required', 'missing');
@@ -147,8 +147,8 @@ function validateTtsRequest(body: Record<string, unknown>, behaviour: FishStubBe
       });
     }
   }
-  const id = body['reference_id'];
-  if (id !== undefined && id !== null && (typeof id !== 'string' || !Object.hasOwn(behaviour.references, id))) problem('reference_id', `Reference ${String(id)} not found`, 'value_error');
+  // An unknown `reference_id` is no error: fish's ReferenceLoader.load_by_id creates its empty folder and speaks without a reference.
+  if (body['reference_id'] !== undefined && body['reference_id'] !== null && typeof body['reference_id'] !== 'string') problem('reference_id', 'Input should be a valid string', 'string_type');
   return problems;
 }
 

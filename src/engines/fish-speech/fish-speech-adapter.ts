@@ -1,6 +1,7 @@
 import type { EngineCapabilities, EngineOptionSpec, EngineSynthesisRequest, EngineVoice, VoiceReference } from '../../engine/speech-engine.js';
 import { ChorusError } from '../../errors.js';
 import { floatToS16leBytes, wavHeader } from '../../audio/encoders/wav-encoder.js';
+import { concatBytes } from '../../audio/pcm.js';
 import { namedVoice, type RemoteAdapter } from '../remote/remote-adapter.js';
 import { pcmParts } from '../remote/remote-audio.js';
 
@@ -112,8 +113,5 @@ function voiceFields(request: EngineSynthesisRequest): Record<string, unknown> {
 /** The reference as a 16-bit WAV file at its own rate (the server decodes and resamples it). */
 function referenceWav(reference: VoiceReference): Uint8Array {
   const samples = floatToS16leBytes(reference.samples);
-  const file = new Uint8Array(44 + samples.length);
-  file.set(wavHeader(reference.sampleRate, samples.length), 0);
-  file.set(samples, 44);
-  return file;
+  return concatBytes([wavHeader(reference.sampleRate, samples.length), samples]);
 }

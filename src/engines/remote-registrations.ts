@@ -1,5 +1,6 @@
 import type { Logger } from '../util/logger.js';
 import { chatterboxServerAdapter } from './chatterbox-server/chatterbox-server-adapter.js';
+import { chatterboxTtsApiAdapter } from './chatterbox-tts-api/chatterbox-tts-api-adapter.js';
 import { openaiSpeechAdapter } from './openai-speech/openai-speech-adapter.js';
 import type { EngineRegistration } from './registry.js';
 import type { RemoteAdapter } from './remote/remote-adapter.js';
@@ -10,6 +11,7 @@ import type { RemoteEngineKind, RemoteEngineSetting } from '../config/remote-eng
 const ADAPTERS: Readonly<Record<RemoteEngineKind, RemoteAdapter>> = {
   openai: openaiSpeechAdapter,
   'chatterbox-server': chatterboxServerAdapter,
+  'chatterbox-tts-api': chatterboxTtsApiAdapter,
 };
 
 /** The configured remote engines as registrations: created once, on the main thread. */

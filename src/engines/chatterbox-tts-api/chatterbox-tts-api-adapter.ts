@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { EngineCapabilities, EnginePart, EngineVoice, VoiceReference } from '../../engine/speech-engine.js';
 import { ChorusError } from '../../errors.js';
-import { floatToInt16 } from '../../audio/pcm.js';
-import { wavHeader } from '../../audio/encoders/wav-encoder.js';
+import { concatBytes } from '../../audio/pcm.js';
+import { floatToS16leBytes, wavHeader } from '../../audio/encoders/wav-encoder.js';
 import { namedVoice, type RemoteAdapter } from '../remote/remote-adapter.js';
 import type { RemoteHttp } from '../remote/remote-http.js';
 import { pcmParts } from '../remote/remote-audio.js';
@@ -30,6 +30,11 @@ const SERVER_DEFAULT_VOICE = 'alloy';
 /** Library voices Chorus uploaded: the server lists them, but they are Chorus's voices, not the server's. */
 const UPLOADED_PREFIX = 'chorus-';
 const KNOBS = ['exaggeration', 'cfg_weight', 'temperature'] as const;
+/**
+ * Chatterbox conditions on a reference's first 10 s (`DEC_COND_LEN` in chatterbox's tts.py); more is
+ * only upload time, and the server refuses files over 10 MB.
+ */
+const MAX_REFERENCE_SECONDS = 20;
 
 interface UploadedVoice {
   readonly voice: string;
@@ -161,8 +166,8 @@ function monoFloat(bytes: Uint8Array, channels: number): Float32Array {
  * Chorus in front of the same server).
  */
 async function uploadVoice(http: RemoteHttp, reference: VoiceReference, signal: AbortSignal): Promise<UploadedVoice> {
-  const pcm = floatToInt16(reference.samples);
-  const wav = Buffer.concat([wavHeader(reference.sampleRate, pcm.byteLength), Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength)]);
+  const pcm = floatToS16leBytes(reference.samples.subarray(0, Math.round(reference.sampleRate * MAX_REFERENCE_SECONDS)));
+  const wav = concatBytes([wavHeader(reference.sampleRate, pcm.length), pcm]);
   const voice = `${UPLOADED_PREFIX}${createHash('sha256').update(wav).digest('hex').slice(0, 16)}`;
   const form = new FormData();
   form.set('voice_name', voice);

@@ -143,15 +143,30 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** A short message from an error body: FastAPI's `detail`, OpenAI's `error.message`, fish's `message`, or the text. */
+/**
+ * A short message from an error body: FastAPI's `detail` (a string, an object with a `message` as
+ * Kokoro-FastAPI sends, or pydantic's list of `{loc, msg}`), OpenAI's `error.message`, fish's
+ * `message`, or the text.
+ */
 function messageOf(text: string): string {
   try {
     const body = JSON.parse(text) as Record<string, unknown>;
-    const detail = body['detail'] ?? (body['error'] as Record<string, unknown> | undefined)?.['message'] ?? body['message'] ?? body['error'];
+    const detail = fastapiDetail(body['detail']) ?? (body['error'] as Record<string, unknown> | undefined)?.['message'] ?? body['message'] ?? body['error'];
     if (typeof detail === 'string') return detail.slice(0, 300);
     if (detail !== undefined) return JSON.stringify(detail).slice(0, 300);
   } catch {
     // not JSON
   }
   return text.replace(/\s+/g, ' ').slice(0, 300);
+}
+
+function fastapiDetail(detail: unknown): unknown {
+  if (Array.isArray(detail)) {
+    const messages = detail.map((entry: { loc?: unknown; msg?: unknown }) =>
+      typeof entry?.msg === 'string' ? `${Array.isArray(entry.loc) ? `${entry.loc.filter((part) => part !== 'body').join('.')}: ` : ''}${entry.msg}` : undefined,
+    );
+    if (messages.every((message) => message !== undefined)) return messages.join('; ');
+  }
+  if (typeof detail === 'object' && detail !== null && typeof (detail as { message?: unknown }).message === 'string') return (detail as { message: string }).message;
+  return detail;
 }

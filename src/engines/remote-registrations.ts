@@ -1,6 +1,7 @@
 import type { Logger } from '../util/logger.js';
 import { chatterboxServerAdapter } from './chatterbox-server/chatterbox-server-adapter.js';
 import { fishSpeechAdapter } from './fish-speech/fish-speech-adapter.js';
+import { kokoroFastapiAdapter } from './kokoro-fastapi/kokoro-fastapi-adapter.js';
 import { openaiSpeechAdapter } from './openai-speech/openai-speech-adapter.js';
 import type { EngineRegistration } from './registry.js';
 import type { RemoteAdapter } from './remote/remote-adapter.js';
@@ -12,6 +13,7 @@ const ADAPTERS: Readonly<Record<RemoteEngineKind, RemoteAdapter>> = {
   openai: openaiSpeechAdapter,
   'chatterbox-server': chatterboxServerAdapter,
   'fish-speech': fishSpeechAdapter,
+  'kokoro-fastapi': kokoroFastapiAdapter,
 };
 
 /** The configured remote engines as registrations: created once, on the main thread. */

@@ -29,8 +29,7 @@ export const kokoroFastapiAdapter: RemoteAdapter = {
   }),
 
   async listVoices(http, setting, signal) {
-    const response = await http.fetch('/v1/audio/voices', { method: 'GET' }, signal);
-    if (!response.ok) throw await http.failure(response, signal);
+    const response = await http.fetchOk('/v1/audio/voices', { method: 'GET' }, signal);
     const body = JSON.parse(new TextDecoder().decode(await http.bytes(response, signal))) as { voices?: unknown };
     // `[{id, name}]` since 0.3; plain names before (and with `?legacy=true`).
     const ids = (Array.isArray(body.voices) ? (body.voices as unknown[]) : [])
@@ -42,33 +41,26 @@ export const kokoroFastapiAdapter: RemoteAdapter = {
   fallbackVoices: (setting): EngineVoice[] => kokoroVoices(setting.voices ?? KOKORO_V1_0_VOICES, setting),
 
   async probe(http, signal) {
-    const response = await http.fetch('/v1/models', { method: 'GET' }, signal);
-    if (!response.ok) throw await http.failure(response, signal);
-    await http.bytes(response, signal);
+    await http.bytes(await http.fetchOk('/v1/models', { method: 'GET' }, signal), signal);
   },
 
   async *synthesize(http, setting, request, signal) {
     const langCode = request.language !== undefined && Object.hasOwn(KOKORO_LANGUAGES, request.language) ? request.language : undefined;
-    const response = await http.fetch(
+    const response = await http.postJson(
       '/dev/captioned_speech',
       {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          model: setting.model ?? 'kokoro',
-          input: request.text,
-          // A combination (`af_bella(2)+af_sky`) goes as it is: the server mixes it.
-          voice: request.voiceId,
-          response_format: 'pcm',
-          stream: true,
-          return_timestamps: true,
-          speed: request.speed ?? 1,
-          ...(langCode === undefined ? {} : { lang_code: langCode }),
-        }),
+        model: setting.model ?? 'kokoro',
+        input: request.text,
+        // A combination (`af_bella(2)+af_sky`) goes as it is: the server mixes it.
+        voice: request.voiceId,
+        response_format: 'pcm',
+        stream: true,
+        return_timestamps: true,
+        speed: request.speed ?? 1,
+        ...(langCode === undefined ? {} : { lang_code: langCode }),
       },
       signal,
     );
-    if (!response.ok) throw await http.failure(response, signal);
 
     const locator = new WordLocator(request.text);
     const words: EnginePart[] = [];

@@ -87,6 +87,18 @@ export class RemoteHttp {
     }
   }
 
+  /** `fetch`, with a non-2xx answer thrown as its `failure`. */
+  async fetchOk(path: string, init: RequestInit, signal: AbortSignal): Promise<Response> {
+    const response = await this.fetch(path, init, signal);
+    if (!response.ok) throw await this.failure(response, signal);
+    return response;
+  }
+
+  /** `POST path` with a JSON body; a non-2xx answer is thrown as its `failure`. */
+  postJson(path: string, body: unknown, signal: AbortSignal): Promise<Response> {
+    return this.fetchOk(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, signal);
+  }
+
   /** The whole body, within the timeout per piece. */
   async bytes(response: Response, signal: AbortSignal): Promise<Uint8Array> {
     const pieces: Uint8Array[] = [];

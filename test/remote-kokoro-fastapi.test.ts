@@ -9,6 +9,7 @@ import { probeAudio, wavDuration } from './support/ffprobe.js';
 import { KOKORO_STUB_VOICES, startKokoroFastapiStub, type KokoroStub } from './support/remote-stubs/kokoro-fastapi-stub.js';
 import { startTestServer, type TestServer } from './support/server.js';
 import { closedPort } from './support/ports.js';
+import { until } from './support/until.js';
 
 const KEY = 'kokoro-secret';
 
@@ -204,9 +205,7 @@ describe('Remote engine kind kokoro-fastapi (Kokoro-FastAPI on loopback)', () =>
     const reader = response.body!.getReader();
     await reader.read();
     await reader.cancel();
-    const deadline = Date.now() + 10_000;
-    while (!captionCalls(from).some((request) => request.closedEarly) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.ok(captionCalls(from).some((request) => request.closedEarly), 'the server\'s answer was cut short by Chorus');
+    await until(async () => captionCalls(from).some((request) => request.closedEarly), 'Chorus to close the server\'s answer');
   });
 
   it('a server down at start still offers Kokoro\'s voices and fails fast with 503', async () => {

@@ -3,7 +3,7 @@
  * model server Chorus speaks to over HTTP. Parsed here, with no knowledge of the adapters, so the
  * config loader can check it at start.
  */
-export const REMOTE_ENGINE_KINDS = ['openai', 'chatterbox-server', 'fish-speech', 'chatterbox-tts-api'] as const;
+export const REMOTE_ENGINE_KINDS = ['openai', 'chatterbox-server', 'fish-speech', 'chatterbox-tts-api', 'kokoro-fastapi'] as const;
 export type RemoteEngineKind = (typeof REMOTE_ENGINE_KINDS)[number];
 
 export interface RemoteEngineSetting {

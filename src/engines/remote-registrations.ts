@@ -2,6 +2,7 @@ import type { Logger } from '../util/logger.js';
 import { chatterboxServerAdapter } from './chatterbox-server/chatterbox-server-adapter.js';
 import { fishSpeechAdapter } from './fish-speech/fish-speech-adapter.js';
 import { chatterboxTtsApiAdapter } from './chatterbox-tts-api/chatterbox-tts-api-adapter.js';
+import { kokoroFastapiAdapter } from './kokoro-fastapi/kokoro-fastapi-adapter.js';
 import { openaiSpeechAdapter } from './openai-speech/openai-speech-adapter.js';
 import type { EngineRegistration } from './registry.js';
 import type { RemoteAdapter } from './remote/remote-adapter.js';
@@ -14,6 +15,7 @@ const ADAPTERS: Readonly<Record<RemoteEngineKind, RemoteAdapter>> = {
   'chatterbox-server': chatterboxServerAdapter,
   'fish-speech': fishSpeechAdapter,
   'chatterbox-tts-api': chatterboxTtsApiAdapter,
+  'kokoro-fastapi': kokoroFastapiAdapter,
 };
 
 /** The configured remote engines as registrations: created once, on the main thread. */

@@ -7,7 +7,7 @@
  */
 const RELEASE = 'https://github.com/k2-fsa/sherpa-onnx/releases/download/tts-models';
 
-const KOKORO_V1_0_VOICES = [
+export const KOKORO_V1_0_VOICES = [
   'af_alloy', 'af_aoede', 'af_bella', 'af_heart', 'af_jessica', 'af_kore', 'af_nicole', 'af_nova', 'af_river', 'af_sarah', 'af_sky',
   'am_adam', 'am_echo', 'am_eric', 'am_fenrir', 'am_liam', 'am_michael', 'am_onyx', 'am_puck', 'am_santa',
   'bf_alice', 'bf_emma', 'bf_isabella', 'bf_lily', 'bm_daniel', 'bm_fable', 'bm_george', 'bm_lewis',

@@ -38,30 +38,23 @@ export const openaiSpeechAdapter: RemoteAdapter = {
   fallbackVoices: (setting): EngineVoice[] => (setting.voices ?? OPENAI_VOICES).map((voice) => namedVoice(voice, `${setting.id} voice ${voice}`)),
 
   async probe(http, signal) {
-    const response = await http.fetch('/v1/models', { method: 'GET' }, signal);
-    if (!response.ok) throw await http.failure(response, signal);
-    await http.bytes(response, signal);
+    await http.bytes(await http.fetchOk('/v1/models', { method: 'GET' }, signal), signal);
   },
 
   async *synthesize(http, setting, request, signal) {
     const instructions = request.options?.['instructions'];
-    const response = await http.fetch(
+    const response = await http.postJson(
       '/v1/audio/speech',
       {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          model: setting.model ?? 'tts-1',
-          input: request.text,
-          voice: request.voiceId,
-          response_format: 'pcm',
-          ...(request.speed === undefined || request.speed === 1 ? {} : { speed: request.speed }),
-          ...(typeof instructions === 'string' ? { instructions } : {}),
-        }),
+        model: setting.model ?? 'tts-1',
+        input: request.text,
+        voice: request.voiceId,
+        response_format: 'pcm',
+        ...(request.speed === undefined || request.speed === 1 ? {} : { speed: request.speed }),
+        ...(typeof instructions === 'string' ? { instructions } : {}),
       },
       signal,
     );
-    if (!response.ok) throw await http.failure(response, signal);
     yield* pcmParts(http.body(response, signal), setting.sampleRate ?? OPENAI_RATE, setting.id);
   },
 };

@@ -87,6 +87,18 @@ export class RemoteHttp {
     }
   }
 
+  /** `fetch`, with a non-2xx answer thrown as its `failure`. */
+  async fetchOk(path: string, init: RequestInit, signal: AbortSignal): Promise<Response> {
+    const response = await this.fetch(path, init, signal);
+    if (!response.ok) throw await this.failure(response, signal);
+    return response;
+  }
+
+  /** `POST path` with a JSON body; a non-2xx answer is thrown as its `failure`. */
+  postJson(path: string, body: unknown, signal: AbortSignal): Promise<Response> {
+    return this.fetchOk(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, signal);
+  }
+
   /** The whole body, within the timeout per piece. */
   async bytes(response: Response, signal: AbortSignal): Promise<Uint8Array> {
     const pieces: Uint8Array[] = [];
@@ -143,15 +155,30 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** A short message from an error body: FastAPI's `detail`, OpenAI's `error.message`, fish's `message`, or the text. */
+/**
+ * A short message from an error body: FastAPI's `detail` (a string, an object with a `message` as
+ * Kokoro-FastAPI sends, or pydantic's list of `{loc, msg}`), OpenAI's `error.message`, fish's
+ * `message`, or the text.
+ */
 function messageOf(text: string): string {
   try {
     const body = JSON.parse(text) as Record<string, unknown>;
-    const detail = body['detail'] ?? (body['error'] as Record<string, unknown> | undefined)?.['message'] ?? body['message'] ?? body['error'];
+    const detail = fastapiDetail(body['detail']) ?? (body['error'] as Record<string, unknown> | undefined)?.['message'] ?? body['message'] ?? body['error'];
     if (typeof detail === 'string') return detail.slice(0, 300);
     if (detail !== undefined) return JSON.stringify(detail).slice(0, 300);
   } catch {
     // not JSON
   }
   return text.replace(/\s+/g, ' ').slice(0, 300);
+}
+
+function fastapiDetail(detail: unknown): unknown {
+  if (Array.isArray(detail)) {
+    const messages = detail.map((entry: { loc?: unknown; msg?: unknown }) =>
+      typeof entry?.msg === 'string' ? `${Array.isArray(entry.loc) ? `${entry.loc.filter((part) => part !== 'body').join('.')}: ` : ''}${entry.msg}` : undefined,
+    );
+    if (messages.every((message) => message !== undefined)) return messages.join('; ');
+  }
+  if (typeof detail === 'object' && detail !== null && typeof (detail as { message?: unknown }).message === 'string') return (detail as { message: string }).message;
+  return detail;
 }

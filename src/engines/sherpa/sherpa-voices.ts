@@ -11,7 +11,7 @@ import { OPENAI_VOICE_GENDERS } from '../../engine/openai-voices.js';
  */
 
 /** Kokoro's language letters (hexgrad/kokoro `pipeline.py` LANG_CODES) as BCP-47 tags. */
-const KOKORO_LANGUAGES: Readonly<Record<string, string>> = {
+export const KOKORO_LANGUAGES: Readonly<Record<string, string>> = {
   a: 'en-US',
   b: 'en-GB',
   e: 'es',
@@ -23,12 +23,13 @@ const KOKORO_LANGUAGES: Readonly<Record<string, string>> = {
   z: 'cmn',
 };
 
-interface SpeakerTraits {
+export interface SpeakerTraits {
   readonly language: string | undefined;
   readonly gender: Gender;
 }
 
-function kokoroTraits(speaker: string): SpeakerTraits {
+/** A Kokoro speaker's language and gender, read from its name (`af_heart`: American English, female). */
+export function kokoroTraits(speaker: string): SpeakerTraits {
   const match = /^([a-z])([fm])_/.exec(speaker);
   if (match === null) return { language: undefined, gender: 'neutral' };
   return { language: KOKORO_LANGUAGES[match[1]!], gender: match[2] === 'f' ? 'female' : 'male' };
@@ -95,6 +96,13 @@ export function kokoroAliases(speakers: readonly string[]): Map<string, string> 
   return aliases;
 }
 
+/** `kokoroAliases` turned round: each speaker's aliases. */
+export function kokoroAliasesBySpeaker(speakers: readonly string[]): Map<string, string[]> {
+  const bySpeaker = new Map<string, string[]>();
+  for (const [alias, speaker] of kokoroAliases(speakers)) bySpeaker.set(speaker, [...(bySpeaker.get(speaker) ?? []), alias]);
+  return bySpeaker;
+}
+
 export function voicesOf(model: CheckedModel): EngineVoice[] {
   const { manifest } = model;
   const fallbackLanguage = manifest.languages[0] ?? 'en';
@@ -107,12 +115,7 @@ export function voicesOf(model: CheckedModel): EngineVoice[] {
       description: `Cloned from the reference clip test_wavs/${clip}.wav shipped with ${manifest.name}.`,
     }));
   }
-  const aliasesBySpeaker = new Map<string, string[]>();
-  if (manifest.family === 'kokoro') {
-    for (const [alias, speaker] of kokoroAliases(model.speakers)) {
-      aliasesBySpeaker.set(speaker, [...(aliasesBySpeaker.get(speaker) ?? []), alias]);
-    }
-  }
+  const aliasesBySpeaker = manifest.family === 'kokoro' ? kokoroAliasesBySpeaker(model.speakers) : new Map<string, string[]>();
   return model.speakers.map((speaker, sid) => {
     const traits = manifest.family === 'kokoro' ? kokoroTraits(speaker) : manifest.family === 'kitten' ? kittenTraits(speaker) : undefined;
     const aliases = aliasesBySpeaker.get(speaker);

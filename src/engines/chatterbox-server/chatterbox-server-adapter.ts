@@ -50,9 +50,8 @@ export const chatterboxServerAdapter: RemoteAdapter = {
   }),
 
   async listVoices(http, setting, signal) {
-    const response = await http.fetch('/get_predefined_voices', { method: 'GET' }, signal);
-    if (!response.ok) throw await http.failure(response, signal);
-    const listed = JSON.parse(new TextDecoder().decode(await http.bytes(response, signal))) as unknown;
+    const response = await http.fetchOk('/get_predefined_voices', { method: 'GET' }, signal);
+    const listed = await http.json(response, signal);
     if (!Array.isArray(listed)) throw malformed(setting.id, '/get_predefined_voices', 'a list');
     return listed
       .filter((entry): entry is { filename: string; display_name?: unknown } => typeof (entry as { filename?: unknown })?.filename === 'string')
@@ -67,13 +66,12 @@ export const chatterboxServerAdapter: RemoteAdapter = {
     if (response.status === 404) {
       // Servers from before the model hot-swap have no model-info route.
       await response.body?.cancel();
-      const voices = await http.fetch('/get_predefined_voices', { method: 'GET' }, signal);
-      if (!voices.ok) throw await http.failure(voices, signal);
+      const voices = await http.fetchOk('/get_predefined_voices', { method: 'GET' }, signal);
       await http.bytes(voices, signal);
       return;
     }
     if (!response.ok) throw await http.failure(response, signal);
-    const info = JSON.parse(new TextDecoder().decode(await http.bytes(response, signal))) as { loaded?: unknown };
+    const info = (await http.json(response, signal)) as { loaded?: unknown };
     if (info.loaded === false) {
       throw new ChorusError({ code: 'engine_failed', retryable: true, message: `The remote engine '${http.engineId}' has no model loaded.` });
     }

@@ -51,7 +51,7 @@ async function send(http: RemoteHttp, wav: Uint8Array, filename: string, signal:
   // 200 when the file was stored (or was already there), 400 with `errors` when it was refused.
   let answer: { uploaded_files?: unknown; errors?: unknown } = {};
   try {
-    answer = JSON.parse(new TextDecoder().decode(await http.bytes(response, signal))) as typeof answer;
+    answer = (await http.json(response, signal)) as typeof answer;
   } catch {
     // Not the server's JSON: reported below with the status.
   }

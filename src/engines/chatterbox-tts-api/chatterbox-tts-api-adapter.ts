@@ -65,7 +65,7 @@ export const chatterboxTtsApiAdapter: RemoteAdapter = {
       response = await http.fetch('/audio/voices', { method: 'GET' }, signal);
     }
     if (!response.ok) throw await http.failure(response, signal);
-    const listed = libraryVoices(JSON.parse(new TextDecoder().decode(await http.bytes(response, signal))), setting.id);
+    const listed = libraryVoices(await http.json(response, signal), setting.id);
     return [...this.fallbackVoices(setting), ...listed.filter((voice) => voice.id.toLowerCase() !== SERVER_DEFAULT_VOICE)];
   },
 
@@ -75,9 +75,8 @@ export const chatterboxTtsApiAdapter: RemoteAdapter = {
     ),
 
   async probe(http, signal) {
-    const response = await http.fetch('/health', { method: 'GET' }, signal);
-    if (!response.ok) throw await http.failure(response, signal);
-    const health = JSON.parse(new TextDecoder().decode(await http.bytes(response, signal))) as { initialization_state?: unknown; initialization_error?: unknown };
+    const response = await http.fetchOk('/health', { method: 'GET' }, signal);
+    const health = (await http.json(response, signal)) as { initialization_state?: unknown; initialization_error?: unknown };
     // `initializing` is up: a request waits for the model. `error`: the model will not load.
     if (health.initialization_state === 'error') {
       throw new ChorusError({ code: 'engine_failed', retryable: true, message: `its model failed to load: ${String(health.initialization_error ?? 'no reason given')}` });

@@ -42,8 +42,7 @@ export const fishSpeechAdapter: RemoteAdapter = {
 
   async listVoices(http, setting, signal) {
     // Without the Accept header the server answers msgpack.
-    const response = await http.fetch('/v1/references/list', { method: 'GET', headers: { accept: 'application/json' } }, signal);
-    if (!response.ok) throw await http.failure(response, signal);
+    const response = await http.fetchOk('/v1/references/list', { method: 'GET', headers: { accept: 'application/json' } }, signal);
     const text = new TextDecoder().decode(await http.bytes(response, signal));
     let ids: unknown;
     try {
@@ -65,8 +64,7 @@ export const fishSpeechAdapter: RemoteAdapter = {
   },
 
   async probe(http, signal) {
-    const response = await http.fetch('/v1/health', { method: 'GET', headers: { accept: 'application/json' } }, signal);
-    if (!response.ok) throw await http.failure(response, signal);
+    const response = await http.fetchOk('/v1/health', { method: 'GET', headers: { accept: 'application/json' } }, signal);
     await http.bytes(response, signal);
   },
 

@@ -30,7 +30,7 @@ export const kokoroFastapiAdapter: RemoteAdapter = {
 
   async listVoices(http, setting, signal) {
     const response = await http.fetchOk('/v1/audio/voices', { method: 'GET' }, signal);
-    const body = JSON.parse(new TextDecoder().decode(await http.bytes(response, signal))) as { voices?: unknown };
+    const body = (await http.json(response, signal)) as { voices?: unknown };
     // `[{id, name}]` since 0.3; plain names before (and with `?legacy=true`).
     const ids = (Array.isArray(body.voices) ? (body.voices as unknown[]) : [])
       .map((voice) => (typeof voice === 'string' ? voice : (voice as { id?: unknown } | null)?.id))

@@ -99,6 +99,11 @@ export class RemoteHttp {
     return this.fetchOk(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, signal);
   }
 
+  /** The whole body parsed as JSON (a body that is not JSON throws a SyntaxError: callers decide what that means). */
+  async json(response: Response, signal: AbortSignal): Promise<unknown> {
+    return JSON.parse(new TextDecoder().decode(await this.bytes(response, signal)));
+  }
+
   /** The whole body, within the timeout per piece. */
   async bytes(response: Response, signal: AbortSignal): Promise<Uint8Array> {
     const pieces: Uint8Array[] = [];

@@ -88,6 +88,8 @@ export interface ChorusConfig {
   readonly rateLimitBurst: number;
   /** Failed authentications a client address may make a minute (at once, then refilled); 0: unlimited. */
   readonly authFailuresPerMinute: number;
+  /** Serves the web playground at /playground (static files; its API calls need a key like any client's). */
+  readonly playground: boolean;
   /**
    * What this process does: `all` (the default) serves the APIs and runs jobs; `api` serves the
    * APIs and leaves queued jobs to worker processes; `worker` runs queued jobs (and answers /health).
@@ -185,6 +187,7 @@ const SETTINGS = {
   rateLimitRps: { env: 'CHORUS_RATE_LIMIT_RPS', parse: decimal(0, 1_000_000), default: 10 },
   rateLimitBurst: { env: 'CHORUS_RATE_LIMIT_BURST', parse: integer(0, 1_000_000), default: 50 },
   authFailuresPerMinute: { env: 'CHORUS_AUTH_FAILURES_PER_MINUTE', parse: integer(0, 1_000_000), default: 10 },
+  playground: { env: 'CHORUS_PLAYGROUND', parse: yesNo, default: true },
   role: { env: 'CHORUS_ROLE', parse: oneOf(['all', 'api', 'worker'] as const), default: 'all' as 'all' | 'api' | 'worker' },
   redisUrl: { env: 'CHORUS_REDIS_URL', parse: redisUrl, default: undefined as string | undefined },
   redisPrefix: { env: 'CHORUS_REDIS_PREFIX', parse: text, default: 'chorus' },

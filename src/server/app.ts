@@ -20,6 +20,7 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import { toRunpodError } from '../api/runpod/runpod-errors.js';
 import { MemoryRateLimitStore, rateLimit, rateLimitEnabled, type RateLimitStore } from './rate-limit.js';
 import { describeError } from '../util/throttled-log.js';
+import { createPlaygroundRoutes, redirectBrowsersToPlayground } from './playground-routes.js';
 
 export interface AppDependencies {
   readonly config: ChorusConfig;
@@ -94,6 +95,13 @@ export function createApp({ config, speech, voices, resultCache, jobs, logger, v
   });
 
   app.get('/health', (c) => healthResponse(c, speech, version));
+
+  // A static page with no secret in it: its API calls carry the key the user types in.
+  if (config.playground) {
+    app.get('/', redirectBrowsersToPlayground());
+    app.get('/playground/', (c) => c.redirect('/playground', 301));
+    app.route('/playground', createPlaygroundRoutes());
+  }
 
   // Every route but /health needs a key once keys are configured.
   app.use('/v1/*', async (c, next) => {

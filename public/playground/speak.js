@@ -96,22 +96,34 @@ class SpeakSession {
     this.#follow(readAlong);
 
     const chunks = [];
+    // The server sends a text chunk's word timings after that chunk's audio. Played at once, the
+    // first words would be gone before their timings came; so, for the read-along, sound waits for
+    // the first timings (one chunk of synthesis), and later chunks' timings arrive while earlier
+    // audio plays.
+    let held = $('speak-read-along').checked ? [] : undefined;
+    const release = () => {
+      for (const bytes of held ?? []) this.#player.append(bytes);
+      held = undefined;
+    };
     for await (const message of ndjsonMessages(response.body)) {
       if (message.type === 'audio') {
         const bytes = base64Bytes(message.audio);
         chunks.push(bytes);
         this.#bytes += bytes.length;
         stats.dataset.bytes = String(this.#bytes);
-        this.#player.append(bytes);
+        if (held === undefined) this.#player.append(bytes);
+        else held.push(bytes);
       } else if (message.type === 'words') {
         readAlong.addWords(message.words);
         stats.dataset.words = String(readAlong.wordCount);
+        release();
       } else if (message.type === 'done') {
         stats.dataset.duration = String(message.duration);
       } else if (message.type === 'error') {
         throw new ApiError(500, message.error?.message ?? 'The stream ended with an error.');
       }
     }
+    release();
     this.#player.end();
     this.#offerDownload(body.response_format, mimeType, sampleRate, chunks);
     this.show('playing', 'Playing…');

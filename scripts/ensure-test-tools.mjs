@@ -2,8 +2,8 @@
 // The test suite validates every audio file with ffprobe, encodes aac with ffmpeg, runs the
 // job documents' curl examples with curl and their Python examples with python3 + requests (and httpx), checks
 // that converted speech still says the right words with pocketsphinx forced alignment (+ its en-us
-// model), makes reference voices with flite and runs the Redis backend against Debian's
-// redis-server. On a fresh Debian/Ubuntu machine this installs them (as root); elsewhere it says
+// model), makes reference voices with flite, runs the Redis backend against Debian's
+// redis-server and drives the web playground in Debian's chromium (headless). On a fresh Debian/Ubuntu machine this installs them (as root); elsewhere it says
 // what is missing.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -21,7 +21,10 @@ const hasSphinx = () => onPath('pocketsphinx_batch');
 const hasSphinxModel = () => existsSync('/usr/share/pocketsphinx/model/en-us/en-us/mdef') && existsSync('/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict');
 const hasFlite = () => has('flite', '-lv'); // `flite --version` exits 1
 const hasRedis = () => has('redis-server', '--version');
-const ready = () => has('ffprobe') && has('ffmpeg') && has('curl', '--version') && hasRequests() && hasHttpx() && hasSphinx() && hasSphinxModel() && hasFlite() && hasRedis();
+// The playground test launches this binary through playwright-core, which downloads no browser.
+const hasChromium = () => existsSync('/usr/bin/chromium');
+const ready = () =>
+  has('ffprobe') && has('ffmpeg') && has('curl', '--version') && hasRequests() && hasHttpx() && hasSphinx() && hasSphinxModel() && hasFlite() && hasRedis() && hasChromium();
 if (ready()) process.exit(0);
 const packages = [
   ...(has('ffprobe') && has('ffmpeg') ? [] : ['ffmpeg']),
@@ -32,6 +35,7 @@ const packages = [
   ...(hasSphinxModel() ? [] : ['pocketsphinx-en-us']),
   ...(hasFlite() ? [] : ['flite']),
   ...(hasRedis() ? [] : ['redis-server']),
+  ...(hasChromium() ? [] : ['chromium']),
 ];
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -44,8 +48,8 @@ if (isRoot && hasApt) {
   if (update.status === 0 && install.status === 0 && ready()) process.exit(0);
 }
 console.error(
-  'The tests need ffmpeg, ffprobe, curl, pocketsphinx_batch (with the en-us model), flite and redis-server on PATH, and python3 ' +
+  'The tests need ffmpeg, ffprobe, curl, pocketsphinx_batch (with the en-us model), flite and redis-server on PATH, /usr/bin/chromium, and python3 ' +
     'able to `import requests` and `import httpx`. Install them (Debian: apt-get install ffmpeg curl python3-requests python3-httpx pocketsphinx ' +
-    'pocketsphinx-en-us flite redis-server) and retry.',
+    'pocketsphinx-en-us flite redis-server chromium) and retry.',
 );
 process.exit(1);

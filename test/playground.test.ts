@@ -76,6 +76,7 @@ async function downloadedAudio(page: Page): Promise<Buffer> {
 describe('Web playground in headless Chromium', () => {
   let server: TestServer;
   let keyed: TestServer;
+  let withoutPlayground: TestServer;
   let browser: Browser;
   let page: Page;
   const pageProblems: string[] = [];
@@ -84,9 +85,10 @@ describe('Web playground in headless Chromium', () => {
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     // One browser for the file: Chromium takes seconds to start on two cores.
-    [server, keyed, browser] = await Promise.all([
+    [server, keyed, withoutPlayground, browser] = await Promise.all([
       startTestServer(),
       startTestServer({ CHORUS_API_KEYS: KEY }),
+      startTestServer({ CHORUS_PLAYGROUND: 'false', CHORUS_WORKERS: '1' }),
       chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS }),
     ]);
     page = await browser.newPage();
@@ -99,7 +101,7 @@ describe('Web playground in headless Chromium', () => {
 
   after(async () => {
     await browser?.close();
-    await Promise.all([server?.close(), keyed?.close()]);
+    await Promise.all([server?.close(), keyed?.close(), withoutPlayground?.close()]);
   });
 
   it('a browser asking for / lands on the playground, which loads without errors under its CSP', async () => {
@@ -146,7 +148,7 @@ describe('Web playground in headless Chromium', () => {
     await page.fill('#speak-text', 'The quick brown fox jumps over the lazy dog, then it runs back home.');
     await page.click('#speak-button');
     await page.waitForSelector('#playback[data-state="playing"], #playback[data-state="streaming"]');
-    await page.waitForSelector('#read-along .word.current[data-index="3"]');
+    await page.waitForSelector('#read-along .word.spoken[data-index="3"]');
     await page.screenshot({ path: join(ARTIFACTS, 'read-along.png'), fullPage: true });
     const result = await playedToEnd(page);
 
@@ -249,6 +251,14 @@ describe('Web playground in headless Chromium', () => {
 
   it('sent every request to its own origin only', () => {
     assert.deepEqual([...requestedOrigins].filter((origin) => !origin.startsWith('blob:') && origin !== 'null'), [server.url.replace(/\/$/, '')]);
+  });
+
+  it('CHORUS_PLAYGROUND=false serves neither the page nor the redirect', async () => {
+    for (const path of ['/playground', '/playground/app.js', '/']) {
+      const response = await fetch(`${withoutPlayground.url}${path}`, { headers: { accept: 'text/html' }, redirect: 'manual' });
+      assert.equal(response.status, 404, path);
+      await response.body?.cancel();
+    }
   });
 
   describe('with CHORUS_API_KEYS set', () => {

@@ -105,7 +105,7 @@ function describeResult(job) {
   if (base64 !== undefined) {
     const type = output.mimetype ?? output.content_type ?? `audio/${output.format ?? 'wav'}`;
     nodes.push(audioElement(URL.createObjectURL(new Blob([base64Bytes(base64)], { type }))));
-  } else if (typeof output.audio_url === 'string') {
+  } else if (typeof output.audio_url === 'string' && /^https?:\/\//i.test(output.audio_url)) {
     const link = document.createElement('a');
     link.href = output.audio_url;
     link.textContent = 'audio file';

@@ -75,7 +75,7 @@ export type CacheLookupOutcome = 'hit' | 'miss' | 'refresh';
 
 /**
  * `cache`, with the outcome of every lookup through it told to `onLookup` (the metrics). A disabled
- * cache is never asked, so it reports nothing.
+ * cache (CACHE_ENABLED=false) reports nothing: its lookups are not lookups, and would read as misses.
  */
 export function observeLookups(cache: ResultCache, onLookup: (outcome: CacheLookupOutcome) => void): ResultCache {
   return {

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { parseExposition, valueOf, type MetricFamily } from './support/prometheus.js';
+import { startTestRedis, type TestRedis } from './support/redis.js';
 import { startTestServer, type TestServer } from './support/server.js';
 import { until } from './support/until.js';
 
@@ -207,5 +208,39 @@ describe('GET /metrics access (CHORUS_METRICS)', () => {
     const server = await start({ CHORUS_METRICS: 'api-keys', CHORUS_API_KEYS: 'sk-first-key-0001,sk-second-key-0002' });
     assert.equal((await fetch(`${server.url}/metrics`)).status, 401);
     await scrape(server, 'Bearer sk-second-key-0002');
+  });
+});
+
+describe('GET /metrics with the Redis queue, on an API process (CHORUS_ROLE=api: it runs no jobs)', () => {
+  let redis: TestRedis;
+  let server: TestServer;
+  before(async () => {
+    redis = await startTestRedis();
+    server = await startTestServer({ CHORUS_WORKERS: '1', CHORUS_REDIS_URL: redis.url, CHORUS_REDIS_PREFIX: 'metrics', CHORUS_ROLE: 'api' });
+  });
+  after(async () => {
+    await server?.close();
+    await redis?.close();
+  });
+
+  it('reads queue depth and ended jobs from Redis, and reports no runner', async () => {
+    const before = (await scrape(server)).families;
+    assert.equal(valueOf(before, 'chorus_job_queue_up'), 1);
+    assert.ok(!before.has('chorus_job_runner_slots'), 'an API process has no job runner');
+    const ids: string[] = [];
+    for (const n of [1, 2, 3]) {
+      const response = await fetch(`${server.url}/v2/spark-tts/run`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: { text: `Queued job ${n}.` } }) });
+      assert.equal(response.status, 200);
+      ids.push(((await response.json()) as { id: string }).id);
+    }
+    const queued = (await scrape(server)).families;
+    assert.equal(valueOf(queued, 'chorus_jobs', { endpoint: 'spark-tts', state: 'queued' }) - valueOf(before, 'chorus_jobs', { endpoint: 'spark-tts', state: 'queued' }), 3);
+    assert.equal(valueOf(queued, 'chorus_jobs', { endpoint: 'chatterbox', state: 'queued' }), 0);
+
+    const cancelled = await fetch(`${server.url}/v2/spark-tts/cancel/${ids[0]}`, { method: 'POST' });
+    assert.equal(cancelled.status, 200);
+    const after = (await scrape(server)).families;
+    assert.equal(valueOf(after, 'chorus_jobs', { endpoint: 'spark-tts', state: 'queued' }), 2);
+    assert.equal(valueOf(after, 'chorus_jobs_ended_total', { endpoint: 'spark-tts', state: 'cancelled' }) - valueOf(before, 'chorus_jobs_ended_total', { endpoint: 'spark-tts', state: 'cancelled' }), 1);
   });
 });

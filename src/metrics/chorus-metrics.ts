@@ -27,95 +27,95 @@ const ENDED_JOB_STATES = [
 ] as const;
 
 /**
- * Every Chorus metric, in a registry of its own (each server in a test process has one). Label
+ * Every Chorus metric, in a registry of its own (each server in a test process has one; the
+ * process metrics are shared). Label
  * values come only from bounded sets the server defines: route patterns, status codes, loaded
  * engine ids, configured endpoint ids, error codes; never from request text, voices or keys.
  */
 export class ChorusMetrics implements SynthesisObserver {
-  readonly registry = new Registry();
+  readonly #registry = new Registry();
 
   readonly #httpRequests = new Counter({
     name: 'chorus_http_requests_total',
     help: 'HTTP requests answered, by method, route pattern and status code.',
     labelNames: ['method', 'route', 'status'] as const,
-    registers: [this.registry],
+    registers: [this.#registry],
   });
   readonly #httpDuration = new Histogram({
     name: 'chorus_http_request_duration_seconds',
     help: 'Time from a request to its response headers (a streamed body goes on after), by method, route pattern and status code.',
     labelNames: ['method', 'route', 'status'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
-    registers: [this.registry],
+    registers: [this.#registry],
   });
   readonly #firstAudio = new Histogram({
     name: 'chorus_synthesis_time_to_first_audio_seconds',
     help: 'Time from the start of a synthesis to its first encoded audio bytes, by engine and delivery (stream, or buffered: the whole file).',
     labelNames: ['engine', 'delivery'] as const,
     buckets: [0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30],
-    registers: [this.registry],
+    registers: [this.#registry],
   });
   readonly #realTimeFactor = new Histogram({
     name: 'chorus_synthesis_real_time_factor',
     help: 'Seconds taken per second of audio made (below 1: faster than real time), completed syntheses, by engine and delivery.',
     labelNames: ['engine', 'delivery'] as const,
     buckets: [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 5, 10],
-    registers: [this.registry],
+    registers: [this.#registry],
   });
   readonly #syntheses = new Counter({
     name: 'chorus_syntheses_total',
     help: 'Syntheses (one request to an engine, all its chunks) ended, by engine and outcome: completed, failed, aborted.',
     labelNames: ['engine', 'outcome'] as const,
-    registers: [this.registry],
+    registers: [this.#registry],
   });
   readonly #synthesisFailures = new Counter({
     name: 'chorus_synthesis_failures_total',
     help: 'Failed syntheses by engine and Chorus error code.',
     labelNames: ['engine', 'code'] as const,
-    registers: [this.registry],
+    registers: [this.#registry],
   });
   readonly #audioSeconds = new Counter({
     name: 'chorus_synthesis_audio_seconds_total',
     help: 'Seconds of audio made by completed syntheses, by engine.',
     labelNames: ['engine'] as const,
-    registers: [this.registry],
+    registers: [this.#registry],
   });
   readonly #activeSyntheses = new Gauge({
     name: 'chorus_syntheses_active',
     help: 'Syntheses under way, by engine.',
     labelNames: ['engine'] as const,
-    registers: [this.registry],
+    registers: [this.#registry],
   });
   readonly #cacheLookups = new Counter({
     name: 'chorus_result_cache_lookups_total',
     help: 'Result cache lookups by outcome: hit (no synthesis ran), miss (synthesised and stored), refresh (Cache-Control: no-cache).',
     labelNames: ['outcome'] as const,
-    registers: [this.registry],
+    registers: [this.#registry],
   });
   readonly #webhookDeliveries = new Counter({
     name: 'chorus_webhook_deliveries_total',
     help: 'Webhook deliveries ended, by outcome: delivered (a 2xx), failed (every attempt refused or unanswered), not_sent (no body could be made).',
     labelNames: ['outcome'] as const,
-    registers: [this.registry],
+    registers: [this.#registry],
   });
   readonly #webhookAttempts = new Counter({
     name: 'chorus_webhook_attempts_total',
     help: 'Webhook POSTs made, retries included.',
-    registers: [this.registry],
+    registers: [this.#registry],
   });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry });
     for (const outcome of ['hit', 'miss', 'refresh'] as const) this.#cacheLookups.inc({ outcome }, 0);
     for (const outcome of ['delivered', 'failed', 'not_sent'] as const) this.#webhookDeliveries.inc({ outcome }, 0);
   }
 
   get contentType(): string {
-    return this.registry.contentType;
+    return this.#registry.contentType;
   }
 
   /** The exposition text (Prometheus text format 0.0.4), scrape-time values read now. */
   exposition(): Promise<string> {
-    return this.registry.metrics();
+    return Registry.merge([processRegistry(), this.#registry]).metrics();
   }
 
   /** `route` is the pattern that matched (`/v2/:endpointId/run`), never the raw path. */
@@ -152,7 +152,7 @@ export class ChorusMetrics implements SynthesisObserver {
 
   /** Registers the metrics read from `sources` at each scrape. */
   watch(sources: MetricsSources): void {
-    const registers = [this.registry];
+    const registers = [this.#registry];
     const { speech } = sources;
     const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[], collect: (metric: Gauge<L>) => void | Promise<void>): void => {
       new Gauge<L>({ name, help, labelNames, registers, collect() { return collect(this); } });
@@ -224,6 +224,21 @@ export class ChorusMetrics implements SynthesisObserver {
       for (const status of speech.engineStatus()) if (status.queued !== undefined) metric.set({ engine: status.id }, status.queued);
     });
   }
+}
+
+let processMetrics: Registry | undefined;
+
+/**
+ * prom-client's process metrics (CPU, memory, event-loop lag, GC): one set per process, made on
+ * first use, since their monitors run for as long as the process does and several servers in one
+ * process (tests) would each start their own.
+ */
+function processRegistry(): Registry {
+  if (processMetrics === undefined) {
+    processMetrics = new Registry();
+    collectDefaultMetrics({ register: processMetrics });
+  }
+  return processMetrics;
 }
 
 /**

@@ -4,7 +4,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { parseExposition, valueOf, type MetricFamily } from './support/prometheus.js';
+import { closedPort } from './support/ports.js';
 import { startTestRedis, type TestRedis } from './support/redis.js';
+import { startOpenAIStub } from './support/remote-stubs/openai-stub.js';
+import type { StubServer } from './support/remote-stubs/stub-server.js';
 import { startTestServer, type TestServer } from './support/server.js';
 import { until } from './support/until.js';
 
@@ -211,7 +214,7 @@ describe('GET /metrics access (CHORUS_METRICS)', () => {
   });
 });
 
-describe('GET /metrics with the Redis queue, on an API process (CHORUS_ROLE=api: it runs no jobs)', () => {
+describe('GET /metrics with the Redis queue: an API process (it runs no jobs) and a worker process', () => {
   let redis: TestRedis;
   let server: TestServer;
   before(async () => {
@@ -242,5 +245,74 @@ describe('GET /metrics with the Redis queue, on an API process (CHORUS_ROLE=api:
     const after = (await scrape(server)).families;
     assert.equal(valueOf(after, 'chorus_jobs', { endpoint: 'spark-tts', state: 'queued' }), 2);
     assert.equal(valueOf(after, 'chorus_jobs_ended_total', { endpoint: 'spark-tts', state: 'cancelled' }) - valueOf(before, 'chorus_jobs_ended_total', { endpoint: 'spark-tts', state: 'cancelled' }), 1);
+  });
+
+  it('a worker process serves /metrics on its own port: it runs the queued jobs, and counts their syntheses', async () => {
+    const worker = await startTestServer({ CHORUS_WORKERS: '1', CHORUS_REDIS_URL: redis.url, CHORUS_REDIS_PREFIX: 'metrics', CHORUS_ROLE: 'worker' });
+    try {
+      let families = (await scrape(worker)).families;
+      assert.equal(valueOf(families, 'chorus_job_runner_slots'), 2);
+      await until(async () => {
+        families = (await scrape(worker)).families;
+        return valueOf(families, 'chorus_jobs_ended_total', { endpoint: 'spark-tts', state: 'completed' }) === 2;
+      }, 'the worker to finish both queued jobs', 30_000);
+      assert.equal(valueOf(families, 'chorus_syntheses_total', { engine: 'espeak', outcome: 'completed' }), 2);
+      assert.equal(valueOf(families, 'chorus_jobs', { endpoint: 'spark-tts', state: 'queued' }), 0);
+      // The API process counted none: the syntheses ran on the worker.
+      assert.equal(valueOf((await scrape(server)).families, 'chorus_syntheses_total', { engine: 'espeak', outcome: 'completed' }), 0);
+    } finally {
+      await worker.close();
+    }
+  });
+});
+
+describe('GET /metrics with remote engines (OpenAI-compatible stubs on loopback)', () => {
+  let stub: StubServer;
+  let deadPort: number;
+  let server: TestServer;
+  before(async () => {
+    // Slow enough that a scrape lands while the remote is speaking.
+    stub = await startOpenAIStub({ pace: { firstMs: 1500, pieceMs: 50 }, pieceBytes: 4800 });
+    deadPort = await closedPort();
+    server = await startTestServer({
+      CHORUS_WORKERS: '1',
+      CHORUS_REMOTE_ENGINES: JSON.stringify([
+        { id: 'gpu-slow', kind: 'openai', url: stub.url, concurrency: 1, maxQueued: 4 },
+        { id: 'gpu-absent', kind: 'openai', url: `http://127.0.0.1:${deadPort}`, probeIntervalMs: 60_000 },
+      ]),
+    });
+  });
+  after(async () => {
+    await server?.close();
+    await stub?.close();
+  });
+
+  it('shows a remote call in flight, its slot and its engine call, then counts the synthesis; a failing remote counts a failure', async () => {
+    const before = (await scrape(server)).families;
+    assert.equal(valueOf(before, 'chorus_engine_state', { engine: 'gpu-slow', state: 'ready' }), 1);
+    assert.equal(valueOf(before, 'chorus_remote_engine_requests_active', { engine: 'gpu-slow' }), 0);
+    const speaking = speak(server, { model: 'gpu-slow', voice: 'alloy', input: 'Spoken slowly by the graphics card.', stream: true, response_format: 'pcm' });
+    let during = before;
+    await until(async () => {
+      during = (await scrape(server)).families;
+      return valueOf(during, 'chorus_remote_engine_requests_active', { engine: 'gpu-slow' }) === 1;
+    }, 'the remote request to be in flight');
+    assert.equal(valueOf(during, 'chorus_engine_calls_active', { engine: 'gpu-slow' }), 1);
+    assert.equal(valueOf(during, 'chorus_syntheses_active', { engine: 'gpu-slow' }), 1);
+    assert.equal(valueOf(during, 'chorus_remote_engine_requests_queued', { engine: 'gpu-slow' }), 0);
+    assert.equal((await speaking).status, 200);
+
+    const after = (await scrape(server)).families;
+    assert.equal(valueOf(after, 'chorus_remote_engine_requests_active', { engine: 'gpu-slow' }), 0);
+    assert.equal(valueOf(after, 'chorus_engine_calls_active', { engine: 'gpu-slow' }), 0);
+    assert.equal(valueOf(after, 'chorus_syntheses_total', { engine: 'gpu-slow', outcome: 'completed' }), 1);
+    const firstAudio = valueOf(after, 'chorus_synthesis_time_to_first_audio_seconds_sum', { engine: 'gpu-slow', delivery: 'stream' });
+    assert.ok(firstAudio >= 1.4, `the remote's 1.5 s before its first audio is in the time to first audio (${firstAudio} s)`);
+
+    assert.equal((await speak(server, { model: 'gpu-absent', voice: 'alloy', input: 'Nobody is there.' })).status >= 500, true);
+    const failed = (await scrape(server)).families;
+    assert.equal(valueOf(failed, 'chorus_syntheses_total', { engine: 'gpu-absent', outcome: 'failed' }), 1);
+    const codes = failed.get('chorus_synthesis_failures_total')!.samples.filter((sample) => sample.labels['engine'] === 'gpu-absent');
+    assert.deepEqual(codes.map((sample) => sample.value), [1], `one failure with its code: ${JSON.stringify(codes)}`);
   });
 });

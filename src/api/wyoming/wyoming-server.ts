@@ -151,6 +151,8 @@ class WyomingConnection {
     socket.on('data', (chunk: Buffer) => this.#received(chunk));
     // 'close' follows every error; a reset by the client is no failure of the server.
     socket.on('error', () => undefined);
+    // The client's end of stream is its goodbye (wyoming's readers take it so): stop at once, not at the next failed write.
+    socket.on('end', () => this.#closed());
     socket.on('close', () => this.#closed());
     this.done = this.#run();
   }

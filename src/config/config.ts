@@ -123,6 +123,10 @@ export interface ChorusConfig {
   readonly keepAliveTimeoutMs: number;
   /** Who may read `GET /metrics` (CHORUS_METRICS; docs/metrics.md). */
   readonly metrics: MetricsAccess;
+  /** Port of the Wyoming protocol server (Home Assistant's TTS); absent = no Wyoming server. 0 = any free port. */
+  readonly wyomingPort: number | undefined;
+  /** Address the Wyoming server binds; '' = the server's HOST, resolved in loadConfig. */
+  readonly wyomingHost: string;
 }
 
 /**
@@ -218,6 +222,9 @@ const SETTINGS = {
   keepAliveTimeoutMs: { env: 'CHORUS_KEEP_ALIVE_TIMEOUT_MS', parse: integer(1000, 600_000), default: 65_000 },
   // Absent: open on a server without API keys (nothing there is closed anyway), off on one with them; resolved in loadConfig.
   metrics: { env: 'CHORUS_METRICS', parse: metricsAccess, default: undefined as MetricsAccess | undefined },
+  wyomingPort: { env: 'CHORUS_WYOMING_PORT', parse: integer(0, 65535), default: undefined as number | undefined },
+  // '' = HOST, resolved in loadConfig.
+  wyomingHost: { env: 'CHORUS_WYOMING_HOST', parse: text, default: '' },
 } as const;
 
 export class ConfigError extends Error {
@@ -259,6 +266,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     ...config,
     metrics,
     dataDir,
+    wyomingHost: config.wyomingHost === '' ? config.host : config.wyomingHost,
     cacheDir: config.cacheDir === '' ? join(dataDir, 'cache') : resolve(config.cacheDir),
     modelsDir: config.modelsDir === '' ? join(dataDir, 'models') : resolve(config.modelsDir),
   };

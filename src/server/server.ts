@@ -35,11 +35,14 @@ import { RedisConversationStore } from '../conversations/redis-conversation-stor
 import { SqliteConversationStore } from '../conversations/sqlite-conversation-store.js';
 import { createOpenAIChatModel } from '../llm/openai-chat-model.js';
 import { createApp, createWorkerApp } from './app.js';
+import { startWyomingServer, type RunningWyomingServer } from '../api/wyoming/wyoming-server.js';
 
 export interface RunningServer {
   readonly url: string;
   readonly port: number;
   readonly speech: SpeechService;
+  /** The Wyoming server's bound address, when CHORUS_WYOMING_PORT is set. */
+  readonly wyoming?: { readonly host: string; readonly port: number };
   /**
    * Stops the server. With `graceMs` (a SIGTERM), it drains first: it stops accepting, lets requests
    * and running jobs finish for up to `graceMs`, then answers waiting requests with the job as it is,
@@ -206,6 +209,11 @@ async function listen(shared: SharedState, speech: SpeechService, config: Chorus
           ...(metrics === undefined ? {} : { metrics }),
         });
   let draining = false;
+  // Worker processes serve no API, so no Wyoming either.
+  const wyoming: RunningWyomingServer | undefined =
+    config.wyomingPort === undefined || config.role === 'worker'
+      ? undefined
+      : await startWyomingServer({ speech, voices, logger, version: VERSION, host: config.wyomingHost, port: config.wyomingPort, maxDataBytes: config.maxRequestBytes });
   const server = await new Promise<ServerType>((resolve, reject) => {
     const listening = serve(
       {
@@ -224,6 +232,9 @@ async function listen(shared: SharedState, speech: SpeechService, config: Chorus
       () => resolve(listening),
     );
     listening.once('error', reject);
+  }).catch(async (error: unknown) => {
+    await wyoming?.close();
+    throw error;
   });
   (server as HttpServer).keepAliveTimeout = config.keepAliveTimeoutMs;
   const inFlight = new Set<ServerResponse>();
@@ -251,6 +262,7 @@ async function listen(shared: SharedState, speech: SpeechService, config: Chorus
     const http = server as HttpServer;
     draining = true;
     runner.stopClaiming();
+    const wyomingClosed = wyoming?.close(graceMs);
     const listenerClosed = new Promise<void>((resolve) => http.close(() => resolve()));
     // Answers still to be written close their connection; idle ones are closed by close() itself.
     for (const response of inFlight) if (!response.headersSent) response.shouldKeepAlive = false;
@@ -279,6 +291,7 @@ async function listen(shared: SharedState, speech: SpeechService, config: Chorus
     }
     await runner.stop();
     await webhooks.close();
+    await wyomingClosed;
     await speech.close();
     // What is left (a synthesis the engine shutdown just failed) is answering now; then connections go.
     if (graceMs > 0) await until(() => inFlight.size === 0, Date.now() + 1000);
@@ -292,6 +305,7 @@ async function listen(shared: SharedState, speech: SpeechService, config: Chorus
     url,
     port,
     speech,
+    ...(wyoming === undefined ? {} : { wyoming: { host: wyoming.host, port: wyoming.port } }),
     close(options = {}) {
       closing ??= close(options.graceMs ?? 0);
       return closing;

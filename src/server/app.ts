@@ -20,6 +20,8 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import { toRunpodError } from '../api/runpod/runpod-errors.js';
 import { MemoryRateLimitStore, rateLimit, rateLimitEnabled, type RateLimitStore } from './rate-limit.js';
 import { describeError } from '../util/throttled-log.js';
+import { apiDocument } from './api-document.js';
+import { DOCS_CONTENT_SECURITY_POLICY, DOCS_PAGE } from '../api/openapi/docs-page.js';
 
 export interface AppDependencies {
   readonly config: ChorusConfig;
@@ -172,6 +174,17 @@ export function createApp({ config, speech, voices, resultCache, jobs, logger, v
 
   // Signed links to stored files: the signature is the credential, so no API key is asked for.
   if (storage instanceof LocalBlobStore) app.route('/files', createFileRoutes(storage));
+
+  // The API document, made once from the schemas the routes validate with, and its reference page:
+  // no key, like /health (they describe the routes and the configured endpoints, no one's data).
+  const document = apiDocument({
+    version,
+    keysRequired: keys.enabled,
+    endpoints: jobs.endpointIds.map((id) => ({ id, endpoint: jobs.profile(id) })),
+    localFiles: storage instanceof LocalBlobStore,
+  });
+  app.get('/openapi.json', (c) => c.json(document));
+  app.get('/docs', (c) => c.html(DOCS_PAGE, 200, { 'content-security-policy': DOCS_CONTENT_SECURITY_POLICY }));
 
   app.notFound((c) => c.json({ error: { message: `No route ${c.req.method} ${c.req.path}.`, type: 'invalid_request_error', param: null, code: 'not_found' } }, 404));
   app.onError((error, c) => {

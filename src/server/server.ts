@@ -38,6 +38,8 @@ export interface RunningServer {
   readonly url: string;
   readonly port: number;
   readonly speech: SpeechService;
+  /** What the app registered, as Hono lists it (middleware too, as method ALL): the OpenAPI test compares it with the document. */
+  readonly routes: readonly { readonly method: string; readonly path: string }[];
   /**
    * Stops the server. With `graceMs` (a SIGTERM), it drains first: it stops accepting, lets requests
    * and running jobs finish for up to `graceMs`, then answers waiting requests with the job as it is,
@@ -271,6 +273,7 @@ async function listen(shared: SharedState, speech: SpeechService, config: Chorus
     url,
     port,
     speech,
+    routes: app.routes.map(({ method, path }) => ({ method, path })),
     close(options = {}) {
       closing ??= close(options.graceMs ?? 0);
       return closing;

@@ -21,7 +21,9 @@ const hasSphinx = () => onPath('pocketsphinx_batch');
 const hasSphinxModel = () => existsSync('/usr/share/pocketsphinx/model/en-us/en-us/mdef') && existsSync('/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict');
 const hasFlite = () => has('flite', '-lv'); // `flite --version` exits 1
 const hasRedis = () => has('redis-server', '--version');
-const ready = () => has('ffprobe') && has('ffmpeg') && has('curl', '--version') && hasRequests() && hasHttpx() && hasSphinx() && hasSphinxModel() && hasFlite() && hasRedis();
+// The API reference page (/docs) is rendered in a real headless Chromium.
+const hasChromium = () => onPath('chromium');
+const ready = () => has('ffprobe') && has('ffmpeg') && has('curl', '--version') && hasRequests() && hasHttpx() && hasSphinx() && hasSphinxModel() && hasFlite() && hasRedis() && hasChromium();
 if (ready()) process.exit(0);
 const packages = [
   ...(has('ffprobe') && has('ffmpeg') ? [] : ['ffmpeg']),
@@ -32,6 +34,7 @@ const packages = [
   ...(hasSphinxModel() ? [] : ['pocketsphinx-en-us']),
   ...(hasFlite() ? [] : ['flite']),
   ...(hasRedis() ? [] : ['redis-server']),
+  ...(hasChromium() ? [] : ['chromium']),
 ];
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -44,8 +47,8 @@ if (isRoot && hasApt) {
   if (update.status === 0 && install.status === 0 && ready()) process.exit(0);
 }
 console.error(
-  'The tests need ffmpeg, ffprobe, curl, pocketsphinx_batch (with the en-us model), flite and redis-server on PATH, and python3 ' +
+  'The tests need ffmpeg, ffprobe, curl, pocketsphinx_batch (with the en-us model), flite, redis-server and chromium on PATH, and python3 ' +
     'able to `import requests` and `import httpx`. Install them (Debian: apt-get install ffmpeg curl python3-requests python3-httpx pocketsphinx ' +
-    'pocketsphinx-en-us flite redis-server) and retry.',
+    'pocketsphinx-en-us flite redis-server chromium) and retry.',
 );
 process.exit(1);

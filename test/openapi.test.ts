@@ -1,4 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -196,5 +201,36 @@ describe('OpenAPI document and /docs', () => {
     const script = /<script>([\s\S]*)<\/script>/.exec(html)?.[1];
     assert.ok(script !== undefined);
     assert.doesNotThrow(() => new Function(script));
+  });
+
+  it('/docs renders every operation in a real headless Chromium', async () => {
+    const profile = mkdtempSync(join(tmpdir(), 'chorus-docs-chromium-'));
+    try {
+      // Async: the server answering the page runs in this process.
+      const { stdout: dom } = await promisify(execFile)(
+        'chromium',
+        [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+          `--user-data-dir=${profile}`,
+          '--virtual-time-budget=10000',
+          '--dump-dom',
+          `${server.url}/docs`,
+        ],
+        { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024 },
+      );
+      const rendered = dom.match(/<details class="op"/g)?.length ?? 0;
+      assert.equal(rendered, operations().length, `operations on the page: ${rendered}; ${dom.slice(0, 400)}`);
+      assert.match(dom, /Send POST \/v2\/chatterbox-v2\/run/);
+      assert.match(dom, /tts: text to a base64 WAV/);
+    } finally {
+      rmSync(profile, { recursive: true, force: true });
+    }
   });
 });

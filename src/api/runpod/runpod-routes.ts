@@ -200,26 +200,19 @@ export function runpodRouteDocs(endpoints: readonly { readonly id: string; reado
           responses: { '200': { description: 'The job.', content: jobAnswer }, ...jobErrors(['400', '401', '404']) },
         }),
       );
+    const runRoute = { ...common, method: 'post', path: `${base}/run`, operationId: `${name}Run`, body: submission } as const;
     const run: RouteDoc =
       endpoint.runAnswer === undefined
         ? {
-            ...common,
-            method: 'post',
-            path: `${base}/run`,
-            operationId: `${name}Run`,
+            ...runRoute,
             summary: 'Queue a job',
             description: 'Answers at once with the job id; poll /status or /stream. An input the worker refuses makes a job that is FAILED at once, its `error` naming the field.',
-            body: submission,
             responses: { '200': { description: 'The queued (or refused: FAILED) job.', content: jsonBody(queuedSchema) }, ...jobErrors(['400', '401', '404', '413', '429', '503']) },
           }
         : {
-            ...common,
-            method: 'post',
-            path: `${base}/run`,
-            operationId: `${name}Run`,
+            ...runRoute,
             summary: 'Run a job and answer with its result',
             description: "This worker's document answers /run with the finished result; with `stream: true` in the input, as newline-delimited JSON while it is made. The job is queued like any other, so /status, /stream and /cancel see it (`x-job-id`).",
-            body: submission,
             responses: {
               '200': {
                 description: 'The finished job, or its stream.',

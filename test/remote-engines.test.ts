@@ -74,8 +74,11 @@ describe('Remote engines (an OpenAI-compatible model server on loopback)', () =>
     assert.equal(body['response_format'], 'pcm');
     assert.equal(body['input'], 'Hello from the graphics card.');
     assert.equal(body['speed'], 1.25);
-    const listed = (await (await fetch(`${server.url}/v1/models/gpu-openai`)).json()) as { id: string };
-    assert.equal(listed.id, 'gpu-openai');
+    const listedText = await (await fetch(`${server.url}/v1/models/gpu-openai`)).text();
+    assert.equal((JSON.parse(listedText) as { id: string }).id, 'gpu-openai');
+    const healthText = await (await fetch(`${server.url}/health`)).text();
+    // Clients are not shown where the model server lives (an internal address).
+    for (const text of [listedText, healthText]) assert.ok(!text.includes(new URL(stub.url).host), `no remote address in ${text.slice(0, 300)}`);
     const engine = await health('gpu-openai');
     assert.equal(engine.ready, true);
     assert.equal(engine.active, 0);

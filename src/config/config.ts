@@ -121,6 +121,10 @@ export interface ChorusConfig {
   readonly requestTimeoutMs: number;
   /** An idle kept-alive connection is closed after this, ms. */
   readonly keepAliveTimeoutMs: number;
+  /** Port of the Wyoming protocol server (Home Assistant's TTS); absent = no Wyoming server. 0 = any free port. */
+  readonly wyomingPort: number | undefined;
+  /** Address the Wyoming server binds; '' = the server's HOST, resolved in loadConfig. */
+  readonly wyomingHost: string;
 }
 
 /** What the agent is told unless CHORUS_LLM_SYSTEM_PROMPT says otherwise: its replies are heard, not read. */
@@ -204,6 +208,9 @@ const SETTINGS = {
   // Longer than clients' and proxies' own idle timeouts (undici 4 s, AWS load balancers 60 s): the
   // client gives up a connection before the server closes it, so no request is sent into a closing one.
   keepAliveTimeoutMs: { env: 'CHORUS_KEEP_ALIVE_TIMEOUT_MS', parse: integer(1000, 600_000), default: 65_000 },
+  wyomingPort: { env: 'CHORUS_WYOMING_PORT', parse: integer(0, 65535), default: undefined as number | undefined },
+  // '' = HOST, resolved in loadConfig.
+  wyomingHost: { env: 'CHORUS_WYOMING_HOST', parse: text, default: '' },
 } as const;
 
 export class ConfigError extends Error {
@@ -240,6 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   return {
     ...config,
     dataDir,
+    wyomingHost: config.wyomingHost === '' ? config.host : config.wyomingHost,
     cacheDir: config.cacheDir === '' ? join(dataDir, 'cache') : resolve(config.cacheDir),
     modelsDir: config.modelsDir === '' ? join(dataDir, 'models') : resolve(config.modelsDir),
   };

@@ -33,6 +33,7 @@ import { RedisConversationStore } from '../conversations/redis-conversation-stor
 import { SqliteConversationStore } from '../conversations/sqlite-conversation-store.js';
 import { createOpenAIChatModel } from '../llm/openai-chat-model.js';
 import { createApp, createWorkerApp } from './app.js';
+import { startWyomingServer, type RunningWyomingServer } from '../api/wyoming/wyoming-server.js';
 
 export interface RunningServer {
   readonly url: string;
@@ -40,6 +41,8 @@ export interface RunningServer {
   readonly speech: SpeechService;
   /** What the app registered, as Hono lists it (middleware too, as method ALL): the OpenAPI test compares it with the document. */
   readonly routes: readonly { readonly method: string; readonly path: string }[];
+  /** The Wyoming server's bound address, when CHORUS_WYOMING_PORT is set. */
+  readonly wyoming?: { readonly host: string; readonly port: number };
   /**
    * Stops the server. With `graceMs` (a SIGTERM), it drains first: it stops accepting, lets requests
    * and running jobs finish for up to `graceMs`, then answers waiting requests with the job as it is,
@@ -187,6 +190,11 @@ async function listen(shared: SharedState, speech: SpeechService, config: Chorus
       ? createWorkerApp({ jobs, speech, logger, version: VERSION, storage })
       : createApp({ config, speech, voices, resultCache, jobs, logger, version: VERSION, storage, ...(rateLimitStore === undefined ? {} : { rateLimitStore }) });
   let draining = false;
+  // Worker processes serve no API, so no Wyoming either.
+  const wyoming: RunningWyomingServer | undefined =
+    config.wyomingPort === undefined || config.role === 'worker'
+      ? undefined
+      : await startWyomingServer({ speech, voices, logger, version: VERSION, host: config.wyomingHost, port: config.wyomingPort, maxDataBytes: config.maxRequestBytes });
   const server = await new Promise<ServerType>((resolve, reject) => {
     const listening = serve(
       {
@@ -205,6 +213,9 @@ async function listen(shared: SharedState, speech: SpeechService, config: Chorus
       () => resolve(listening),
     );
     listening.once('error', reject);
+  }).catch(async (error: unknown) => {
+    await wyoming?.close();
+    throw error;
   });
   (server as HttpServer).keepAliveTimeout = config.keepAliveTimeoutMs;
   const inFlight = new Set<ServerResponse>();
@@ -232,6 +243,7 @@ async function listen(shared: SharedState, speech: SpeechService, config: Chorus
     const http = server as HttpServer;
     draining = true;
     runner.stopClaiming();
+    const wyomingClosed = wyoming?.close(graceMs);
     const listenerClosed = new Promise<void>((resolve) => http.close(() => resolve()));
     // Answers still to be written close their connection; idle ones are closed by close() itself.
     for (const response of inFlight) if (!response.headersSent) response.shouldKeepAlive = false;
@@ -260,6 +272,7 @@ async function listen(shared: SharedState, speech: SpeechService, config: Chorus
     }
     await runner.stop();
     await webhooks.close();
+    await wyomingClosed;
     await speech.close();
     // What is left (a synthesis the engine shutdown just failed) is answering now; then connections go.
     if (graceMs > 0) await until(() => inFlight.size === 0, Date.now() + 1000);
@@ -274,6 +287,7 @@ async function listen(shared: SharedState, speech: SpeechService, config: Chorus
     port,
     speech,
     routes: app.routes.map(({ method, path }) => ({ method, path })),
+    ...(wyoming === undefined ? {} : { wyoming: { host: wyoming.host, port: wyoming.port } }),
     close(options = {}) {
       closing ??= close(options.graceMs ?? 0);
       return closing;

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import { floatToS16leBytes, wavHeader } from '../../audio/encoders/wav-encoder.js';
-import { concatBytes } from '../../audio/pcm.js';
 import type { VoiceReference } from '../../engine/speech-engine.js';
 import { ChorusError } from '../../errors.js';
+import { referenceWav } from '../remote/remote-audio.js';
 import type { RemoteHttp } from '../remote/remote-http.js';
 
 /**
@@ -23,7 +22,7 @@ const uploaded = new WeakMap<RemoteHttp, Map<string, Promise<string>>>();
  * `again`: upload even so (the server answered that it does not have the file).
  */
 export function uploadReference(http: RemoteHttp, reference: VoiceReference, signal: AbortSignal, options: { again?: boolean } = {}): Promise<string> {
-  const wav = referenceWav(reference);
+  const wav = referenceWav(reference, MAX_REFERENCE_SECONDS);
   const filename = `chorus-${createHash('sha256').update(wav).digest('hex').slice(0, 16)}.wav`;
   let done = uploaded.get(http);
   if (done === undefined) uploaded.set(http, (done = new Map()));
@@ -64,9 +63,3 @@ async function send(http: RemoteHttp, wav: Uint8Array, filename: string, signal:
   });
 }
 
-/** 16-bit mono WAV of the reference's first MAX_REFERENCE_SECONDS, at its own rate. */
-function referenceWav(reference: VoiceReference): Uint8Array {
-  const samples = reference.samples.subarray(0, Math.round(reference.sampleRate * MAX_REFERENCE_SECONDS));
-  const pcm = floatToS16leBytes(samples);
-  return concatBytes([wavHeader(reference.sampleRate, pcm.length), pcm]);
-}

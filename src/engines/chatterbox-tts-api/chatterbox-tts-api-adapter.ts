@@ -1,11 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { EngineCapabilities, EnginePart, EngineVoice, VoiceReference } from '../../engine/speech-engine.js';
 import { ChorusError } from '../../errors.js';
-import { concatBytes } from '../../audio/pcm.js';
-import { floatToS16leBytes, wavHeader } from '../../audio/encoders/wav-encoder.js';
 import { namedVoice, type RemoteAdapter } from '../remote/remote-adapter.js';
 import type { RemoteHttp } from '../remote/remote-http.js';
-import { pcmParts } from '../remote/remote-audio.js';
+import { pcmParts, referenceWav } from '../remote/remote-audio.js';
 import { sseData } from './sse-events.js';
 
 /**
@@ -165,8 +163,7 @@ function monoFloat(bytes: Uint8Array, channels: number): Float32Array {
  * Chorus in front of the same server).
  */
 async function uploadVoice(http: RemoteHttp, reference: VoiceReference, signal: AbortSignal): Promise<UploadedVoice> {
-  const pcm = floatToS16leBytes(reference.samples.subarray(0, Math.round(reference.sampleRate * MAX_REFERENCE_SECONDS)));
-  const wav = concatBytes([wavHeader(reference.sampleRate, pcm.length), pcm]);
+  const wav = referenceWav(reference, MAX_REFERENCE_SECONDS);
   const voice = `${UPLOADED_PREFIX}${createHash('sha256').update(wav).digest('hex').slice(0, 16)}`;
   const form = new FormData();
   form.set('voice_name', voice);

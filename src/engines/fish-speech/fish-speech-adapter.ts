@@ -1,9 +1,7 @@
 import type { EngineCapabilities, EngineOptionSpec, EngineSynthesisRequest, EngineVoice, VoiceReference } from '../../engine/speech-engine.js';
 import { ChorusError } from '../../errors.js';
-import { floatToS16leBytes, wavHeader } from '../../audio/encoders/wav-encoder.js';
-import { concatBytes } from '../../audio/pcm.js';
 import { namedVoice, type RemoteAdapter } from '../remote/remote-adapter.js';
-import { pcmParts } from '../remote/remote-audio.js';
+import { pcmParts, referenceWav } from '../remote/remote-audio.js';
 
 /**
  * fish-speech's own server (`tools/api_server.py`, Kui): `POST /v1/tts` with a JSON `ServeTTSRequest`,
@@ -108,8 +106,3 @@ function voiceFields(request: EngineSynthesisRequest): Record<string, unknown> {
   return request.voiceId === FISH_DEFAULT_VOICE ? {} : { reference_id: request.voiceId };
 }
 
-/** The reference as a 16-bit WAV file at its own rate (the server decodes and resamples it). */
-function referenceWav(reference: VoiceReference): Uint8Array {
-  const samples = floatToS16leBytes(reference.samples);
-  return concatBytes([wavHeader(reference.sampleRate, samples.length), samples]);
-}

@@ -1,4 +1,6 @@
-import type { EnginePart } from '../../engine/speech-engine.js';
+import { concatBytes } from '../../audio/pcm.js';
+import { floatToS16leBytes, wavHeader } from '../../audio/encoders/wav-encoder.js';
+import type { EnginePart, VoiceReference } from '../../engine/speech-engine.js';
 import { ChorusError } from '../../errors.js';
 
 /**
@@ -108,4 +110,11 @@ function ascii(bytes: Uint8Array, start: number, end: number): string {
 
 function badAudio(engineId: string, what: string): ChorusError {
   return new ChorusError({ code: 'engine_failed', message: `The remote engine '${engineId}' sent ${what}.` });
+}
+
+/** A reference voice as the 16-bit mono WAV file model servers take, at its own rate; at most `maxSeconds` of it. */
+export function referenceWav(reference: VoiceReference, maxSeconds = Number.POSITIVE_INFINITY): Uint8Array {
+  const keep = Math.min(reference.samples.length, Math.round(reference.sampleRate * maxSeconds));
+  const pcm = floatToS16leBytes(reference.samples.subarray(0, keep));
+  return concatBytes([wavHeader(reference.sampleRate, pcm.length), pcm]);
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { EngineVoice, EnginePart, EngineSynthesisRequest, PreparedVoice, SpeechEngine, VoiceReference } from '../../engine/speech-engine.js';
 import { ChorusError } from '../../errors.js';
 import type { Logger } from '../../util/logger.js';
@@ -124,7 +125,8 @@ export async function createRemoteEngine(setting: RemoteEngineSetting, adapter: 
 
   const engine: RemoteEngine = {
     id: setting.id,
-    version: `${setting.kind}@${setting.url}${setting.model === undefined ? '' : `#${setting.model}`}`,
+    // Listed to clients (/v1/models, /health) and part of cache keys: names the server without showing its address.
+    version: `${setting.kind}@${createHash('sha256').update(`${setting.url}#${setting.model ?? ''}`).digest('hex').slice(0, 12)}`,
     capabilities: adapter.capabilities(setting),
     listVoices: () => voices,
     synthesize,

@@ -1,18 +1,22 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import { chromium } from 'playwright-core';
 import { PROFILE_KINDS } from '../src/operations/index.js';
 import { startChatServer, type ChatServer } from './support/chat-server.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 const KEY = 'openapi-test-key';
-const METHODS = ['get', 'post', 'delete', 'put', 'patch'] as const;
+/** What the test reads of the page's <audio> (the project's types have no DOM). */
+interface MediaElement {
+  readonly readyState: number;
+  readonly duration: number;
+  addEventListener(type: string, listener: () => void, options: { once: boolean }): void;
+}
+
+/** Debian's Chromium, headless on a machine without network or GPU (ensure-test-tools installs it). */
+const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 type Schema = Record<string, unknown>;
 interface Media { schema: Schema; examples?: Record<string, { summary: string; value: unknown }> }
@@ -203,34 +207,56 @@ describe('OpenAPI document and /docs', () => {
     assert.doesNotThrow(() => new Function(script));
   });
 
-  it('/docs renders every operation in a real headless Chromium', async () => {
-    const profile = mkdtempSync(join(tmpdir(), 'chorus-docs-chromium-'));
+  it('/docs in a real headless Chromium: every route is shown, and its form sends requests with the key', async () => {
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
     try {
-      // Async: the server answering the page runs in this process.
-      const { stdout: dom } = await promisify(execFile)(
-        'chromium',
-        [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          `--user-data-dir=${profile}`,
-          '--virtual-time-budget=10000',
-          '--dump-dom',
-          `${server.url}/docs`,
-        ],
-        { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024 },
+      const page = await browser.newPage();
+      const failures: string[] = [];
+      page.on('pageerror', (error) => failures.push(error.message));
+      await page.goto(`${server.url}/docs`);
+      await page.waitForSelector('details.op');
+      assert.equal(await page.locator('details.op').count(), operations().length);
+      await page.fill('#api-key', KEY);
+      await page.dispatchEvent('#api-key', 'change');
+
+      // Speech: the example is sent and the MP3 answer plays in an <audio> element.
+      const speech = page.locator('#createSpeech');
+      await speech.locator(':scope > summary').click();
+      await speech.getByRole('button', { name: 'Send POST /v1/audio/speech' }).click();
+      await speech.locator('.answer audio').waitFor();
+      assert.match((await speech.locator('.answer b').textContent()) ?? '', /^200/);
+      const duration = await speech.locator('.answer audio').evaluate(
+        (audio: MediaElement) =>
+          new Promise<number>((resolve) => (audio.readyState >= 1 ? resolve(audio.duration) : audio.addEventListener('loadedmetadata', () => resolve(audio.duration), { once: true }))),
       );
-      const rendered = dom.match(/<details class="op"/g)?.length ?? 0;
-      assert.equal(rendered, operations().length, `operations on the page: ${rendered}; ${dom.slice(0, 400)}`);
-      assert.match(dom, /Send POST \/v2\/chatterbox-v2\/run/);
-      assert.match(dom, /tts: text to a base64 WAV/);
+      assert.ok(duration > 0.3, `the browser decoded ${duration} s of audio`);
+
+      // A job: the example is queued, then its id and ?wait= go in the status-sync form.
+      const run = page.locator('#chatterboxV2Run');
+      await run.locator(':scope > summary').click();
+      await run.getByRole('button', { name: 'Send POST /v2/chatterbox-v2/run' }).click();
+      await run.locator('.answer pre', { hasText: '"id"' }).last().waitFor();
+      const queued = JSON.parse((await run.locator('.answer > pre').last().textContent()) ?? '{}') as { id: string; status: string };
+      assert.equal(queued.status, 'IN_QUEUE');
+      const statusSync = page.locator('#chatterboxV2StatusSync');
+      await statusSync.locator(':scope > summary').click();
+      await statusSync.getByPlaceholder('path, required').fill(queued.id);
+      await statusSync.getByPlaceholder('query').fill('60000');
+      await statusSync.getByRole('button', { name: 'Send GET /v2/chatterbox-v2/status-sync/{jobId}' }).click();
+      await statusSync.locator('.answer > pre', { hasText: '"status"' }).waitFor({ timeout: 90_000 });
+      assert.match((await statusSync.locator('.answer > pre').last().textContent()) ?? '', /"status": "COMPLETED"/);
+
+      // An error is shown as the server wrote it.
+      const model = page.locator('#getModel');
+      await model.locator(':scope > summary').click();
+      await model.getByPlaceholder('path, required').fill('no-such-model');
+      await model.getByRole('button', { name: 'Send GET /v1/models/{id}' }).click();
+      await model.locator('.answer > pre').waitFor();
+      assert.match((await model.locator('.answer b').textContent()) ?? '', /^400/);
+      assert.match((await model.locator('.answer > pre').textContent()) ?? '', /model_not_found/);
+      assert.deepEqual(failures, []);
     } finally {
-      rmSync(profile, { recursive: true, force: true });
+      await browser.close();
     }
   });
 });

@@ -177,8 +177,9 @@ export const DOCS_PAGE = `<!doctype html>
         response.headers ? parameterTable(Object.entries(response.headers).map(([name, h]) => ({ name, in: 'header', schema: h.schema, description: h.description }))) : null));
     }
     body.append(tryIt(path, method, op));
-    const details = el('details', { class: 'op', 'data-search': (method + ' ' + path + ' ' + op.summary + ' ' + (op.tags || []).join(' ')).toLowerCase() },
-      el('summary', {}, el('span', { class: 'method ' + method }, method), el('span', { class: 'path' }, path), el('span', { class: 'muted' }, op.summary)), body);
+    const details = el('details', { class: 'op', id: op.operationId, 'data-search': (method + ' ' + path + ' ' + op.summary + ' ' + (op.tags || []).join(' ')).toLowerCase() },
+      el('summary', {}, el('span', { class: 'method ' + method }, method), el('span', { class: 'path' }, path), el('span', { class: 'muted' }, op.summary),
+        el('a', { href: '#' + encodeURIComponent(op.operationId), class: 'muted', title: 'link to this route' }, '#')), body);
     return details;
   }
 
@@ -198,6 +199,9 @@ export const DOCS_PAGE = `<!doctype html>
       if (ops.length === 0) continue;
       main.append(el('section', { class: 'tag' }, el('h2', {}, tag.name), tag.description ? el('div', { class: 'tagdesc' }, tag.description) : null, ...ops.map(([p, m, o]) => operationView(p, m, o))));
     }
+    // /docs#<operationId> opens that route.
+    const linked = location.hash.length > 1 ? document.getElementById(decodeURIComponent(location.hash.slice(1))) : null;
+    if (linked) { linked.open = true; linked.scrollIntoView(); }
   }
 
   document.getElementById('filter').addEventListener('input', (event) => {

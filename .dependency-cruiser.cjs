@@ -18,7 +18,7 @@ const LAYERS = [
   ['speech'],
   ['agent', 'voices', 'cache', 'jobs'],
   ['operations'],
-  ['api'],
+  ['api', 'metrics'],
   ['server'],
   ['cli'],
 ];

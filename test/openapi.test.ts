@@ -87,6 +87,8 @@ describe('OpenAPI document and /docs', () => {
     chat = await startChatServer(() => ({ tokens: ['Hello ', 'there. ', 'I can speak.'] }));
     server = await startTestServer({
       CHORUS_API_KEYS: KEY,
+      // Off by default once keys are set; on, /metrics is a route the document must have.
+      CHORUS_METRICS: 'api-keys',
       CHORUS_RATE_LIMIT_RPS: '0',
       CHORUS_LLM_URL: chat.url,
       CHORUS_LLM_MODEL: 'scripted-model',
@@ -140,6 +142,7 @@ describe('OpenAPI document and /docs', () => {
     assert.deepEqual(doc.paths['/v1/audio/speech']!['post']!.security, [{ bearerAuth: [] }]);
     assert.deepEqual(doc.paths['/v2/spark-tts/run']!['post']!.security, [{ bearerAuth: [] }, { runpodKey: [] }]);
     assert.deepEqual(doc.paths['/health']!['get']!.security, []);
+    assert.deepEqual(doc.paths['/metrics']!['get']!.security, [{ metricsToken: [] }]);
   });
 
   it('every documented example matches its schema and is accepted by the server', async () => {

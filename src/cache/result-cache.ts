@@ -70,6 +70,34 @@ export interface ResultCache {
   stats(): Promise<{ entries: number; bytes: number; maxBytes: number }>;
 }
 
+/** `hit`: answered without a synthesis; `miss`: synthesised and stored; `refresh`: synthesised on request (`no-cache`). */
+export type CacheLookupOutcome = 'hit' | 'miss' | 'refresh';
+
+/**
+ * `cache`, with the outcome of every lookup through it told to `onLookup` (the metrics). A disabled
+ * cache (CACHE_ENABLED=false) reports nothing: its lookups are not lookups, and would read as misses.
+ */
+export function observeLookups(cache: ResultCache, onLookup: (outcome: CacheLookupOutcome) => void): ResultCache {
+  return {
+    get enabled() {
+      return cache.enabled;
+    },
+    get: (key) => cache.get(key),
+    set: (key, result) => cache.set(key, result),
+    async getOrCompute(key, compute, signal) {
+      const lookup = await cache.getOrCompute(key, compute, signal);
+      if (cache.enabled) onLookup(lookup.hit ? 'hit' : 'miss');
+      return lookup;
+    },
+    async refresh(key, compute) {
+      const result = await cache.refresh(key, compute);
+      if (cache.enabled) onLookup('refresh');
+      return result;
+    },
+    stats: () => cache.stats(),
+  };
+}
+
 const MAGIC = Buffer.from('CHRC1\n', 'latin1');
 const KEY_PATTERN = /^[0-9a-f]{64}$/;
 const ENTRY_SUFFIX = '.entry';

@@ -64,4 +64,15 @@ describe('loadConfig', () => {
       (error: unknown) => error instanceof ConfigError && /CHORUS_HEADERS_TIMEOUT_MS \(20000\) must not exceed CHORUS_REQUEST_TIMEOUT_MS \(15000\)/.test(error.message),
     );
   });
+
+  it('CHORUS_METRICS: open without API keys and off with them by default; on, off, api-keys or a token of its own', () => {
+    assert.deepEqual(loadConfig({}).metrics, { mode: 'open' });
+    assert.deepEqual(loadConfig({ CHORUS_API_KEYS: 'k1' }).metrics, { mode: 'off' });
+    assert.deepEqual(loadConfig({ CHORUS_API_KEYS: 'k1', CHORUS_METRICS: 'on' }).metrics, { mode: 'open' });
+    assert.deepEqual(loadConfig({ CHORUS_METRICS: 'off' }).metrics, { mode: 'off' });
+    assert.deepEqual(loadConfig({ CHORUS_API_KEYS: 'k1', CHORUS_METRICS: 'api-keys' }).metrics, { mode: 'api-keys' });
+    assert.deepEqual(loadConfig({ CHORUS_METRICS: 'scrape-token-0123456789' }).metrics, { mode: 'token', token: 'scrape-token-0123456789' });
+    assert.throws(() => loadConfig({ CHORUS_METRICS: 'enabled' }), /Invalid CHORUS_METRICS: expected off, on, api-keys, or a bearer token of at least 16 characters/);
+    assert.throws(() => loadConfig({ CHORUS_METRICS: 'api-keys' }), /CHORUS_METRICS=api-keys needs CHORUS_API_KEYS/);
+  });
 });

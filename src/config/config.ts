@@ -121,11 +121,23 @@ export interface ChorusConfig {
   readonly requestTimeoutMs: number;
   /** An idle kept-alive connection is closed after this, ms. */
   readonly keepAliveTimeoutMs: number;
+  /** Who may read `GET /metrics` (CHORUS_METRICS; docs/metrics.md). */
+  readonly metrics: MetricsAccess;
   /** Port of the Wyoming protocol server (Home Assistant's TTS); absent = no Wyoming server. 0 = any free port. */
   readonly wyomingPort: number | undefined;
   /** Address the Wyoming server binds; '' = the server's HOST, resolved in loadConfig. */
   readonly wyomingHost: string;
 }
+
+/**
+ * `off`: no /metrics (404); `open`: anyone who can reach the port; `api-keys`: any key of
+ * CHORUS_API_KEYS; `token`: only this bearer token, which is not an API key.
+ */
+export type MetricsAccess =
+  | { readonly mode: 'off' }
+  | { readonly mode: 'open' }
+  | { readonly mode: 'api-keys' }
+  | { readonly mode: 'token'; readonly token: string };
 
 /** What the agent is told unless CHORUS_LLM_SYSTEM_PROMPT says otherwise: its replies are heard, not read. */
 export const DEFAULT_SYSTEM_PROMPT =
@@ -208,6 +220,8 @@ const SETTINGS = {
   // Longer than clients' and proxies' own idle timeouts (undici 4 s, AWS load balancers 60 s): the
   // client gives up a connection before the server closes it, so no request is sent into a closing one.
   keepAliveTimeoutMs: { env: 'CHORUS_KEEP_ALIVE_TIMEOUT_MS', parse: integer(1000, 600_000), default: 65_000 },
+  // Absent: open on a server without API keys (nothing there is closed anyway), off on one with them; resolved in loadConfig.
+  metrics: { env: 'CHORUS_METRICS', parse: metricsAccess, default: undefined as MetricsAccess | undefined },
   wyomingPort: { env: 'CHORUS_WYOMING_PORT', parse: integer(0, 65535), default: undefined as number | undefined },
   // '' = HOST, resolved in loadConfig.
   wyomingHost: { env: 'CHORUS_WYOMING_HOST', parse: text, default: '' },
@@ -243,9 +257,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     throw new ConfigError(`CHORUS_HEADERS_TIMEOUT_MS (${config.headersTimeoutMs}) must not exceed CHORUS_REQUEST_TIMEOUT_MS (${config.requestTimeoutMs}): the headers are part of the request.`);
   }
+  const metrics = (config.metrics as MetricsAccess | undefined) ?? { mode: config.apiKeys.length === 0 ? 'open' : 'off' };
+  if (metrics.mode === 'api-keys' && config.apiKeys.length === 0) {
+    throw new ConfigError('CHORUS_METRICS=api-keys needs CHORUS_API_KEYS: without keys, use on (open to all) or a token of its own.');
+  }
   const dataDir = resolve(config.dataDir);
   return {
     ...config,
+    metrics,
     dataDir,
     wyomingHost: config.wyomingHost === '' ? config.host : config.wyomingHost,
     cacheDir: config.cacheDir === '' ? join(dataDir, 'cache') : resolve(config.cacheDir),
@@ -352,6 +371,20 @@ function webhookSecret(value: unknown): string {
     throw new Error("expected 'whsec_' followed by the base64 of at least 16 random bytes");
   }
   return raw;
+}
+
+/** off | on | api-keys | a bearer token of at least 16 characters (or a JSON boolean in the config file). */
+function metricsAccess(value: unknown): MetricsAccess {
+  if (value === false) return { mode: 'off' };
+  if (value === true) return { mode: 'open' };
+  const raw = text(value);
+  const word = raw.toLowerCase();
+  if (['off', 'false', 'no', '0'].includes(word)) return { mode: 'off' };
+  if (['on', 'true', 'yes', '1'].includes(word)) return { mode: 'open' };
+  if (word === 'api-keys') return { mode: 'api-keys' };
+  // A short word is more likely a mistyped mode than a token; a token must be worth guessing.
+  if (/^[A-Za-z0-9._~+/=-]{16,}$/.test(raw)) return { mode: 'token', token: raw };
+  throw new Error('expected off, on, api-keys, or a bearer token of at least 16 characters (letters, digits, . _ ~ + / = -)');
 }
 
 function oneOf<T extends string>(allowed: readonly T[]) {

@@ -108,8 +108,11 @@ export class WebhookSender {
     const attempts = this.#options.attempts ?? 3;
     let lastStatus: number | undefined;
     let lastError: string | undefined;
+    // Attempts made: fewer than `attempts` when a shutdown abandons the retries.
+    let made = 0;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (attempt > 1 && !(await sleep(this.#options.retryDelayMs ?? 10_000, this.#closing.signal))) break;
+      made = attempt;
       lastStatus = undefined;
       lastError = undefined;
       try {
@@ -135,7 +138,7 @@ export class WebhookSender {
       jobId,
       messageId,
       delivered: false,
-      attempts,
+      attempts: made,
       ...(lastStatus === undefined ? {} : { lastStatus }),
       ...(lastError === undefined ? {} : { lastError }),
     };

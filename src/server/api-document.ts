@@ -4,10 +4,11 @@ import { openAIErrorSchema } from '../api/openai/openai-errors.js';
 import { OPENAI_ROUTE_DOCS } from '../api/openai/openai-routes.js';
 import { REFERENCE_ROUTE_DOCS } from '../api/openai/reference-routes.js';
 import { openApiDocument, type OpenApiDocument } from '../api/openapi/openapi-document.js';
-import { jsonBody, type RouteDoc } from '../api/openapi/route-doc.js';
+import { jsonBody, schemaRef, type RouteDoc } from '../api/openapi/route-doc.js';
 import { agentErrorSchema, runpodErrorSchema } from '../api/runpod/runpod-errors.js';
 import { runpodRouteDocs } from '../api/runpod/runpod-routes.js';
 import type { JobEndpoint } from '../jobs/job-service.js';
+import type { MetricsAccess } from '../config/config.js';
 
 /** The routes app.ts registers itself (the APIs' own are described next to them), as the document shows them. */
 const SERVER_ROUTE_DOCS: readonly RouteDoc[] = [
@@ -55,6 +56,25 @@ const SERVER_ROUTE_DOCS: readonly RouteDoc[] = [
   },
 ];
 
+/** Unless CHORUS_METRICS is off; asks for a token of its own or an API key as CHORUS_METRICS says. */
+function metricsRouteDoc(access: Exclude<MetricsAccess, { mode: 'off' }>): RouteDoc {
+  return {
+    method: 'get',
+    path: '/metrics',
+    operationId: 'metrics',
+    summary: 'Prometheus metrics (docs/metrics.md)',
+    tag: 'Server',
+    auth:
+      access.mode === 'open'
+        ? 'none'
+        : { ownToken: 'metricsToken', description: access.mode === 'token' ? 'The CHORUS_METRICS token: `Authorization: Bearer <token>`.' : 'Any key of CHORUS_API_KEYS: `Authorization: Bearer <key>`.' },
+    responses: {
+      '200': { description: "Prometheus's text exposition format.", content: { 'text/plain': { schema: { type: 'string' } } } },
+      '401': { description: 'The token is missing or wrong.', content: jsonBody(schemaRef('OpenAIError')) },
+    },
+  };
+}
+
 /** Only with local storage: the signed links it hands out point here. */
 const FILE_ROUTE_DOC: RouteDoc = {
   method: 'get',
@@ -78,6 +98,8 @@ export interface ApiDocumentSettings {
   readonly keysRequired: boolean;
   readonly endpoints: readonly { readonly id: string; readonly endpoint: JobEndpoint }[];
   readonly localFiles: boolean;
+  /** How /metrics is served; off (or absent): it is not. */
+  readonly metrics?: MetricsAccess;
 }
 
 /** The OpenAPI document of everything an API process serves. */
@@ -92,6 +114,7 @@ export function apiDocument(settings: ApiDocumentSettings): OpenApiDocument {
       ...REFERENCE_ROUTE_DOCS,
       ...runpodRouteDocs(settings.endpoints),
       ...(settings.localFiles ? [FILE_ROUTE_DOC] : []),
+      ...(settings.metrics === undefined || settings.metrics.mode === 'off' ? [] : [metricsRouteDoc(settings.metrics)]),
     ],
     components: { OpenAIError: openAIErrorSchema, RunPodError: runpodErrorSchema, AgentError: agentErrorSchema },
     tags: [
@@ -100,7 +123,7 @@ export function apiDocument(settings: ApiDocumentSettings): OpenApiDocument {
       { name: 'References', description: "Fish Speech's reference voices: library voices made from a recording." },
       { name: 'Models', description: 'Engines and the model catalogue (docs/models.md).' },
       ...settings.endpoints.map(({ id, endpoint }) => ({ name: `Jobs: ${id}`, description: `RunPod's job API for endpoint \`${id}\`: ${endpoint.description}. Errors in RunPod's shape (docs/job-api.md).` })),
-      { name: 'Server', description: 'Health, this document, and signed file links.' },
+      { name: 'Server', description: 'Health, metrics, this document, and signed file links.' },
     ],
   });
 }

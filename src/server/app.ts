@@ -1,4 +1,4 @@
-import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { Hono, type Context, type Env, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { createOpenAIRoutes } from '../api/openai/openai-routes.js';
 import { toOpenAIError } from '../api/openai/openai-errors.js';
@@ -22,6 +22,8 @@ import { MemoryRateLimitStore, rateLimit, rateLimitEnabled, type RateLimitStore 
 import { describeError } from '../util/throttled-log.js';
 import { apiDocument } from './api-document.js';
 import { DOCS_CONTENT_SECURITY_POLICY, DOCS_PAGE } from '../api/openapi/docs-page.js';
+import type { ChorusMetrics } from '../metrics/chorus-metrics.js';
+import { metricsHandler, observeRequests } from './metrics-route.js';
 
 export interface AppDependencies {
   readonly config: ChorusConfig;
@@ -36,14 +38,17 @@ export interface AppDependencies {
   readonly storage?: BlobStore;
   /** Where per-key rate-limit buckets live; default: this process's memory. */
   readonly rateLimitStore?: RateLimitStore;
+  /** Absent: CHORUS_METRICS is off. */
+  readonly metrics?: ChorusMetrics;
 }
 
 /** The whole HTTP surface, without listening: tests call `app.request()` or serve it on a port. */
 /** Per-request values: the owner (API key digest) that the job API scopes jobs by. */
 export type AppEnv = { Variables: { owner: string } };
 
-export function createApp({ config, speech, voices, resultCache, jobs, logger, version, storage, rateLimitStore }: AppDependencies): Hono<AppEnv> {
+export function createApp({ config, speech, voices, resultCache, jobs, logger, version, storage, rateLimitStore, metrics }: AppDependencies): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const metricsServed = serveMetrics(app, metrics, config);
   const keys = new ApiKeyVerifier(config.apiKeys);
   // Per API key (its digest), or per client address when the server has no keys; runs after auth.
   const limits = { ratePerSecond: config.rateLimitRps, burst: config.rateLimitBurst };
@@ -97,7 +102,7 @@ export function createApp({ config, speech, voices, resultCache, jobs, logger, v
 
   app.get('/health', (c) => healthResponse(c, speech, version));
 
-  // Every route but /health needs a key once keys are configured.
+  // Every route but /health (and /metrics, which has its own setting) needs a key once keys are configured.
   app.use('/v1/*', async (c, next) => {
     if (!keys.enabled) return next();
     const blocked = await authFailureWait(c, false);
@@ -182,6 +187,7 @@ export function createApp({ config, speech, voices, resultCache, jobs, logger, v
     keysRequired: keys.enabled,
     endpoints: jobs.endpointIds.map((id) => ({ id, endpoint: jobs.profile(id) })),
     localFiles: storage instanceof LocalBlobStore,
+    ...(metricsServed ? { metrics: config.metrics } : {}),
   });
   app.get('/openapi.json', (c) => c.json(document));
   app.get('/docs', (c) => c.html(DOCS_PAGE, 200, { 'content-security-policy': DOCS_CONTENT_SECURITY_POLICY }));
@@ -249,8 +255,10 @@ async function healthResponse(c: Context, speech: SpeechService, version: string
  * A worker process's HTTP surface: /health, plus the signed file links of local storage (the
  * links it hands out point at it). The APIs are served by the API processes.
  */
-export function createWorkerApp({ speech, jobs, logger, version, storage }: Pick<AppDependencies, 'speech' | 'jobs' | 'logger' | 'version' | 'storage'>): Hono {
+export function createWorkerApp({ config, speech, jobs, logger, version, storage, metrics }: Pick<AppDependencies, 'config' | 'speech' | 'jobs' | 'logger' | 'version' | 'storage' | 'metrics'>): Hono {
   const app = new Hono();
+  // A worker process's syntheses, jobs and engine calls are counted in it, so it is scraped too.
+  serveMetrics(app, metrics, config);
   app.get('/health', (c) => healthResponse(c, speech, version));
   app.get('/worker', async (c) => c.json({ role: 'worker', workers: await jobs.workers() }));
   if (storage instanceof LocalBlobStore) app.route('/files', createFileRoutes(storage));
@@ -261,6 +269,15 @@ export function createWorkerApp({ speech, jobs, logger, version, storage }: Pick
     return c.json(body, status as 500, headers);
   });
   return app;
+}
+
+/** Counts every request, and serves `GET /metrics` unless CHORUS_METRICS is off; true when it does. */
+function serveMetrics<E extends Env>(app: Hono<E>, metrics: ChorusMetrics | undefined, config: ChorusConfig): boolean {
+  if (metrics === undefined) return false;
+  app.use('*', observeRequests(metrics));
+  const handler = metricsHandler(metrics, config.metrics, config.apiKeys);
+  if (handler !== undefined) app.get('/metrics', handler);
+  return handler !== undefined;
 }
 
 /** The peer address of the connection (not X-Forwarded-For, which any client can write). */

@@ -11,12 +11,14 @@ import type { ChorusConfig } from '../config/config.js';
 import { JobRunner } from '../jobs/job-runner.js';
 import { JobService } from '../jobs/job-service.js';
 import type { JobQueue } from '../jobs/job-queue.js';
+import type { JobRecord } from '../jobs/job.js';
 import { RedisJobQueue } from '../jobs/redis-job-queue.js';
 import { SqliteJobQueue } from '../jobs/sqlite-job-queue.js';
 import { loadWebhookSecret, WebhookSender } from '../jobs/webhook-sender.js';
 import { runpodJobJson } from '../api/runpod/job-view.js';
 import { readJsonBytes } from '../jobs/job-output.js';
-import { DirectoryResultCache } from '../cache/result-cache.js';
+import { DirectoryResultCache, observeLookups } from '../cache/result-cache.js';
+import { ChorusMetrics } from '../metrics/chorus-metrics.js';
 import { SharedResultCache } from '../cache/shared-result-cache.js';
 import { createProfiles } from '../operations/index.js';
 import { createSpeechService, type SpeechService } from '../speech/speech-service.js';
@@ -97,8 +99,10 @@ export async function startServer(config: ChorusConfig, logger: Logger = createL
   } catch (error) {
     throw asStorageError(config.dataDir, error);
   }
+  // Made first: the speech service reports every synthesis to it from the start.
+  const metrics = config.metrics.mode === 'off' ? undefined : new ChorusMetrics();
   try {
-    return await startOn(shared, config, logger);
+    return await startOn(shared, config, logger, metrics);
   } catch (error) {
     await closeSharedState(shared);
     throw error;
@@ -112,26 +116,27 @@ async function closeSharedState({ queue, voiceStore, conversations, rateLimitSto
   await rateLimitStore?.close();
 }
 
-async function startOn(shared: SharedState, config: ChorusConfig, logger: Logger): Promise<RunningServer> {
-  const speech = await createSpeechService(config, { logger });
+async function startOn(shared: SharedState, config: ChorusConfig, logger: Logger, metrics: ChorusMetrics | undefined): Promise<RunningServer> {
+  const speech = await createSpeechService(config, { logger, ...(metrics === undefined ? {} : { observer: metrics }) });
   try {
-    return await listen(shared, speech, config, logger);
+    return await listen(shared, speech, config, logger, metrics);
   } catch (error) {
     await speech.close();
     throw error;
   }
 }
 
-async function listen(shared: SharedState, speech: SpeechService, config: ChorusConfig, logger: Logger): Promise<RunningServer> {
+async function listen(shared: SharedState, speech: SpeechService, config: ChorusConfig, logger: Logger, metrics: ChorusMetrics | undefined): Promise<RunningServer> {
   // Local file links point at this server; its URL is known once it listens (PORT=0).
   let listeningUrl = '';
   const storage = await createBlobStore(config, () => config.publicUrl ?? listeningUrl);
   // With Redis the cache is the deployment's (entries in the blob store, index in Redis); without, this machine's.
   const cacheSettings = { maxBytes: config.cacheMaxBytes, enabled: config.cacheEnabled, logger };
-  const resultCache =
+  const storedResults =
     config.redisUrl === undefined
       ? new DirectoryResultCache({ ...cacheSettings, dir: config.cacheDir })
       : new SharedResultCache({ ...cacheSettings, url: config.redisUrl, prefix: config.redisPrefix, blobs: storage });
+  const resultCache = metrics === undefined ? storedResults : observeLookups(storedResults, metrics.cacheLookup);
   // With Redis every process shares the queue, the voice library and the conversations; without, they live in the data directory.
   const { queue, voiceStore, conversations, rateLimitStore } = shared;
   const chat =
@@ -153,9 +158,13 @@ async function listen(shared: SharedState, speech: SpeechService, config: Chorus
     logger,
     userAgent: `Chorus/${VERSION}`,
   });
+  const deliverWebhook = (job: JobRecord): void => {
+    const delivery = webhooks.deliver(job);
+    if (metrics !== undefined) void delivery?.then(metrics.webhookEnded);
+  };
   const runner = new JobRunner({
     queue,
-    onFinished: (job) => void webhooks.deliver(job),
+    onFinished: deliverWebhook,
     // Two jobs per engine thread: one can prepare (fetch, decode, upload) while the other speaks.
     concurrency: config.workers * 2,
     logger,
@@ -183,12 +192,24 @@ async function listen(shared: SharedState, speech: SpeechService, config: Chorus
       runsyncRetentionMs: config.runsyncRetentionMs,
       allowPrivateUrls: config.allowPrivateUrls,
     },
-    onFinished: (job) => void webhooks.deliver(job),
+    onFinished: deliverWebhook,
   });
+  metrics?.watch({ speech, queue, endpointIds: jobs.endpointIds, ...(config.role === 'api' ? {} : { runner }) });
   const app =
     config.role === 'worker'
-      ? createWorkerApp({ jobs, speech, logger, version: VERSION, storage })
-      : createApp({ config, speech, voices, resultCache, jobs, logger, version: VERSION, storage, ...(rateLimitStore === undefined ? {} : { rateLimitStore }) });
+      ? createWorkerApp({ config, jobs, speech, logger, version: VERSION, storage, ...(metrics === undefined ? {} : { metrics }) })
+      : createApp({
+          config,
+          speech,
+          voices,
+          resultCache,
+          jobs,
+          logger,
+          version: VERSION,
+          storage,
+          ...(rateLimitStore === undefined ? {} : { rateLimitStore }),
+          ...(metrics === undefined ? {} : { metrics }),
+        });
   let draining = false;
   // Worker processes serve no API, so no Wyoming either.
   const wyoming: RunningWyomingServer | undefined =
@@ -279,7 +300,7 @@ async function listen(shared: SharedState, speech: SpeechService, config: Chorus
     http.closeAllConnections();
     await listenerClosed;
     await closeSharedState(shared);
-    if (resultCache instanceof SharedResultCache) await resultCache.close();
+    if (storedResults instanceof SharedResultCache) await storedResults.close();
     (storage as { close?: () => void }).close?.();
   };
   return {

@@ -36,6 +36,8 @@ export interface SpeechService {
   /** Voice analysis, conversion and watermark detection, off the event loop. */
   runTask<T extends AudioTask>(task: T, signal: AbortSignal): Promise<AudioTaskResults[T['kind']]>;
   stats(): EnginePoolStats;
+  /** Calls under way per main-thread engine (engine host models, remote engines); worker engines are not listed. */
+  activeEngineCalls(): ReadonlyMap<string, number>;
   /** Every engine loaded or tried: the serving ones `ready`, installed models that could not load `failed` with the reason. */
   engineStatus(): EngineStatus[];
   close(): Promise<void>;
@@ -45,6 +47,31 @@ export interface SpeechServiceOptions {
   /** Registrations to choose from; absent = eSpeak and every installed model (CHORUS_MODELS_DIR). Tests pass their own. */
   readonly registrations?: readonly EngineRegistration[];
   readonly logger?: Logger;
+  /** Hears how every synthesis went (the metrics). */
+  readonly observer?: SynthesisObserver;
+}
+
+/** How one synthesis went, reported once when it ends. */
+export interface SynthesisReport {
+  /** A loaded engine's id (never a name from the request that matched none). */
+  readonly engine: string;
+  readonly delivery: SpeechRequest['delivery'];
+  /** `aborted`: the request was cancelled or its consumer stopped reading before the end. */
+  readonly outcome: 'completed' | 'failed' | 'aborted';
+  /** The error code of a failed synthesis. */
+  readonly errorCode?: string;
+  /** From the call to its first audio bytes; absent when none came. */
+  readonly firstAudioSeconds?: number;
+  /** From the call to its end (or failure). */
+  readonly elapsedSeconds: number;
+  /** Audio made, seconds; absent unless completed. */
+  readonly audioSeconds?: number;
+}
+
+export interface SynthesisObserver {
+  /** A synthesis of `engine` begins; `ended` is called exactly once for each. */
+  started(engine: string): void;
+  ended(report: SynthesisReport): void;
 }
 
 /** An engine this server tried to load, for /health and the log. */
@@ -113,7 +140,7 @@ export async function createSpeechService(config: ChorusConfig, options: SpeechS
     await neural?.close();
     throw error;
   }
-  const service = speechServiceOver(pool, config, mainEngines);
+  const service = speechServiceOver(pool, config, mainEngines, options.observer);
   const neuralStatus = (): EngineStatus[] =>
     (neural?.status() ?? []).map((entry) => ({ id: entry.id, state: entry.state, ...(entry.reason === undefined ? {} : { reason: entry.reason }) }));
   return {
@@ -136,6 +163,7 @@ export function speechServiceOver(
   pool: EnginePool,
   config: Pick<ChorusConfig, 'maxCharsPerChunk' | 'maxInputChars' | 'maxAudioSeconds' | 'ffmpegPath'>,
   mainEngines: readonly SpeechEngine[] = [],
+  observer?: SynthesisObserver,
 ): SpeechService {
   const engines = new EngineDirectory(pool.engines, pool.description.id);
   const matchingEngine = pool.engines.find((engine) => engine.id === ESPEAK_ENGINE_ID) ?? pool.matchingEngine;
@@ -150,8 +178,13 @@ export function speechServiceOver(
     maxAudioSeconds: config.maxAudioSeconds,
     availableFormats: () => availableFormats({ ffmpegPath: config.ffmpegPath }),
     // A caller may bound a request tighter (the agent's remaining reply), never looser.
-    synthesize: (request, signal) =>
-      pool.synthesize({ ...request, maxAudioSec: Math.min(request.maxAudioSec ?? Infinity, config.maxAudioSeconds) }, signal),
+    synthesize: (request, signal) => {
+      const parts = pool.synthesize({ ...request, maxAudioSec: Math.min(request.maxAudioSec ?? Infinity, config.maxAudioSeconds) }, signal);
+      if (observer === undefined) return parts;
+      // An engine id no loaded engine has is the request's text, not a label: it is reported as `unknown`.
+      const engine = pool.engines.some((candidate) => candidate.id === request.engine) ? request.engine : 'unknown';
+      return observed(parts, { engine, delivery: request.delivery }, observer, signal);
+    },
     async prepareVoice(engineId, reference, signal) {
       const engine = mainEngines.find((candidate) => candidate.id === engineId);
       // Worker engines (eSpeak) clone nothing; one that did would prepare in its worker.
@@ -159,6 +192,7 @@ export function speechServiceOver(
     },
     runTask: (task, signal) => pool.runTask(task, signal),
     stats: () => pool.stats(),
+    activeEngineCalls: () => pool.activeEngineCallsByEngine(),
     engineStatus: () =>
       pool.engines.map((engine): EngineStatus => {
         const live = (mainEngines.find((candidate) => candidate.id === engine.id) as LiveEngine | undefined)?.status?.();
@@ -169,6 +203,42 @@ export function speechServiceOver(
       await Promise.all(mainEngines.map((engine) => closeEngine(engine)));
     },
   };
+}
+
+/** Passes `parts` through, timing them for `observer`. */
+async function* observed(
+  parts: AsyncIterable<SpeechPart>,
+  labels: Pick<SynthesisReport, 'engine' | 'delivery'>,
+  observer: SynthesisObserver,
+  signal: AbortSignal,
+): AsyncGenerator<SpeechPart> {
+  const started = performance.now();
+  const secondsSince = (): number => (performance.now() - started) / 1000;
+  let firstAudioSeconds: number | undefined;
+  let audioSeconds: number | undefined;
+  let errorCode: string | undefined;
+  observer.started(labels.engine);
+  try {
+    for await (const part of parts) {
+      if (part.type === 'audio' && firstAudioSeconds === undefined) firstAudioSeconds = secondsSince();
+      if (part.type === 'end') audioSeconds = part.durationSec;
+      yield part;
+    }
+  } catch (error) {
+    if (!signal.aborted) errorCode = error instanceof ChorusError ? error.code : 'internal';
+    throw error;
+  } finally {
+    // The pool ends an aborted synthesis quietly, without its `end`; a consumer may also leave after it.
+    const outcome: SynthesisReport['outcome'] = errorCode !== undefined ? 'failed' : !signal.aborted && audioSeconds !== undefined ? 'completed' : 'aborted';
+    observer.ended({
+      ...labels,
+      outcome,
+      elapsedSeconds: secondsSince(),
+      ...(errorCode === undefined ? {} : { errorCode }),
+      ...(firstAudioSeconds === undefined ? {} : { firstAudioSeconds }),
+      ...(outcome === 'completed' && audioSeconds !== undefined ? { audioSeconds } : {}),
+    });
+  }
 }
 
 /** Main-thread engines may hold a process or sockets; those that do expose `close()`. */

@@ -134,6 +134,13 @@ export class EnginePool {
     return this.#workers.reduce((sum, worker) => sum + worker.engineHost.activeCalls, 0);
   }
 
+  /** Calls under way per main-thread engine (engine host models, remote engines), all workers together. */
+  activeEngineCallsByEngine(): ReadonlyMap<string, number> {
+    const calls = new Map<string, number>();
+    for (const worker of this.#workers) worker.engineHost.countCallsByEngine(calls);
+    return calls;
+  }
+
   stats(): EnginePoolStats {
     let activeJobs = 0;
     for (const worker of this.#workers) activeJobs += worker.jobs.size;

@@ -18,7 +18,7 @@ type EngineCallMessage = Extract<FromWorker, { type: 'engine-call' | 'engine-cre
 export class MainEngineHost {
   readonly #engines: ReadonlyMap<string, SpeechEngine>;
   readonly #post: (message: ToWorker, transfer: ArrayBuffer[]) => void;
-  readonly #calls = new Map<number, { readonly controller: AbortController; readonly credit: SendCredit }>();
+  readonly #calls = new Map<number, { readonly engineId: string; readonly controller: AbortController; readonly credit: SendCredit }>();
 
   constructor(engines: ReadonlyMap<string, SpeechEngine>, post: (message: ToWorker, transfer: ArrayBuffer[]) => void) {
     this.#engines = engines;
@@ -40,6 +40,11 @@ export class MainEngineHost {
     return this.#calls.size;
   }
 
+  /** Calls under way per engine id, added into `into`. */
+  countCallsByEngine(into: Map<string, number>): void {
+    for (const { engineId } of this.#calls.values()) into.set(engineId, (into.get(engineId) ?? 0) + 1);
+  }
+
   /** The worker is gone: its calls stop. */
   abortAll(): void {
     for (const call of this.#calls.values()) call.controller.abort();
@@ -49,7 +54,7 @@ export class MainEngineHost {
   async #serve(callId: number, engineId: string, request: EngineSynthesisRequest): Promise<void> {
     const controller = new AbortController();
     const credit = new SendCredit(ENGINE_CALL_WINDOW_BYTES, controller.signal);
-    this.#calls.set(callId, { controller, credit });
+    this.#calls.set(callId, { engineId, controller, credit });
     try {
       const engine = this.#engines.get(engineId);
       if (engine === undefined) throw new ChorusError({ code: 'engine_unavailable', message: `Engine '${engineId}' is not loaded on the main thread.` });

@@ -49,6 +49,9 @@ export function openApiDocument(settings: OpenApiSettings): OpenApiDocument {
       securitySchemes: {
         bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key from CHORUS_API_KEYS: `Authorization: Bearer <key>`.' },
         runpodKey: { type: 'apiKey', in: 'header', name: 'Authorization', description: "RunPod's form, accepted by the job API: `Authorization: <key>`." },
+        ...Object.fromEntries(
+          settings.routes.flatMap(({ auth }) => (typeof auth === 'object' ? [[auth.ownToken, { type: 'http', scheme: 'bearer', description: auth.description }]] : [])),
+        ),
       },
     },
   };
@@ -60,7 +63,14 @@ function operation(route: RouteDoc, keysRequired: boolean): Record<string, unkno
     ...parametersOf(route.query, 'query'),
     ...parametersOf(route.requestHeaders, 'header'),
   ];
-  const security = !keysRequired || route.auth === 'none' ? [] : route.auth === 'bearer' ? [{ bearerAuth: [] }] : [{ bearerAuth: [] }, { runpodKey: [] }];
+  const security =
+    typeof route.auth === 'object'
+      ? [{ [route.auth.ownToken]: [] }]
+      : !keysRequired || route.auth === 'none'
+        ? []
+        : route.auth === 'bearer'
+          ? [{ bearerAuth: [] }]
+          : [{ bearerAuth: [] }, { runpodKey: [] }];
   return {
     operationId: route.operationId,
     summary: route.summary,

@@ -39,9 +39,10 @@ export interface RouteDoc {
   readonly tag: string;
   /**
    * What the route asks for when CHORUS_API_KEYS is set: `bearer` (`Authorization: Bearer <key>`),
-   * `bearer-or-bare` (the job API also takes RunPod's bare `Authorization: <key>`), or nothing.
+   * `bearer-or-bare` (the job API also takes RunPod's bare `Authorization: <key>`), or nothing; or a
+   * bearer token of its own, asked for whatever the keys (a security scheme of that name).
    */
-  readonly auth: 'bearer' | 'bearer-or-bare' | 'none';
+  readonly auth: 'bearer' | 'bearer-or-bare' | 'none' | { readonly ownToken: string; readonly description: string };
   /** One string property per path parameter. */
   readonly pathParams?: z.ZodObject;
   readonly query?: z.ZodObject;

@@ -21,7 +21,7 @@ const hasSphinx = () => onPath('pocketsphinx_batch');
 const hasSphinxModel = () => existsSync('/usr/share/pocketsphinx/model/en-us/en-us/mdef') && existsSync('/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict');
 const hasFlite = () => has('flite', '-lv'); // `flite --version` exits 1
 const hasRedis = () => has('redis-server', '--version');
-// The playground test launches this binary through playwright-core, which downloads no browser.
+// The playground test and the API reference page (/docs) test launch this binary through playwright-core, which downloads no browser.
 const hasChromium = () => existsSync('/usr/bin/chromium');
 const ready = () =>
   has('ffprobe') && has('ffmpeg') && has('curl', '--version') && hasRequests() && hasHttpx() && hasSphinx() && hasSphinxModel() && hasFlite() && hasRedis() && hasChromium();

@@ -29,6 +29,13 @@ export interface JobEndpoint {
    * `stream`: it streams the job's /stream elements as they are made, as newline-delimited JSON.
    */
   runAnswer?(input: unknown): 'result' | 'stream';
+  /** The schema `input` is validated with, and sendable examples of it: for the API document. */
+  readonly input?: EndpointInputDoc;
+}
+
+export interface EndpointInputDoc {
+  readonly schema: z.ZodType;
+  readonly examples?: Readonly<Record<string, { readonly summary: string; readonly value: Record<string, unknown> }>>;
 }
 
 /**
@@ -42,18 +49,18 @@ export type InputValidator = (
 ) => Promise<Record<string, unknown>>;
 
 /** RunPod's request envelope; `input` goes to the profile, the rest is queue policy. */
-const submissionSchema = z.object({
-  input: z.record(z.string(), z.unknown()),
-  webhook: z.string().url().optional(),
-  webhookV2: z.string().optional(),
+export const jobSubmissionSchema = z.object({
+  input: z.record(z.string(), z.unknown()).describe("The worker's input; its fields are the endpoint's own."),
+  webhook: z.string().url().optional().describe('A public URL that gets the finished job, as /status shows it, signed per Standard Webhooks.'),
+  webhookV2: z.string().optional().describe("Accepted for RunPod clients; not used."),
   policy: z
     .object({
-      executionTimeout: numberInRange('policy.executionTimeout', MIN_TIMEOUT_MS, MAX_POLICY_MS, { integer: true }).optional(),
-      ttl: numberInRange('policy.ttl', 10_000, MAX_POLICY_MS, { integer: true }).optional(),
-      lowPriority: z.boolean().optional(),
+      executionTimeout: numberInRange('policy.executionTimeout', MIN_TIMEOUT_MS, MAX_POLICY_MS, { integer: true }).optional().describe('Longest run, ms (default 600000).'),
+      ttl: numberInRange('policy.ttl', 10_000, MAX_POLICY_MS, { integer: true }).optional().describe('How long the job may exist, ms (default a day).'),
+      lowPriority: z.boolean().optional().describe('Queued behind every other job.'),
     })
     .optional(),
-  s3Config: z.record(z.string(), z.unknown()).optional(),
+  s3Config: z.record(z.string(), z.unknown()).optional().describe('Accepted for RunPod clients; outputs go to the server\'s configured storage.'),
 });
 
 /**
@@ -150,7 +157,7 @@ export class JobService {
     if (typeof body === 'object' && body !== null && !Array.isArray(body) && !('input' in body)) {
       throw new ChorusError({ code: 'invalid_request', param: 'input', message: "Missing required field 'input': send {\"input\": {...}}." });
     }
-    const submission = validate(submissionSchema, body);
+    const submission = validate(jobSubmissionSchema, body);
     if (submission.webhook !== undefined) {
       await assertPublicUrl(submission.webhook, { allowPrivate: this.#settings.allowPrivateUrls ?? false, param: 'webhook' });
     }

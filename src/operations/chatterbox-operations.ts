@@ -115,6 +115,19 @@ const voiceTransferSchema = z.object({
 });
 const detectWatermarkSchema = z.object({ input_audio: audioField });
 
+/**
+ * Every operation's input, for the API document: the schemas `validate` checks each operation
+ * with, told apart by `operation`. Audio fields are base64 of a WAV, MP3, FLAC or Ogg file.
+ */
+const operationInputSchema = z.discriminatedUnion('operation', [
+  ttsSchema.meta({ title: 'tts' }),
+  z.object({ operation: z.literal('list_local_voices') }).meta({ title: 'list_local_voices' }),
+  voiceCloningSchema.extend({ operation: z.literal('voice_cloning') }).meta({ title: 'voice_cloning' }),
+  voiceConversionSchema.extend({ operation: z.literal('voice_conversion') }).meta({ title: 'voice_conversion' }),
+  voiceTransferSchema.extend({ operation: z.literal('voice_transfer') }).meta({ title: 'voice_transfer' }),
+  detectWatermarkSchema.extend({ operation: z.literal('detect_watermark') }).meta({ title: 'detect_watermark' }),
+]);
+
 /** Longest recording `voice_conversion` / `voice_transfer` take (the document recommends up to 60 s). */
 export const MAX_CONVERSION_INPUT_SEC = 120;
 /** A target recording must hold enough voiced speech to measure pitch and envelope. */
@@ -250,6 +263,15 @@ export function createChatterboxOperationsProfile(options: { maxCharsPerChunk: n
     name: 'chatterbox-v2',
     description:
       'Chatterbox operations worker: tts (basic and streaming), voice_cloning, list_local_voices, voice_conversion, voice_transfer, detect_watermark (cloning is voice matching on the embedded engine)',
+    input: {
+      schema: operationInputSchema,
+      // The operations that take audio have no example: a sendable one is a base64 recording of seconds.
+      examples: {
+        tts: { summary: 'tts: text to a base64 WAV', value: { operation: 'tts', mode: 'basic', text: 'Hello from Chorus.' } },
+        tts_streaming: { summary: 'tts, streamed to /stream chunk by chunk', value: { operation: 'tts', mode: 'streaming', text: 'Hello from Chorus. Each sentence arrives on its own.', chunk_size: 5 } },
+        list_local_voices: { summary: 'list_local_voices', value: { operation: 'list_local_voices' } },
+      },
+    },
     // Each operation's fields only, plus `operation` itself: `run` reads the operation back from them.
     async validate(input, { speech, voices, owner }) {
       const operation = readOperation(input);

@@ -37,6 +37,7 @@ export function createChatterboxProfile(options: { maxCharsPerChunk: number; res
   return {
     name: 'chatterbox',
     description: 'Chatterbox TTS worker: text to mp3 or wav as base64',
+    input: { schema: inputSchema, examples: { wav: { summary: 'Text to a base64 WAV', value: { text: 'Hello from Chorus.', format: 'wav' } } } },
     async validate(input, { speech, voices, owner }) {
       const parsed = parse(input, speech);
       const voice = await resolveVoice(voices, owner, parsed, speech);

@@ -84,6 +84,13 @@ export function createFishSpeechAgentProfile(options: FishSpeechAgentOptions): E
     name: 'fish-speech',
     description: 'Fish Speech chat agent: a language model answers `message`, the answer is spoken (44.1 kHz), context kept per conversation_id',
     runAnswer: (input) => ((input as { stream?: unknown }).stream === true ? 'stream' : 'result'),
+    input: {
+      schema: chatSchema,
+      examples: {
+        reply: { summary: 'A spoken reply in a conversation', value: { message: 'Hello! What can you do?', conversation_id: 'demo' } },
+        streamed: { summary: 'Streamed, audio as base64 WAV', value: { message: 'Tell me a short joke.', stream: true, audio_format: 'wav' } },
+      },
+    },
     async validate(input, context) {
       const parsed = parseChat(input, context.speech);
       requireChat(options.chat);

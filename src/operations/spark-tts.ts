@@ -93,6 +93,13 @@ export function createSparkTtsProfile(options: SparkTtsOptions): EndpointProfile
   return {
     name: 'spark-tts',
     description: 'Spark-TTS worker: text to a 24 kHz WAV link, with word timings and ASS subtitles on request',
+    input: {
+      schema: inputSchema,
+      examples: {
+        speech: { summary: 'Text to a WAV link', value: { text: 'Hello from Chorus.', speaker_gender: 'female' } },
+        subtitles: { summary: 'With word timings and SRT subtitles', value: { text: 'Hello from Chorus.', enable_whisperx: true, enable_subtitles: true, subtitle_format: 'srt' } },
+      },
+    },
     async validate(input, { speech, voices, owner }) {
       const parsed = parse(input, speech);
       if (parsed.prompt_speech_url !== undefined && (parsed.voice_name !== undefined || parsed.voice_id !== undefined)) {

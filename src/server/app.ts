@@ -20,6 +20,8 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import { toRunpodError } from '../api/runpod/runpod-errors.js';
 import { MemoryRateLimitStore, rateLimit, rateLimitEnabled, type RateLimitStore } from './rate-limit.js';
 import { describeError } from '../util/throttled-log.js';
+import { apiDocument } from './api-document.js';
+import { DOCS_CONTENT_SECURITY_POLICY, DOCS_PAGE } from '../api/openapi/docs-page.js';
 import type { ChorusMetrics } from '../metrics/chorus-metrics.js';
 import { metricsHandler, observeRequests } from './metrics-route.js';
 import { createPlaygroundRoutes, redirectBrowsersToPlayground } from './playground-routes.js';
@@ -47,7 +49,7 @@ export type AppEnv = { Variables: { owner: string } };
 
 export function createApp({ config, speech, voices, resultCache, jobs, logger, version, storage, rateLimitStore, metrics }: AppDependencies): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  serveMetrics(app, metrics, config);
+  const metricsServed = serveMetrics(app, metrics, config);
   const keys = new ApiKeyVerifier(config.apiKeys);
   // Per API key (its digest), or per client address when the server has no keys; runs after auth.
   const limits = { ratePerSecond: config.rateLimitRps, burst: config.rateLimitBurst };
@@ -186,6 +188,18 @@ export function createApp({ config, speech, voices, resultCache, jobs, logger, v
   // Signed links to stored files: the signature is the credential, so no API key is asked for.
   if (storage instanceof LocalBlobStore) app.route('/files', createFileRoutes(storage));
 
+  // The API document, made once from the schemas the routes validate with, and its reference page:
+  // no key, like /health (they describe the routes and the configured endpoints, no one's data).
+  const document = apiDocument({
+    version,
+    keysRequired: keys.enabled,
+    endpoints: jobs.endpointIds.map((id) => ({ id, endpoint: jobs.profile(id) })),
+    localFiles: storage instanceof LocalBlobStore,
+    ...(metricsServed ? { metrics: config.metrics } : {}),
+  });
+  app.get('/openapi.json', (c) => c.json(document));
+  app.get('/docs', (c) => c.html(DOCS_PAGE, 200, { 'content-security-policy': DOCS_CONTENT_SECURITY_POLICY }));
+
   app.notFound((c) => c.json({ error: { message: `No route ${c.req.method} ${c.req.path}.`, type: 'invalid_request_error', param: null, code: 'not_found' } }, 404));
   app.onError((error, c) => {
     const { status, body, headers } = toOpenAIError(error);
@@ -265,12 +279,13 @@ export function createWorkerApp({ config, speech, jobs, logger, version, storage
   return app;
 }
 
-/** Counts every request, and serves `GET /metrics` unless CHORUS_METRICS is off. */
-function serveMetrics<E extends Env>(app: Hono<E>, metrics: ChorusMetrics | undefined, config: ChorusConfig): void {
-  if (metrics === undefined) return;
+/** Counts every request, and serves `GET /metrics` unless CHORUS_METRICS is off; true when it does. */
+function serveMetrics<E extends Env>(app: Hono<E>, metrics: ChorusMetrics | undefined, config: ChorusConfig): boolean {
+  if (metrics === undefined) return false;
   app.use('*', observeRequests(metrics));
   const handler = metricsHandler(metrics, config.metrics, config.apiKeys);
   if (handler !== undefined) app.get('/metrics', handler);
+  return handler !== undefined;
 }
 
 /** The peer address of the connection (not X-Forwarded-For, which any client can write). */

@@ -41,6 +41,8 @@ export interface RunningServer {
   readonly url: string;
   readonly port: number;
   readonly speech: SpeechService;
+  /** What the app registered, as Hono lists it (middleware too, as method ALL): the OpenAPI test compares it with the document. */
+  readonly routes: readonly { readonly method: string; readonly path: string }[];
   /** The Wyoming server's bound address, when CHORUS_WYOMING_PORT is set. */
   readonly wyoming?: { readonly host: string; readonly port: number };
   /**
@@ -305,6 +307,7 @@ async function listen(shared: SharedState, speech: SpeechService, config: Chorus
     url,
     port,
     speech,
+    routes: app.routes.map(({ method, path }) => ({ method, path })),
     ...(wyoming === undefined ? {} : { wyoming: { host: wyoming.host, port: wyoming.port } }),
     close(options = {}) {
       closing ??= close(options.graceMs ?? 0);

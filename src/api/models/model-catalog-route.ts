@@ -1,4 +1,6 @@
 import type { Context } from 'hono';
+import { z } from 'zod';
+import { errorResponses, jsonBody, schemaRef, type RouteDoc } from '../openapi/route-doc.js';
 import { loadCatalogue, type CatalogueEntry } from '../../models/catalog.js';
 import { listInstalled, type InstalledModel } from '../../models/installed-models.js';
 import type { SpeechService } from '../../speech/speech-service.js';
@@ -68,3 +70,25 @@ function installedView(model: InstalledModel) {
     source: model.manifest.source,
   };
 }
+
+export const MODEL_CATALOG_ROUTE_DOC: RouteDoc = {
+  method: 'get',
+  path: '/v1/models/catalog',
+  operationId: 'modelCatalog',
+  summary: 'The models `chorus models pull` knows and the installed ones, with licences and state',
+  tag: 'Models',
+  auth: 'bearer',
+  responses: {
+    '200': {
+      description: "Each model's licence, size and `state`: ready, failed (with `reason`), installed_not_loaded or not_installed.",
+      content: jsonBody(
+        z.object({
+          object: z.literal('list'),
+          models_dir: z.string(),
+          data: z.array(z.object({ id: z.string(), object: z.literal('model_catalog_entry'), family: z.string(), license: z.string(), installed: z.boolean(), state: z.string(), reason: z.string().optional() })),
+        }),
+      ),
+    },
+    ...errorResponses(schemaRef('OpenAIError'), { '401': 'CHORUS_API_KEYS is set and the key is missing or wrong.' }),
+  },
+};

@@ -1,10 +1,18 @@
+import { z } from 'zod';
 import { ChorusError, HTTP_STATUS } from '../../errors.js';
 
 /** OpenAI's error envelope: all four keys always present, so OpenAI SDKs raise the right class. */
-export interface OpenAIErrorBody {
-  readonly error: { readonly message: string; readonly type: string; readonly param: string | null; readonly code: string | null };
-}
-
+export const openAIErrorSchema = z
+  .object({
+    error: z.object({
+      message: z.string().describe('What went wrong and what is allowed.'),
+      type: z.string().describe('`invalid_request_error`, or `server_error` for 5xx.'),
+      param: z.string().nullable().describe('The request field at fault, when there is one.'),
+      code: z.string().nullable().describe('A stable code: `invalid_value`, `model_not_found`, `rate_limit_exceeded`, … (docs/errors.md).'),
+    }),
+  })
+  .meta({ title: 'OpenAIError' });
+export type OpenAIErrorBody = z.infer<typeof openAIErrorSchema>;
 
 /** The one place a Chorus error becomes an OpenAI-shaped HTTP answer. */
 export function toOpenAIError(error: unknown): { status: number; body: OpenAIErrorBody; headers: Record<string, string> } {

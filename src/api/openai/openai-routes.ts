@@ -22,6 +22,9 @@ import {
   type ExtendedSpeechRequestBody,
 } from './speech-schema.js';
 import type { EngineDescription } from '../../engine/engine-description.js';
+import { z } from 'zod';
+import { AUDIO_FORMATS, getFormatInfo } from '../../audio/encoders/index.js';
+import { errorResponses, jsonBody, pathParams, schemaRef, type RouteDoc } from '../openapi/route-doc.js';
 
 const DEFAULT_SAMPLE_RATE = 24_000;
 const SAMPLING_KNOBS = ['temperature', 'top_p', 'repetition_penalty', 'max_new_tokens', 'seed'] as const;
@@ -353,3 +356,161 @@ function publicWord(word: { word: string; start: number; end: number; charStart:
   const round = (value: number) => Math.round(value * 1000) / 1000;
   return { word: word.word, start: round(word.start), end: round(word.end), char_start: word.charStart, char_end: word.charEnd };
 }
+
+const OPENAI_ERRORS = errorResponses(schemaRef('OpenAIError'), {
+  '400': 'A field is missing or out of range, or names an unknown model, voice or format; `param` names it.',
+  '401': 'CHORUS_API_KEYS is set and the key is missing or wrong.',
+  '413': 'The body is larger than CHORUS_MAX_REQUEST_BYTES.',
+  '429': 'Rate limit (CHORUS_RATE_LIMIT_RPS) or too many failed keys; `Retry-After` says when to try again.',
+  '500': 'The engine failed; `x-should-retry` says whether a retry can help.',
+  '503': 'The engine or a store is unavailable; retry after `Retry-After`.',
+});
+
+const audioContent = Object.fromEntries(
+  AUDIO_FORMATS.map((format) => [getFormatInfo(format).mimeType, { schema: { type: 'string', contentMediaType: getFormatInfo(format).mimeType, description: `\`response_format: "${format}"\`.` } }]),
+);
+const sseContent = {
+  schema: {
+    type: 'string',
+    description:
+      'With `stream_format: "sse"`: OpenAI\'s events, `data: {"type": "speech.audio.delta", "audio": <base64>}` per piece of audio, then `data: {"type": "speech.audio.done", "usage": {...}}`, or `data: {"type": "error", "error": {...}}` when it fails midway.',
+  },
+};
+const speechHeaders = {
+  'x-chorus-engine': 'The engine that spoke.',
+  'x-chorus-voice': 'The voice that spoke.',
+  'x-chorus-voice-method': '`zero_shot; engine=…` or `voice_matching; base=…` for a library voice.',
+  'x-sample-rate': 'Sample rate of the audio, Hz.',
+  'x-chorus-warnings': 'Settings the engine could not honour, `setting: message | …`.',
+  'x-cache': 'HIT, MISS or BYPASS, when the result cache is on (whole files only).',
+};
+const cacheHeader = z.object({
+  'cache-control': z.string().optional().describe('`no-cache` renders again and refreshes the result cache; `no-store` bypasses it.'),
+});
+const wordSchema = z.object({ word: z.string(), start: z.number(), end: z.number(), char_start: z.number().int(), char_end: z.number().int() });
+
+const voiceListSchema = z.object({
+  voices: z.array(
+    z.object({
+      voice_id: z.string().describe('What a request sends as `voice`: bare on the default engine, `<engine>:<voice>` on others; a library voice\'s id.'),
+      name: z.string(),
+      description: z.string().optional(),
+      gender: z.string().nullable().optional(),
+      language: z.string().nullable().optional(),
+      engine: z.string(),
+      type: z.string().describe('`built-in`, or how a library voice was made.'),
+    }),
+  ),
+  languages: z.array(z.string()),
+  note: z.string().optional(),
+});
+const modelSchema = z.object({
+  id: z.string(),
+  object: z.literal('model'),
+  created: z.number(),
+  owned_by: z.string(),
+  engine: z.string(),
+  version: z.string(),
+  default: z.boolean(),
+  ready: z.boolean(),
+  placement: z.string(),
+  voices: z.number().int(),
+  languages: z.array(z.string()),
+  capabilities: z.record(z.string(), z.unknown()).describe('sample_rate, streaming, word_timings, cloning, deterministic, max_input_chars, options (the engine\'s knobs).'),
+  alias_of: z.string().optional().describe('For OpenAI\'s and Fish Speech\'s model names: the engine they stand for.'),
+});
+
+const speechExamples = {
+  mp3: { summary: 'An MP3 file, as OpenAI clients ask for it', value: { model: 'tts-1', input: 'Hello from Chorus.', voice: 'alloy', response_format: 'mp3' } },
+  sse: { summary: 'Streamed as server-sent events', value: { model: 'tts-1', input: 'Hello from Chorus.', voice: 'nova', response_format: 'wav', stream_format: 'sse' } },
+};
+
+/** The OpenAI-compatible routes as the OpenAPI document describes them (mounted under /v1). */
+export const OPENAI_ROUTE_DOCS: readonly RouteDoc[] = [
+  {
+    method: 'post',
+    path: '/v1/audio/speech',
+    operationId: 'createSpeech',
+    summary: 'Speak text (OpenAI)',
+    description: "OpenAI's `POST /v1/audio/speech` and Chorus's controls. Unknown fields are ignored. `input` is at most 4096 characters (or CHORUS_MAX_INPUT_CHARS when lower).",
+    tag: 'OpenAI',
+    auth: 'bearer',
+    requestHeaders: cacheHeader,
+    body: jsonBody(speechRequestSchema, speechExamples),
+    responses: {
+      '200': { description: 'The audio, in the asked format; streamed as it is made with `stream` or `stream_format: "sse"`.', headers: speechHeaders, content: { ...audioContent, 'text/event-stream': sseContent } },
+      ...OPENAI_ERRORS,
+    },
+  },
+  {
+    method: 'post',
+    path: '/v1/audio/speech/extended',
+    operationId: 'createSpeechExtended',
+    summary: 'Speak text with Fish Speech\'s controls and word timings',
+    description: 'The same as /v1/audio/speech with `model` and `voice` optional, sampling knobs (checked; reported in `x-chorus-warnings` where the engine has none) and `timestamps`.',
+    tag: 'OpenAI',
+    auth: 'bearer',
+    requestHeaders: cacheHeader,
+    body: jsonBody(extendedSpeechRequestSchema, {
+      timestamps: { summary: 'A WAV with word timings, as JSON', value: { input: 'Hello from Chorus.', response_format: 'wav', timestamps: true } },
+      female: { summary: 'The female default voice, slower', value: { input: 'Hello from Chorus.', speaker_gender: 'female', speed: 0.9, response_format: 'opus' } },
+    }),
+    responses: {
+      '200': {
+        description: 'The audio as /v1/audio/speech answers it; with `timestamps`, JSON (or, streamed, newline-delimited JSON) holding base64 audio and word timings.',
+        headers: speechHeaders,
+        content: {
+          ...audioContent,
+          'text/event-stream': sseContent,
+          'application/json': {
+            schema: z.object({
+              audio: z.string().describe('Base64 of the audio file.'),
+              format: z.string(),
+              content_type: z.string(),
+              sample_rate: z.number().int(),
+              duration: z.number(),
+              word_timings: z.array(wordSchema),
+              warnings: z.array(z.object({ setting: z.string(), message: z.string() })),
+            }),
+          },
+          'application/x-ndjson': {
+            schema: {
+              type: 'string',
+              description:
+                'With `timestamps` and `stream`: one JSON object a line, `{"type": "audio", "audio": <base64>}`, `{"type": "words", "words": [...]}`, then `{"type": "done", "duration"}` or `{"type": "error", "error": {...}}`.',
+            },
+          },
+        },
+      },
+      ...OPENAI_ERRORS,
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/voices',
+    operationId: 'listVoices',
+    summary: 'List the voices: every engine\'s built-in ones and the key\'s own',
+    tag: 'Voices',
+    auth: 'bearer',
+    responses: { '200': { description: 'The voices.', content: jsonBody(voiceListSchema) }, ...OPENAI_ERRORS },
+  },
+  {
+    method: 'get',
+    path: '/v1/models',
+    operationId: 'listModels',
+    summary: 'List the models (engines, and the OpenAI and Fish Speech names of the default one)',
+    tag: 'Models',
+    auth: 'bearer',
+    responses: { '200': { description: 'The models.', content: jsonBody(z.object({ object: z.literal('list'), data: z.array(modelSchema) })) }, ...OPENAI_ERRORS },
+  },
+  {
+    method: 'get',
+    path: '/v1/models/{id}',
+    operationId: 'getModel',
+    summary: 'One model',
+    tag: 'Models',
+    auth: 'bearer',
+    pathParams: pathParams({ id: 'A model id from GET /v1/models, e.g. `tts-1` or `espeak`.' }),
+    responses: { '200': { description: 'The model.', content: jsonBody(modelSchema) }, ...OPENAI_ERRORS },
+  },
+];

@@ -1,11 +1,16 @@
 import { Hono, type Context } from 'hono';
+import { z } from 'zod';
 import { ChorusError } from '../../errors.js';
 import { MAX_AUDIO_FILE_BYTES } from '../../operations/base64-audio.js';
 import type { UserVoiceRecord } from '../../voices/voice-record.js';
 import { VOICE_MATCHING_NOTE, type VoiceLibrary } from '../../voices/voice-library.js';
+import { errorResponses, jsonBody, pathParams, schemaRef, type RouteDoc } from '../openapi/route-doc.js';
 
 /** Fish Speech's reference ids: letters, digits, '-', '_' and spaces, at most 255 characters. */
 const REFERENCE_ID = /^[a-zA-Z0-9\-_ ]{1,255}$/;
+
+/** Fish Speech's `DELETE /v1/references/delete` body. */
+const deleteBodySchema = z.object({ reference_id: z.string().min(1).describe('The reference to delete (its id, or its voice_id).') });
 
 /**
  * Fish Speech's reference voices (003): `POST /v1/references/add` (multipart `id`, `text`, `audio`),
@@ -73,8 +78,8 @@ export function createReferenceRoutes(voices: VoiceLibrary, ownerOf: (c: Context
     } catch {
       throw new ChorusError({ code: 'invalid_request', message: 'Send a JSON body {"reference_id": "..."}.' });
     }
-    const id = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['reference_id'] : undefined;
-    return remove(c, typeof id === 'string' ? id : undefined);
+    const parsed = deleteBodySchema.safeParse(body);
+    return remove(c, parsed.success ? parsed.data.reference_id : undefined);
   });
   // Hono has already decoded the path parameter; decoding it again would turn '%25' into a URIError.
   app.delete('/:id', (c) => remove(c, c.req.param('id')));
@@ -115,3 +120,74 @@ function describe(voice: UserVoiceRecord) {
     base_voice: voice.match.baseVoice,
   };
 }
+
+/** The multipart form of `POST /v1/references/add`, as `readForm`'s reader checks it field by field. */
+const addFormSchema = z.object({
+  id: z.string().regex(REFERENCE_ID).describe('The voice name to use later as `voice`: letters, digits, \'-\', \'_\' and spaces, at most 255.'),
+  text: z.string().optional().describe('The transcript of the recording (zero-shot engines use it).'),
+  audio: z.file().max(MAX_AUDIO_FILE_BYTES).describe('The reference recording: WAV, MP3, FLAC or Ogg, at most 10 MB.'),
+});
+
+const referenceSchema = z.object({
+  id: z.string(),
+  voice_id: z.string(),
+  text: z.string().nullable(),
+  gender: z.string().nullable(),
+  duration: z.number(),
+  sample_rate: z.number().int(),
+  created_at: z.string(),
+  type: z.string(),
+  method: z.string().describe('`zero_shot` on an engine that clones, `voice_matching` on eSpeak.'),
+  engine: z.string(),
+  base_voice: z.string().optional(),
+});
+const deletedSchema = z.object({ success: z.literal(true), message: z.string(), reference_id: z.string(), voice_id: z.string() });
+const listSchema = z.object({ success: z.literal(true), reference_ids: z.array(z.string()), references: z.array(referenceSchema), message: z.string() });
+const ERRORS = errorResponses(schemaRef('OpenAIError'), {
+  '400': 'A field is missing or malformed; `param` names it.',
+  '401': 'CHORUS_API_KEYS is set and the key is missing or wrong.',
+  '404': 'No such reference for this key.',
+  '409': 'A voice of that name exists already.',
+  '413': 'The audio file is larger than 10 MB.',
+  '429': 'Rate limited; see `Retry-After`.',
+});
+const common = { tag: 'References', auth: 'bearer' } as const;
+
+/** Fish Speech's reference routes as the OpenAPI document describes them (mounted at /v1/references). */
+export const REFERENCE_ROUTE_DOCS: readonly RouteDoc[] = [
+  {
+    ...common,
+    method: 'post',
+    path: '/v1/references/add',
+    operationId: 'addReference',
+    summary: 'Add a reference voice from a recording (Fish Speech)',
+    body: { 'multipart/form-data': { schema: addFormSchema } },
+    responses: {
+      '200': {
+        description: 'The new library voice.',
+        content: jsonBody(z.object({ success: z.literal(true), message: z.string(), reference_id: z.string(), voice_id: z.string(), reference: referenceSchema, note: z.string().optional() })),
+      },
+      ...ERRORS,
+    },
+  },
+  { ...common, method: 'get', path: '/v1/references', operationId: 'listReferences', summary: "List the key's reference voices", responses: { '200': { description: 'The references.', content: jsonBody(listSchema) }, ...ERRORS } },
+  { ...common, method: 'get', path: '/v1/references/list', operationId: 'listReferencesFish', summary: "List the key's reference voices (Fish Speech's path)", responses: { '200': { description: 'The references.', content: jsonBody(listSchema) }, ...ERRORS } },
+  {
+    ...common,
+    method: 'delete',
+    path: '/v1/references/delete',
+    operationId: 'deleteReferenceFish',
+    summary: "Delete a reference voice (Fish Speech's form, a JSON body)",
+    body: jsonBody(deleteBodySchema),
+    responses: { '200': { description: 'Deleted.', content: jsonBody(deletedSchema) }, ...ERRORS },
+  },
+  {
+    ...common,
+    method: 'delete',
+    path: '/v1/references/{id}',
+    operationId: 'deleteReference',
+    summary: 'Delete a reference voice',
+    pathParams: pathParams({ id: 'The reference id (its name) or its voice_id.' }),
+    responses: { '200': { description: 'Deleted.', content: jsonBody(deletedSchema) }, ...ERRORS },
+  },
+];

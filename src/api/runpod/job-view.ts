@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { JobRecord, JobState, JsonBytes } from '../../jobs/job.js';
 import { jsonInMemory, readJsonBytes } from '../../jobs/job-output.js';
 
@@ -9,6 +10,18 @@ const STATUS: Record<JobState, string> = {
   cancelled: 'CANCELLED',
   'timed-out': 'TIMED_OUT',
 };
+
+/** A job as runpodJobJson writes it, for the API document. */
+export const runpodJobSchema = z.object({
+  id: z.string(),
+  status: z.enum(Object.values(STATUS) as [string, ...string[]]),
+  delayTime: z.number().optional().describe('Queued for this long before it started, ms.'),
+  executionTime: z.number().optional().describe('Ran for this long, ms.'),
+  output: z.unknown().optional().describe("The worker's output, in its document's shape (docs/job-api.md)."),
+  error: z.string().optional().describe('Why the job FAILED (a refused input says which field and what is allowed).'),
+  workerId: z.string().optional(),
+  retries: z.number().int().optional(),
+});
 
 export function runpodStatus(state: JobState): string {
   return STATUS[state];

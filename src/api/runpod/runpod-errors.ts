@@ -1,4 +1,21 @@
+import { z } from 'zod';
 import { ChorusError, HTTP_STATUS, type ChorusErrorCode } from '../../errors.js';
+
+/** The job API's error body (see toRunpodError); a missing or wrong key is `{"error": "Unauthorized"}`. */
+export const runpodErrorSchema = z
+  .object({
+    error: z.string().describe('What went wrong and what is allowed.'),
+    field: z.string().optional().describe('The request field at fault, when there is one.'),
+  })
+  .meta({ title: 'RunPodError' });
+
+/** The Fish Speech agent's envelope of the same failure (toAgentError). */
+export const agentErrorSchema = runpodErrorSchema
+  .extend({
+    id: z.string().nullable().describe('The FAILED job the refusal made, or null when no job was made.'),
+    status: z.literal('error'),
+  })
+  .meta({ title: 'AgentError' });
 
 // Spark-TTS documents 413 for text that is too long.
 const STATUS: Record<ChorusErrorCode, number> = { ...HTTP_STATUS, text_too_long: 413 };

@@ -1,3 +1,4 @@
+import { PLAYGROUND_ROUTE_DOCS } from './playground-routes.js';
 import { z } from 'zod';
 import { MODEL_CATALOG_ROUTE_DOC } from '../api/models/model-catalog-route.js';
 import { openAIErrorSchema } from '../api/openai/openai-errors.js';
@@ -100,6 +101,8 @@ export interface ApiDocumentSettings {
   readonly localFiles: boolean;
   /** How /metrics is served; off (or absent): it is not. */
   readonly metrics?: MetricsAccess;
+  /** The web playground is served (CHORUS_PLAYGROUND). */
+  readonly playground?: boolean;
 }
 
 /** The OpenAPI document of everything an API process serves. */
@@ -115,6 +118,7 @@ export function apiDocument(settings: ApiDocumentSettings): OpenApiDocument {
       ...runpodRouteDocs(settings.endpoints),
       ...(settings.localFiles ? [FILE_ROUTE_DOC] : []),
       ...(settings.metrics === undefined || settings.metrics.mode === 'off' ? [] : [metricsRouteDoc(settings.metrics)]),
+      ...(settings.playground === true ? PLAYGROUND_ROUTE_DOCS : []),
     ],
     components: { OpenAIError: openAIErrorSchema, RunPodError: runpodErrorSchema, AgentError: agentErrorSchema },
     tags: [

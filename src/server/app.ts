@@ -196,6 +196,7 @@ export function createApp({ config, speech, voices, resultCache, jobs, logger, v
     endpoints: jobs.endpointIds.map((id) => ({ id, endpoint: jobs.profile(id) })),
     localFiles: storage instanceof LocalBlobStore,
     ...(metricsServed ? { metrics: config.metrics } : {}),
+    playground: config.playground,
   });
   app.get('/openapi.json', (c) => c.json(document));
   app.get('/docs', (c) => c.html(DOCS_PAGE, 200, { 'content-security-policy': DOCS_CONTENT_SECURITY_POLICY }));

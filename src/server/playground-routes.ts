@@ -2,6 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Hono, type MiddlewareHandler } from 'hono';
+import { z } from 'zod';
+import type { RouteDoc } from '../api/openapi/route-doc.js';
 
 /** The page's files sit beside src/ and dist/ alike, so the same relative path serves both. */
 const PLAYGROUND_DIR = fileURLToPath(new URL('../../public/playground/', import.meta.url));
@@ -66,3 +68,49 @@ export function redirectBrowsersToPlayground(): MiddlewareHandler {
     return next();
   };
 }
+
+const html = { 'text/html': { schema: { type: 'string' } } } as const;
+
+/** The playground's routes in the OpenAPI document (served only while CHORUS_PLAYGROUND is on). */
+export const PLAYGROUND_ROUTE_DOCS: readonly RouteDoc[] = [
+  {
+    method: 'get',
+    path: '/',
+    operationId: 'root',
+    summary: 'Browsers (Accept: text/html) are sent to the playground; other clients get a 404',
+    tag: 'Server',
+    auth: 'none',
+    responses: { '302': { description: 'To /playground.' }, '404': { description: 'Not a browser: nothing here.' } },
+  },
+  {
+    method: 'get',
+    path: '/playground',
+    operationId: 'playground',
+    summary: 'The web playground (docs/playground.md)',
+    tag: 'Server',
+    auth: 'none',
+    responses: { '200': { description: 'The page; it asks for an API key when the server needs one.', content: html } },
+  },
+  {
+    method: 'get',
+    path: '/playground/',
+    operationId: 'playgroundSlash',
+    summary: 'Sends /playground/ to /playground',
+    tag: 'Server',
+    auth: 'none',
+    responses: { '301': { description: 'To /playground.' } },
+  },
+  {
+    method: 'get',
+    path: '/playground/{file}',
+    operationId: 'playgroundFile',
+    summary: "One of the playground's scripts or styles",
+    tag: 'Server',
+    auth: 'none',
+    pathParams: z.object({ file: z.string().describe('A file of the page, as it names it (app.js, style.css, …).') }),
+    responses: {
+      '200': { description: 'The file.', content: { 'text/javascript': { schema: { type: 'string' } }, 'text/css': { schema: { type: 'string' } } } },
+      '404': { description: 'Not a file of the page.' },
+    },
+  },
+];

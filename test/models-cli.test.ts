@@ -318,11 +318,12 @@ describe('chorus models (pull, import, rm, list) against a local model host', ()
       [['import', catalogue], /is not a \.tar\.bz2, \.tar\.gz or \.tar archive/],
       [['import', catalogue, '--name', 'Bad Name'], /--name must be lower-case/],
     ];
-    for (const [args, message] of cases) {
-      const result = await chorus(args, env);
-      assert.equal(result.code, 1, args.join(' '));
-      assert.match(result.stderr, message, args.join(' '));
-    }
+    // Each case is a CLI process of its own that changes nothing: they run side by side.
+    const results = await Promise.all(cases.map(([args]) => chorus(args, env)));
+    cases.forEach(([args, message], index) => {
+      assert.equal(results[index]!.code, 1, args.join(' '));
+      assert.match(results[index]!.stderr, message, args.join(' '));
+    });
     writeFileSync(catalogue, '{"models": [{"name": "x"}]}');
     const invalid = await chorus(['list'], env);
     assert.equal(invalid.code, 1);

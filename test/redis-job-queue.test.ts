@@ -42,6 +42,13 @@ runJobQueueCases('Redis (BullMQ)', async (maxQueuedJobs) => {
   };
 });
 
+/** `promise`, or a failure naming `what` after 30 s. */
+function within(promise: Promise<unknown>, what: string): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(what)), 30_000)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 describe('Redis job queue across processes', () => {
   const open = async (prefix: string, lockDurationMs = 2000) => {
     const queue = new RedisJobQueue({ url: redis.url, maxQueuedJobs: 100, prefix, lockDurationMs });
@@ -119,6 +126,25 @@ describe('Redis job queue across processes', () => {
     } finally {
       await api.close();
       await survivor.close();
+    }
+  });
+  it('after Redis comes back, waiters wake and read their jobs again (events sent meanwhile are lost), and events arrive again', async () => {
+    const api = await open('reconnect1');
+    const worker = await open('reconnect1');
+    try {
+      const job = await api.add(newJob());
+      // Far longer than the test may take: only the reconnect can end this wait early.
+      const woken = api.waitForChange(job.id, 600_000);
+      await redis.stop();
+      await redis.start();
+      await within(woken, 'the waiter slept through the reconnect');
+      // Subscribed again: a change made on the other instance reaches this one.
+      const changed = api.waitForChange(job.id, 600_000);
+      assert.equal((await worker.claim('node-b-0'))?.id, job.id);
+      await within(changed, 'the change made after the reconnect did not arrive');
+    } finally {
+      await api.close();
+      await worker.close();
     }
   });
 });

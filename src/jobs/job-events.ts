@@ -23,17 +23,28 @@ export class JobEvents {
     this.#emitter.emit('queued');
   }
 
+  /**
+   * Events may have been missed (the Redis subscriber was reconnecting): every waiter wakes and
+   * reads its job again, and runners look for work.
+   */
+  missed(): void {
+    this.#emitter.emit('missed');
+    this.queued();
+  }
+
   /** Resolves when job `id` changes, after `timeoutMs`, or when `signal` aborts. */
   waitForChange(id: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
         this.#emitter.off(`change:${id}`, done);
+        this.#emitter.off('missed', done);
         signal?.removeEventListener('abort', done);
         resolve();
       };
       const timer = setTimeout(done, Math.max(0, timeoutMs));
       this.#emitter.on(`change:${id}`, done);
+      this.#emitter.on('missed', done);
       signal?.addEventListener('abort', done, { once: true });
     });
   }

@@ -48,9 +48,6 @@ export type InputValidator = (
   submission: { readonly owner: string; readonly signal: AbortSignal },
 ) => Promise<Record<string, unknown>>;
 
-/** Longest a waiting request goes without reading its job again, whatever the change events say. */
-const RECHECK_MS = 2000;
-
 /** RunPod's request envelope; `input` goes to the profile, the rest is queue policy. */
 export const jobSubmissionSchema = z.object({
   input: z.record(z.string(), z.unknown()).describe("The worker's input; its fields are the endpoint's own."),
@@ -248,9 +245,7 @@ export class JobService {
    */
   #watch(jobId: string, timeoutMs: number, signal: AbortSignal): { changed: Promise<void>; stop(): void } {
     const stopped = new AbortController();
-    // Change events can be lost (Redis pub/sub misses what is published while its connection is
-    // re-established), so a waiter also reads the job again every few seconds.
-    const changed = this.#queue.waitForChange(jobId, Math.min(timeoutMs, RECHECK_MS), AbortSignal.any([signal, stopped.signal]));
+    const changed = this.#queue.waitForChange(jobId, timeoutMs, AbortSignal.any([signal, stopped.signal]));
     return { changed, stop: () => stopped.abort() };
   }
 

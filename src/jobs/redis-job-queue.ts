@@ -204,6 +204,18 @@ export class RedisJobQueue implements JobQueue {
     this.#subscriber = patientClient(options.url);
     this.#queue = new Queue(QUEUE_NAME, { connection: this.#bullConnection(), prefix: `${this.#prefix}:bull` });
     this.#subscriber.on('message', (_channel: string, message: string) => this.#receive(message));
+    // What was published while the subscriber was away is lost: once it is back (and resubscribed),
+    // waiters read their jobs again rather than wait for an event that will not come.
+    // ioredis says 'ready' before it resubscribes, so the wake-up waits for a subscribe of its own.
+    let connectedBefore = false;
+    this.#subscriber.on('ready', () => {
+      if (!connectedBefore) {
+        connectedBefore = true;
+        return;
+      }
+      const wake = (): void => this.#events.missed();
+      this.#subscriber.subscribe(this.#key('events')).then(wake, wake);
+    });
     const commandsReady = new Promise<void>((resolve) => this.#redis.once('ready', () => resolve()));
     this.#ready = Promise.all([this.#subscriber.subscribe(this.#key('events')), commandsReady]).then(() => undefined);
   }

@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
  */
 export class JobEvents {
   readonly #emitter = new EventEmitter();
+  readonly #waiters = new Set<() => void>();
 
   constructor() {
     this.#emitter.setMaxListeners(0);
@@ -36,6 +37,7 @@ export class JobEvents {
   waitForChange(id: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
+        this.#waiters.delete(done);
         clearTimeout(timer);
         this.#emitter.off(`change:${id}`, done);
         this.#emitter.off('missed', done);
@@ -46,6 +48,7 @@ export class JobEvents {
       this.#emitter.on(`change:${id}`, done);
       this.#emitter.on('missed', done);
       signal?.addEventListener('abort', done, { once: true });
+      this.#waiters.add(done);
     });
   }
 
@@ -59,7 +62,9 @@ export class JobEvents {
     return () => this.#emitter.off('queued', listener);
   }
 
+  /** The queue is closing: waiters wake now (their timers would otherwise hold the process open). */
   clear(): void {
+    for (const wake of [...this.#waiters]) wake();
     this.#emitter.removeAllListeners();
   }
 }

@@ -237,6 +237,15 @@ export function runJobQueueCases(name: string, createFixture: (maxQueuedJobs: nu
       assert.ok(Date.now() - t >= 40);
     });
 
+    it('closing wakes every waiter, so no wait outlives its queue', async () => {
+      const job = await queue.add(newJob());
+      let woken = false;
+      const waiting = queue.waitForChange(job.id, 600_000).then(() => (woken = true));
+      queue = await fixture.reopen();
+      await Promise.race([waiting, new Promise((resolve) => setTimeout(resolve, 2000))]);
+      assert.equal(woken, true, 'the wait outlived the queue it waited on');
+    });
+
     it('onQueued fires when a job becomes claimable; add and retry report the job as queued even if claimed at once', async () => {
       let calls = 0;
       const stop = queue.onQueued(() => {

@@ -1,17 +1,10 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/config.js';
 import { ChorusError } from '../errors.js';
+import { MODELS_USAGE } from './usage.js';
 import type { CatalogueEntry } from '../models/catalog.js';
 import { checkModel } from '../engines/sherpa/model-check.js';
 import { DEFAULT_MODEL_CHECKS, importModel, listCatalogue, listInstalled, pull, remove, type ModelManagerOptions, type ProgressPhase } from '../models/model-manager.js';
-
-export const MODELS_USAGE = `  chorus models list [--json]               the catalogue and the installed models (size, licence, languages)
-  chorus models pull NAME [--force] [--quiet] [--source archive|huggingface]
-                                            download, verify and install a catalogue model (resumes)
-  chorus models import PATH [--name NAME] [--family kokoro|piper|kitten|pocket] [--force] [--quiet]
-                                            install from a local .tar.bz2/.tar.gz/.tgz or a directory
-  chorus models rm NAME                     uninstall a model
-`;
 
 /** `chorus models …`: exit 0 on success, 1 on any error (message on stderr), 130 when interrupted. */
 export async function modelsCommand(args: string[]): Promise<number> {

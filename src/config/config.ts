@@ -2,7 +2,10 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { LogLevel } from '../util/logger.js';
+import { ConfigError } from './config-error.js';
 import { parseRemoteEngineSettings, type RemoteEngineSetting } from './remote-engines.js';
+
+export { ConfigError };
 
 /** Server settings. Environment variables win; an optional JSON file (CHORUS_CONFIG) fills the rest. */
 export interface ChorusConfig {
@@ -229,10 +232,6 @@ const SETTINGS = {
   // '' = HOST, resolved in loadConfig.
   wyomingHost: { env: 'CHORUS_WYOMING_HOST', parse: text, default: '' },
 } as const;
-
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<ChorusConfig> = {}): ChorusConfig {
   const file = env['CHORUS_CONFIG'] ? readConfigFile(env['CHORUS_CONFIG']) : {};

@@ -22,9 +22,28 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
+// Two files at a time: most tests wait on a server, a child process or ffmpeg as much as they compute,
+// and on these 2-core machines Node's default (cores - 1) runs one. The slowest files start first so
+// the run does not end on one of them alone.
+const SLOWEST_FIRST = [
+  'test/adversarial/lifecycle.test.ts',
+  'test/models-cli.test.ts',
+  'test/scale-out.test.ts',
+  'test/playground.test.ts',
+  'test/runpod-jobs.test.ts',
+  'test/fish-speech-agent.test.ts',
+  'test/adversarial/job-api.test.ts',
+  'test/crash-recovery.test.ts',
+];
+const rank = (file) => {
+  const index = SLOWEST_FIRST.findIndex((slow) => file.endsWith(slow));
+  return index === -1 ? SLOWEST_FIRST.length : index;
+};
+files.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+const concurrency = Number(process.env.CHORUS_TEST_CONCURRENCY ?? 2);
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', ...files],
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
   { stdio: 'inherit', env: { ...process.env, CHORUS_LOG_LEVEL: process.env.CHORUS_LOG_LEVEL ?? 'silent' } },
 );
 process.exit(result.status ?? 1);

@@ -56,7 +56,7 @@ describe('crash recovery: kill -9 with jobs queued and running, restart on the s
     const done = await status(first.url, doneId, 30_000);
     assertAudio(done);
 
-    const text = (n: number) => Array.from({ length: 40 }, (_, i) => `Job ${n}, sentence ${i + 1}, keeps the engine busy.`).join(' ');
+    const text = (n: number) => Array.from({ length: 12 }, (_, i) => `Job ${n}, sentence ${i + 1}, keeps the engine busy.`).join(' ');
     const ids: string[] = [];
     for (let n = 1; n <= 8; n++) ids.push(await run(first.url, text(n)));
     // Kill as soon as the runner has something in hand, while the rest still wait.

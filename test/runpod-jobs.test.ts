@@ -4,6 +4,7 @@ import runpodSdk from 'runpod-sdk';
 import { probeAudio } from './support/ffprobe.js';
 import { JOB_BACKENDS, stopJobBackends } from './support/job-backends.js';
 import { startTestServer, type TestServer } from './support/server.js';
+import { until } from './support/until.js';
 
 const UNLIMITED_TEXT = { CHORUS_MAX_INPUT_CHARS: '1000000', CHORUS_MAX_AUDIO_SECONDS: '86400' };
 
@@ -76,7 +77,7 @@ describe(`RunPod job API with the official runpod-sdk client (chatterbox profile
 
   it('cancel stops a queued job; health counts jobs and workers', async () => {
     // Distinct texts: identical ones would share one synthesis through the result cache.
-    const jobs = await Promise.all(Array.from({ length: 8 }, (_, i) => endpoint.run({ input: { text: `Queue filler text number ${i}. `.repeat(100) } })));
+    const jobs = await Promise.all(Array.from({ length: 8 }, (_, i) => endpoint.run({ input: { text: `Queue filler text number ${i}. `.repeat(30) } })));
     const last = jobs.at(-1)!;
     const cancelled = await endpoint.cancel(last.id);
     assert.equal(cancelled.status, 'CANCELLED');
@@ -142,8 +143,8 @@ describe(`RunPod job API with the official runpod-sdk client (chatterbox profile
     assert.equal(timedOut['status'], 'TIMED_OUT');
     assert.equal(timedOut['error'], 'execution timeout exceeded');
     assert.ok(Number(timedOut['executionTime']) >= 5000 && Number(timedOut['executionTime']) < 8000, `stopped near the limit: ${timedOut['executionTime']} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    assert.equal(await aborted(), abortedBefore + 1, 'the engine work was aborted, not left running');
+    // The worker reports the abort when its current chunk yields, which a loaded machine can delay.
+    await until(async () => (await aborted()) === abortedBefore + 1, 'the engine work was aborted, not left running', 5000);
     const retried = await post(`/retry/${submitted.id}`, {});
     assert.equal(retried.status, 200);
     assert.deepEqual(await retried.json(), { id: submitted.id, status: 'IN_QUEUE' });
@@ -178,7 +179,7 @@ describe(`job API: progress while running and a full queue, ${backend.name}`, ()
     });
 
   it('/status shows progress output while the job is IN_PROGRESS', async () => {
-    const response = await run(Array.from({ length: 400 }, (_, i) => `Progress sentence ${i}.`).join(' '));
+    const response = await run(Array.from({ length: 150 }, (_, i) => `Progress sentence ${i}.`).join(' '));
     const { id } = (await response.json()) as { id: string };
     const seen: number[] = [];
     for (let i = 0; i < 200; i++) {

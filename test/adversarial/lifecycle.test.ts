@@ -93,7 +93,11 @@ describe('SIGTERM with requests and jobs in flight', () => {
     const runsync = post(first.url, '/v2/chatterbox/runsync', { input: { text: LONG_TEXT, format: 'wav' } });
     await sleep(300);
     const queuedIds: string[] = [];
-    for (let n = 0; n < 4; n++) queuedIds.push(((await (await post(first.url, '/v2/chatterbox/run', { input: { text: `${n}. ${LONG_TEXT}` } })).json()) as Job).id);
+    // The first takes the second slot and must still be running at SIGTERM; the rest only wait, so short texts do.
+    for (let n = 0; n < 4; n++) {
+      const text = n === 0 ? `${n}. ${LONG_TEXT}` : `Queued job number ${n}, waiting for the next start.`;
+      queuedIds.push(((await (await post(first.url, '/v2/chatterbox/run', { input: { text } })).json()) as Job).id);
+    }
     const before = await Promise.all(queuedIds.map(async (id) => (await status(first.url, id)).status));
     assert.ok(before.filter((s) => s === 'IN_QUEUE').length >= 2, `jobs waiting at SIGTERM: ${before.join(',')}`);
 

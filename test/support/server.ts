@@ -19,7 +19,7 @@ export async function startTestServer(
     PORT: '0',
     HOST: '127.0.0.1',
     CHORUS_DATA_DIR: dataDir,
-    CHORUS_WORKERS: '2',
+    CHORUS_WORKERS: '1',
     CHORUS_LOG_LEVEL: 'silent',
     ...env,
   });

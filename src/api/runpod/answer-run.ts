@@ -26,7 +26,7 @@ import { nodeResponseOf } from '../audio-response.js';
  */
 
 const WIRE_SAMPLES = 4096;
-const MESSAGE_GAP_MS = 8;
+const MESSAGE_GAP_MS = 20;
 const AUDIO_PACE = 4;
 /** Beyond the job's own execution timeout, how long `/run` waits before answering with what there is. */
 const WAIT_MARGIN_MS = 10_000;

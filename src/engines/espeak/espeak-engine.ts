@@ -73,11 +73,11 @@ export async function createEspeakEngine(): Promise<SpeechEngine> {
   // echo buffer), so repeating a request gives the same words and timings but waveforms that can
   // differ by a few samples. The wrapper offers no reset short of a new module instance.
 
-  // The first syntheses compile the hot paths; pay that at start-up, not on a user request.
-  for (const warmup of ESPEAK_VOICES.slice(0, 8)) {
-    selectVoice(warmup, undefined);
-    synth.synthesize('Warming up, with 12 words and a clause.', () => false);
-  }
+  // The first synthesis compiles the hot paths; pay that at start-up, not on a user request. One is
+  // enough: measured, warming eight voices took 630 ms of every thread's start and left a request
+  // on any other voice as slow as before (~200 ms, its voice data loading), so only the default is.
+  selectVoice(ESPEAK_VOICES[0]!, undefined);
+  synth.synthesize('Warming up, with 12 words and a clause.', () => false);
 
   async function* synthesize(request: EngineSynthesisRequest, signal: AbortSignal): AsyncGenerator<EnginePart> {
     const voice = voicesById.get(request.voiceId.toLowerCase());

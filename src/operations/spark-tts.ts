@@ -56,7 +56,7 @@ export interface SparkTtsOptions {
   /** Whole renderings are kept here: a repeated request is not synthesised again. */
   readonly resultCache?: ResultCache;
   /** Reads `s3://` prompt URLs; undefined when S3 is not configured. Made on first use. */
-  readonly s3Client?: () => S3Client | undefined;
+  readonly s3Client?: () => Promise<S3Client | undefined>;
 }
 
 /** `output_name` as a key prefix: [A-Za-z0-9_-] only, at most 64 characters, "output" when nothing is left. */
@@ -122,7 +122,7 @@ export function createSparkTtsProfile(options: SparkTtsOptions): EndpointProfile
       const gender = parsed.speaker_gender ?? 'male';
       let voice: ResolvedVoice;
       if (parsed.prompt_speech_url !== undefined) {
-        const s3Client = parsed.prompt_speech_url.startsWith('s3://') ? options.s3Client?.() : undefined;
+        const s3Client = parsed.prompt_speech_url.startsWith('s3://') ? await options.s3Client?.() : undefined;
         const bytes = await fetchRemoteBytes(parsed.prompt_speech_url, {
           param: 'prompt_speech_url',
           allowPrivate: options.allowPrivateUrls,

@@ -1,9 +1,8 @@
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { ChorusError } from '../errors.js';
-import { isNotFound } from '../storage/s3-blob-store.js';
 import { resolvePublicUrl, type ResolvedAddress } from './address-policy.js';
 
 export interface RemoteFetchOptions {
@@ -134,6 +133,8 @@ async function fetchS3(url: string, options: RemoteFetchOptions, signal: AbortSi
     throw fail('is an s3:// URL, but S3 is not configured on this server (set CHORUS_S3_ENDPOINT/CHORUS_S3_REGION and credentials), so it cannot be read; send an https:// URL instead.');
   }
   const [, bucket, key] = match as unknown as [string, string, string];
+  // The S3 SDK loads on first use: most servers never read s3:// URLs, and it is a sixth of start-up.
+  const [{ GetObjectCommand }, { isNotFound }] = await Promise.all([import('@aws-sdk/client-s3'), import('../storage/s3-blob-store.js')]);
   try {
     const object = await options.s3Client.send(new GetObjectCommand({ Bucket: bucket, Key: decodeURIComponent(key) }), { abortSignal: signal });
     if (object.ContentLength !== undefined && object.ContentLength > options.maxBytes) {

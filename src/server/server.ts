@@ -12,26 +12,23 @@ import { JobRunner } from '../jobs/job-runner.js';
 import { JobService } from '../jobs/job-service.js';
 import type { JobQueue } from '../jobs/job-queue.js';
 import type { JobRecord } from '../jobs/job.js';
-import { RedisJobQueue } from '../jobs/redis-job-queue.js';
 import { SqliteJobQueue } from '../jobs/sqlite-job-queue.js';
 import { loadWebhookSecret, WebhookSender } from '../jobs/webhook-sender.js';
 import { runpodJobJson } from '../api/runpod/job-view.js';
 import { readJsonBytes } from '../jobs/job-output.js';
 import { DirectoryResultCache, observeLookups } from '../cache/result-cache.js';
 import { ChorusMetrics } from '../metrics/chorus-metrics.js';
-import { SharedResultCache } from '../cache/shared-result-cache.js';
+import type { SharedResultCache } from '../cache/shared-result-cache.js';
 import { createProfiles } from '../operations/index.js';
 import { createSpeechService, type SpeechService } from '../speech/speech-service.js';
 import { createBlobStore } from '../storage/index.js';
 import { asStorageError } from '../storage/storage-errors.js';
 import { createLogger, type Logger } from '../util/logger.js';
-import { RedisVoiceStore } from '../voices/redis-voice-store.js';
-import { RedisRateLimitStore } from './redis-rate-limit-store.js';
+import type { RedisRateLimitStore } from './redis-rate-limit-store.js';
 import { SqliteVoiceStore } from '../voices/sqlite-voice-store.js';
 import type { VoiceStore } from '../voices/voice-store.js';
 import { VoiceLibrary } from '../voices/voice-library.js';
 import type { ConversationStore } from '../conversations/conversation-store.js';
-import { RedisConversationStore } from '../conversations/redis-conversation-store.js';
 import { SqliteConversationStore } from '../conversations/sqlite-conversation-store.js';
 import { createOpenAIChatModel } from '../llm/openai-chat-model.js';
 import { createApp, createWorkerApp } from './app.js';
@@ -74,6 +71,13 @@ async function openSharedState(config: ChorusConfig, logger: Logger): Promise<Sh
       conversations: new SqliteConversationStore(join(config.dataDir, 'conversations.sqlite')),
     };
   }
+  // Loaded only here: ioredis and BullMQ are a third of the server's start-up, and a single process never uses them.
+  const [{ RedisJobQueue }, { RedisRateLimitStore }, { RedisVoiceStore }, { RedisConversationStore }] = await Promise.all([
+    import('../jobs/redis-job-queue.js'),
+    import('./redis-rate-limit-store.js'),
+    import('../voices/redis-voice-store.js'),
+    import('../conversations/redis-conversation-store.js'),
+  ]);
   const redis = { url: config.redisUrl, prefix: config.redisPrefix };
   const queue = new RedisJobQueue({ ...redis, maxQueuedJobs: config.maxQueuedJobs, lockDurationMs: config.jobLockMs });
   const rateLimitStore = new RedisRateLimitStore(redis);
@@ -132,10 +136,12 @@ async function listen(shared: SharedState, speech: SpeechService, config: Chorus
   const storage = await createBlobStore(config, () => config.publicUrl ?? listeningUrl);
   // With Redis the cache is the deployment's (entries in the blob store, index in Redis); without, this machine's.
   const cacheSettings = { maxBytes: config.cacheMaxBytes, enabled: config.cacheEnabled, logger };
-  const storedResults =
-    config.redisUrl === undefined
-      ? new DirectoryResultCache({ ...cacheSettings, dir: config.cacheDir })
-      : new SharedResultCache({ ...cacheSettings, url: config.redisUrl, prefix: config.redisPrefix, blobs: storage });
+  let sharedResults: SharedResultCache | undefined;
+  if (config.redisUrl !== undefined) {
+    const { SharedResultCache } = await import('../cache/shared-result-cache.js');
+    sharedResults = new SharedResultCache({ ...cacheSettings, url: config.redisUrl, prefix: config.redisPrefix, blobs: storage });
+  }
+  const storedResults = sharedResults ?? new DirectoryResultCache({ ...cacheSettings, dir: config.cacheDir });
   const resultCache = metrics === undefined ? storedResults : observeLookups(storedResults, metrics.cacheLookup);
   // With Redis every process shares the queue, the voice library and the conversations; without, they live in the data directory.
   const { queue, voiceStore, conversations, rateLimitStore } = shared;
@@ -300,7 +306,7 @@ async function listen(shared: SharedState, speech: SpeechService, config: Chorus
     http.closeAllConnections();
     await listenerClosed;
     await closeSharedState(shared);
-    if (storedResults instanceof SharedResultCache) await storedResults.close();
+    await sharedResults?.close();
     (storage as { close?: () => void }).close?.();
   };
   return {

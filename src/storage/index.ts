@@ -2,11 +2,10 @@ import type { ChorusConfig } from '../config/config.js';
 import type { BlobStore } from './blob-store.js';
 import { LocalBlobStore } from './local-blob-store.js';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { createS3Client, S3BlobStore, type S3Settings } from './s3-blob-store.js';
+import type { S3Settings } from './s3-blob-store.js';
 
 export type { BlobStore, StoredBlob } from './blob-store.js';
 export { LocalBlobStore } from './local-blob-store.js';
-export { S3BlobStore } from './s3-blob-store.js';
 
 /** The S3 settings from the config, or undefined when no S3 access is configured. */
 export function s3SettingsFrom(config: ChorusConfig): Omit<S3Settings, 'bucket'> & { bucket?: string } | undefined {
@@ -26,6 +25,8 @@ export async function createBlobStore(config: ChorusConfig, publicUrl: () => str
   if (config.storage === 's3') {
     const settings = s3SettingsFrom(config)!;
     if (settings.bucket === undefined) throw new Error('CHORUS_STORAGE=s3 needs CHORUS_S3_BUCKET.');
+    // Loaded only when configured: the S3 SDK is a sixth of the server's start-up.
+    const { S3BlobStore } = await import('./s3-blob-store.js');
     return new S3BlobStore({ ...settings, bucket: settings.bucket });
   }
   return LocalBlobStore.open({
@@ -36,12 +37,12 @@ export async function createBlobStore(config: ChorusConfig, publicUrl: () => str
 }
 
 /** An S3 client for reading `s3://` URLs with the configured credentials, made on first use; undefined without S3 settings. */
-export function lazyS3Client(config: ChorusConfig): () => S3Client | undefined {
-  let client: S3Client | undefined;
-  return () => {
+export function lazyS3Client(config: ChorusConfig): () => Promise<S3Client | undefined> {
+  let client: Promise<S3Client> | undefined;
+  return async () => {
     const settings = s3SettingsFrom(config);
     if (settings === undefined) return undefined;
-    client ??= createS3Client(settings);
-    return client;
+    client ??= import('./s3-blob-store.js').then(({ createS3Client }) => createS3Client(settings));
+    return await client;
   };
 }

@@ -2,7 +2,7 @@
 // Runs every *.test.ts under src/ and test/ with Node's own test runner (tsx compiles on the fly).
 // Node 20 does not expand globs for --test, so the file list is built here.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 function findTests(dir) {
@@ -13,6 +13,24 @@ function findTests(dir) {
     else if (name.endsWith('.test.ts')) found.push(path);
   }
   return found;
+}
+
+/** Newest modification time of the files the build compiles (tests and their helpers are not built). */
+function newestSource(dir) {
+  let newest = 0;
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const stat = statSync(path);
+    newest = Math.max(newest, stat.isDirectory() ? newestSource(path) : /\.(test|case)\.ts$|test-support\.ts$/.test(name) ? 0 : stat.mtimeMs);
+  }
+  return newest;
+}
+
+// Tests run the `chorus` command and server processes from the build, as operators do.
+const builtCli = 'dist/cli/main.js';
+if (!existsSync(builtCli) || newestSource('src') > statSync(builtCli).mtimeMs) {
+  const build = spawnSync('npm', ['run', 'build'], { stdio: 'inherit' });
+  if (build.status !== 0) process.exit(build.status ?? 1);
 }
 
 const filters = process.argv.slice(2);

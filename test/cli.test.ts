@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { probeAudio } from './support/ffprobe.js';
+import { chorusCli } from './support/chorus-cli.js';
 
 const run = promisify(execFile);
-const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
+const CLI = chorusCli();
 
 describe('chorus CLI', () => {
   let dir: string;

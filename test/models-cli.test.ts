@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { buildTarball, familyFiles, ModelHost, sha256, type TarEntry } from './support/model-fixtures.js';
+import { chorusCli } from './support/chorus-cli.js';
 
-const CLI = ['--import', 'tsx', 'src/cli/main.ts', 'models'];
+const CLI = [...chorusCli(), 'models'];
 
 interface CliResult {
   readonly code: number | null;

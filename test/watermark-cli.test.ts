@@ -11,9 +11,10 @@ import { floatToS16leBytes, wavHeader } from '../src/audio/encoders/wav-encoder.
 import { concatBytes, concatFloat32 } from '../src/audio/pcm.js';
 import { applyWatermark } from '../src/audio/watermark/watermark.js';
 import { createEspeakEngine } from '../src/engines/espeak/espeak-engine.js';
+import { chorusCli } from './support/chorus-cli.js';
 
 const run = promisify(execFile);
-const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
+const CLI = chorusCli();
 const RATE = 16_000;
 
 interface Detection {

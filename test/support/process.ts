@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { chorusCli } from './chorus-cli.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -12,9 +13,9 @@ export interface ChorusProcess {
   stop(): Promise<void>;
 }
 
-/** `chorus serve` as a child process, as an operator runs it (sources under tsx), on 127.0.0.1 and a random port; not waited for. */
+/** `chorus serve` as a child process, as an operator runs it (the build), on 127.0.0.1 and a random port; not waited for. */
 export function spawnChorus(env: Record<string, string>, args: readonly string[] = []): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--host', '127.0.0.1', ...args], {
+  return spawn(process.execPath, [...chorusCli(), 'serve', '--port', '0', '--host', '127.0.0.1', ...args], {
     cwd: ROOT,
     env: { ...process.env, CHORUS_WORKERS: '1', CHORUS_LOG_LEVEL: 'warn', CHORUS_API_KEYS: '', CHORUS_RATE_LIMIT_RPS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -341,7 +341,7 @@ export function runCommand(command: string, args: readonly string[], cwd = REPO_
 
 /**
  * Compiles src/ with the project's build settings into a temporary directory laid out like the
- * repository (dist/, package.json, node_modules link), so the benchmark measures the compiled
+ * repository (dist/, package.json, node_modules and public/ links), so the benchmark measures the compiled
  * server without touching the repository's own dist/. Returns the directory.
  */
 export async function buildToTempDir(): Promise<string> {
@@ -350,6 +350,8 @@ export async function buildToTempDir(): Promise<string> {
   await runCommand(process.execPath, [tsc, '-p', join(REPO_ROOT, 'tsconfig.build.json'), '--outDir', join(root, 'dist')]);
   copyFileSync(join(REPO_ROOT, 'package.json'), join(root, 'package.json'));
   symlinkSync(join(REPO_ROOT, 'node_modules'), join(root, 'node_modules'), 'dir');
+  // The server reads its static files (the playground) from public/, next to dist/.
+  symlinkSync(join(REPO_ROOT, 'public'), join(root, 'public'), 'dir');
   return root;
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The test suite validates every audio file with ffprobe, encodes aac with ffmpeg, runs the
+// The test suite (and npm run bench, for its Redis and ffmpeg figures) validates every audio file with ffprobe, encodes aac with ffmpeg, runs the
 // job documents' curl examples with curl and their Python examples with python3 + requests (and httpx), checks
 // that converted speech still says the right words with pocketsphinx forced alignment (+ its en-us
 // model), makes reference voices with flite, runs the Redis backend against Debian's

@@ -51,6 +51,19 @@ describe('Wyoming settings', () => {
     assert.equal(on.wyomingHost, '127.0.0.1');
     assert.throws(() => loadConfig({ CHORUS_WYOMING_PORT: '70000' }), /CHORUS_WYOMING_PORT/);
   });
+
+  it('announce by zeroconf only when CHORUS_WYOMING_ZEROCONF asks, on an address other machines can reach', () => {
+    const port = { CHORUS_WYOMING_PORT: '10200', CHORUS_WYOMING_HOST: '0.0.0.0' };
+    assert.equal(loadConfig(port).wyomingZeroconf, undefined);
+    assert.equal(loadConfig({ ...port, CHORUS_WYOMING_ZEROCONF: 'false' }).wyomingZeroconf, undefined);
+    assert.equal(loadConfig({ ...port, CHORUS_WYOMING_ZEROCONF: 'true' }).wyomingZeroconf, 'chorus');
+    assert.equal(loadConfig({ ...port, CHORUS_WYOMING_ZEROCONF: 'living room' }).wyomingZeroconf, 'living room');
+    assert.equal(loadConfig({ CHORUS_WYOMING_PORT: '10200', CHORUS_WYOMING_HOST: '192.168.1.20', CHORUS_WYOMING_ZEROCONF: 'on' }).wyomingZeroconf, 'chorus');
+    assert.throws(() => loadConfig({ ...port, CHORUS_WYOMING_ZEROCONF: 'chorus.local' }), /CHORUS_WYOMING_ZEROCONF.*no dots/);
+    assert.throws(() => loadConfig({ CHORUS_WYOMING_HOST: '0.0.0.0', CHORUS_WYOMING_ZEROCONF: 'true' }), /needs CHORUS_WYOMING_PORT/);
+    // Announcing a loopback address would send Home Assistant to itself.
+    assert.throws(() => loadConfig({ CHORUS_WYOMING_PORT: '10200', CHORUS_WYOMING_ZEROCONF: 'true' }), /CHORUS_WYOMING_HOST is 127\.0\.0\.1; use 0\.0\.0\.0/);
+  });
 });
 
 describe('Wyoming protocol server', () => {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { LogLevel } from '../util/logger.js';
@@ -132,6 +133,8 @@ export interface ChorusConfig {
   readonly wyomingPort: number | undefined;
   /** Address the Wyoming server binds; '' = the server's HOST, resolved in loadConfig. */
   readonly wyomingHost: string;
+  /** Announce the Wyoming server by mDNS under this name (CHORUS_WYOMING_ZEROCONF); absent = no announcements. */
+  readonly wyomingZeroconf: string | undefined;
 }
 
 /**
@@ -231,6 +234,8 @@ const SETTINGS = {
   wyomingPort: { env: 'CHORUS_WYOMING_PORT', parse: integer(0, 65535), default: undefined as number | undefined },
   // '' = HOST, resolved in loadConfig.
   wyomingHost: { env: 'CHORUS_WYOMING_HOST', parse: text, default: '' },
+  // Off unless asked: mDNS sends multicast to the whole network.
+  wyomingZeroconf: { env: 'CHORUS_WYOMING_ZEROCONF', parse: zeroconfName, default: undefined as string | undefined },
 } as const;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<ChorusConfig> = {}): ChorusConfig {
@@ -259,6 +264,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     throw new ConfigError(`CHORUS_HEADERS_TIMEOUT_MS (${config.headersTimeoutMs}) must not exceed CHORUS_REQUEST_TIMEOUT_MS (${config.requestTimeoutMs}): the headers are part of the request.`);
   }
+  if (config.wyomingZeroconf !== undefined && config.wyomingPort === undefined) {
+    throw new ConfigError('CHORUS_WYOMING_ZEROCONF needs CHORUS_WYOMING_PORT: it announces the Wyoming server, which is off without a port.');
+  }
+  const wyomingHost = config.wyomingHost === '' ? config.host : config.wyomingHost;
+  if (config.wyomingZeroconf !== undefined && !announceable(wyomingHost)) {
+    throw new ConfigError(
+      `CHORUS_WYOMING_ZEROCONF needs the Wyoming server on an address Home Assistant can reach: CHORUS_WYOMING_HOST is ${wyomingHost}; use 0.0.0.0 (every interface) or this machine's IPv4 address.`,
+    );
+  }
   const metrics = (config.metrics as MetricsAccess | undefined) ?? { mode: config.apiKeys.length === 0 ? 'open' : 'off' };
   if (metrics.mode === 'api-keys' && config.apiKeys.length === 0) {
     throw new ConfigError('CHORUS_METRICS=api-keys needs CHORUS_API_KEYS: without keys, use on (open to all) or a token of its own.');
@@ -268,7 +282,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     ...config,
     metrics,
     dataDir,
-    wyomingHost: config.wyomingHost === '' ? config.host : config.wyomingHost,
+    wyomingHost,
     cacheDir: config.cacheDir === '' ? join(dataDir, 'cache') : resolve(config.cacheDir),
     modelsDir: config.modelsDir === '' ? join(dataDir, 'models') : resolve(config.modelsDir),
   };
@@ -324,6 +338,23 @@ function yesNo(value: unknown): boolean {
   if (['true', '1', 'yes', 'on'].includes(word)) return true;
   if (['false', '0', 'no', 'off'].includes(word)) return false;
   throw new Error(`expected true or false, got '${String(value)}'`);
+}
+
+/** An address other machines can reach the Wyoming server on, to announce: every interface or an IPv4 one but loopback. */
+function announceable(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || (isIP(host) === 4 && !host.startsWith('127.'));
+}
+
+/** `true` (the name `chorus`), `false`, or the name to announce: one DNS label, as Home Assistant shows it. */
+function zeroconfName(value: unknown): string | undefined {
+  if (typeof value === 'boolean') return value ? 'chorus' : undefined;
+  const word = String(value).trim();
+  if (['true', '1', 'yes', 'on'].includes(word.toLowerCase())) return 'chorus';
+  if (['false', '0', 'no', 'off'].includes(word.toLowerCase())) return undefined;
+  if (!/^[A-Za-z0-9](?:[A-Za-z0-9 _-]{0,61}[A-Za-z0-9])?$/.test(word)) {
+    throw new Error(`expected true, false or a name of 1–63 letters, digits, spaces, '-' and '_' (no dots), got '${word}'`);
+  }
+  return word;
 }
 
 function list(value: unknown): string[] {

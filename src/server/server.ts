@@ -221,7 +221,16 @@ async function listen(shared: SharedState, speech: SpeechService, config: Chorus
   const wyoming: RunningWyomingServer | undefined =
     config.wyomingPort === undefined || config.role === 'worker'
       ? undefined
-      : await startWyomingServer({ speech, voices, logger, version: VERSION, host: config.wyomingHost, port: config.wyomingPort, maxDataBytes: config.maxRequestBytes });
+      : await startWyomingServer({
+          speech,
+          voices,
+          logger,
+          version: VERSION,
+          host: config.wyomingHost,
+          port: config.wyomingPort,
+          maxDataBytes: config.maxRequestBytes,
+          ...(config.wyomingZeroconf === undefined ? {} : { zeroconf: { name: config.wyomingZeroconf } }),
+        });
   const server = await new Promise<ServerType>((resolve, reject) => {
     const listening = serve(
       {

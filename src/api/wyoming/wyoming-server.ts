@@ -11,6 +11,7 @@ import { checkTextLength, validate } from '../../validation/validation.js';
 import { speechRequestFor, type ResolvedVoice, type VoiceLibrary } from '../../voices/voice-library.js';
 import { encodeEvent, EventReader, FramingError, type FrameLimits, type ReadItem, type WyomingEvent } from './wyoming-framing.js';
 import { wyomingInfo } from './wyoming-info.js';
+import type { ZeroconfAdvertisement, ZeroconfOptions } from './wyoming-zeroconf.js';
 
 export interface WyomingServerOptions {
   readonly speech: SpeechService;
@@ -23,11 +24,15 @@ export interface WyomingServerOptions {
   readonly port: number;
   /** Largest data block of one event, bytes (CHORUS_MAX_REQUEST_BYTES, as for HTTP bodies). */
   readonly maxDataBytes: number;
+  /** Announce the server by mDNS (CHORUS_WYOMING_ZEROCONF); absent: no multicast at all. */
+  readonly zeroconf?: { readonly name: string; readonly transport?: ZeroconfOptions['transport'] };
 }
 
 export interface RunningWyomingServer {
   readonly host: string;
   readonly port: number;
+  /** The mDNS service instance announced (`<name>._wyoming._tcp.local`), when zeroconf is on. */
+  readonly zeroconfInstance?: string;
   /** Stops accepting; connections still speaking get up to `graceMs` to finish, then all are closed. */
   close(graceMs?: number): Promise<void>;
 }
@@ -87,12 +92,16 @@ export async function startWyomingServer(options: WyomingServerOptions): Promise
       { host: address.address, port: address.port },
     );
   }
+  const advertisement = options.zeroconf === undefined ? undefined : await advertise(options.zeroconf, address, options.logger);
   let closing: Promise<void> | undefined;
   return {
     host: address.address,
     port: address.port,
+    ...(advertisement === undefined ? {} : { zeroconfInstance: advertisement.instance }),
     close(graceMs = 0) {
       closing ??= (async () => {
+        // The goodbye first: Home Assistant should not offer a server that is going away.
+        await advertisement?.close();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         const deadline = Date.now() + graceMs;
         while ([...connections].some((connection) => connection.speaking) && Date.now() < deadline) await sleep(25);
@@ -404,4 +413,21 @@ class WyomingConnection {
     const text = known?.message ?? 'Internal error; the server log has the details.';
     void this.#send('error', { text, code: known?.code ?? 'internal' });
   }
+}
+
+async function advertise(
+  zeroconf: NonNullable<WyomingServerOptions['zeroconf']>,
+  address: AddressInfo,
+  logger: Logger,
+): Promise<ZeroconfAdvertisement | undefined> {
+  // Loaded only when asked for, as multicast is.
+  const { advertiseWyoming, zeroconfAddresses } = await import('./wyoming-zeroconf.js');
+  const addresses = zeroconfAddresses(address.address);
+  if (addresses.length === 0) {
+    logger.warn('zeroconf: no IPv4 address other machines can reach was found on this host; the Wyoming server is not announced', { host: address.address });
+    return undefined;
+  }
+  const advertisement = await advertiseWyoming({ name: zeroconf.name, port: address.port, addresses, ...(zeroconf.transport === undefined ? {} : { transport: zeroconf.transport }) });
+  logger.info('wyoming announced by zeroconf', { service: advertisement.instance, addresses, port: address.port });
+  return advertisement;
 }

@@ -427,7 +427,13 @@ async function advertise(
     logger.warn('zeroconf: no IPv4 address other machines can reach was found on this host; the Wyoming server is not announced', { host: address.address });
     return undefined;
   }
-  const advertisement = await advertiseWyoming({ name: zeroconf.name, port: address.port, addresses, ...(zeroconf.transport === undefined ? {} : { transport: zeroconf.transport }) });
+  const advertisement = await advertiseWyoming({
+    name: zeroconf.name,
+    port: address.port,
+    addresses,
+    ...(zeroconf.transport === undefined ? {} : { transport: zeroconf.transport }),
+    onError: (error) => logger.warn('zeroconf: announcing the Wyoming server failed; add it in Home Assistant by host and port', errorFields(error)),
+  });
   logger.info('wyoming announced by zeroconf', { service: advertisement.instance, addresses, port: address.port });
   return advertisement;
 }

@@ -32,6 +32,8 @@ export interface ZeroconfOptions {
    * and the address announcements go to. Tests use a loopback socket, so nothing is multicast.
    */
   readonly transport?: { readonly socket: Socket; readonly group: { readonly address: string; readonly port: number } };
+  /** Socket failures (port 5353 taken without address reuse, no multicast route): announcing stops, the server goes on. */
+  readonly onError?: (error: Error) => void;
 }
 
 export interface ZeroconfAdvertisement {
@@ -61,8 +63,9 @@ export async function advertiseWyoming(options: ZeroconfOptions): Promise<Zeroco
   const mdns = transport
     ? makeMdns({ socket: transport.socket, bind: false, multicast: false, ip: transport.group.address, port: transport.group.port })
     : makeMdns({ reuseAddr: true });
+  // Undecodable packets from other hosts are theirs to worry about.
   mdns.on('warning', () => {});
-  mdns.on('error', () => {});
+  mdns.on('error', (error: Error) => options.onError?.(error));
 
   const records = (ttl: number): { pointer: Answer[]; unique: Answer[]; hosts: Answer[] } => ({
     pointer: [{ name: WYOMING_SERVICE, type: 'PTR', ttl: ttl === 0 ? 0 : OTHER_TTL, data: instance }],

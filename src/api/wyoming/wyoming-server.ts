@@ -11,7 +11,7 @@ import { checkTextLength, validate } from '../../validation/validation.js';
 import { speechRequestFor, type ResolvedVoice, type VoiceLibrary } from '../../voices/voice-library.js';
 import { encodeEvent, EventReader, FramingError, type FrameLimits, type ReadItem, type WyomingEvent } from './wyoming-framing.js';
 import { wyomingInfo } from './wyoming-info.js';
-import type { ZeroconfAdvertisement, ZeroconfOptions } from './wyoming-zeroconf.js';
+import type { ZeroconfAdvertisement } from './wyoming-zeroconf.js';
 
 export interface WyomingServerOptions {
   readonly speech: SpeechService;
@@ -25,14 +25,12 @@ export interface WyomingServerOptions {
   /** Largest data block of one event, bytes (CHORUS_MAX_REQUEST_BYTES, as for HTTP bodies). */
   readonly maxDataBytes: number;
   /** Announce the server by mDNS (CHORUS_WYOMING_ZEROCONF); absent: no multicast at all. */
-  readonly zeroconf?: { readonly name: string; readonly transport?: ZeroconfOptions['transport'] };
+  readonly zeroconf?: { readonly name: string };
 }
 
 export interface RunningWyomingServer {
   readonly host: string;
   readonly port: number;
-  /** The mDNS service instance announced (`<name>._wyoming._tcp.local`), when zeroconf is on. */
-  readonly zeroconfInstance?: string;
   /** Stops accepting; connections still speaking get up to `graceMs` to finish, then all are closed. */
   close(graceMs?: number): Promise<void>;
 }
@@ -97,7 +95,6 @@ export async function startWyomingServer(options: WyomingServerOptions): Promise
   return {
     host: address.address,
     port: address.port,
-    ...(advertisement === undefined ? {} : { zeroconfInstance: advertisement.instance }),
     close(graceMs = 0) {
       closing ??= (async () => {
         // The goodbye first: Home Assistant should not offer a server that is going away.
@@ -431,7 +428,6 @@ async function advertise(
     name: zeroconf.name,
     port: address.port,
     addresses,
-    ...(zeroconf.transport === undefined ? {} : { transport: zeroconf.transport }),
     onError: (error) => logger.warn('zeroconf: announcing the Wyoming server failed; add it in Home Assistant by host and port', errorFields(error)),
   });
   logger.info('wyoming announced by zeroconf', { service: advertisement.instance, addresses, port: address.port });

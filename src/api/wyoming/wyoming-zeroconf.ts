@@ -67,17 +67,22 @@ export async function advertiseWyoming(options: ZeroconfOptions): Promise<Zeroco
   mdns.on('warning', () => {});
   mdns.on('error', (error: Error) => options.onError?.(error));
 
-  const records = (ttl: number): { pointer: Answer[]; unique: Answer[]; hosts: Answer[] } => ({
-    pointer: [{ name: WYOMING_SERVICE, type: 'PTR', ttl: ttl === 0 ? 0 : OTHER_TTL, data: instance }],
-    unique: [
-      { name: instance, type: 'SRV', ttl: ttl === 0 ? 0 : HOST_TTL, flush: true, data: { priority: 0, weight: 0, port: options.port, target: host } },
-      { name: instance, type: 'TXT', ttl: ttl === 0 ? 0 : OTHER_TTL, flush: true, data: [] },
-    ],
-    hosts: options.addresses.map((address): Answer => ({ name: host, type: 'A', ttl: ttl === 0 ? 0 : HOST_TTL, flush: true, data: address })),
-  });
+  // A goodbye is the same records with TTL 0 (RFC 6762 §10.1).
+  const records = (goodbye = false): { pointer: Answer[]; unique: Answer[]; hosts: Answer[] } => {
+    const hostTtl = goodbye ? 0 : HOST_TTL;
+    const otherTtl = goodbye ? 0 : OTHER_TTL;
+    return {
+      pointer: [{ name: WYOMING_SERVICE, type: 'PTR', ttl: otherTtl, data: instance }],
+      unique: [
+        { name: instance, type: 'SRV', ttl: hostTtl, flush: true, data: { priority: 0, weight: 0, port: options.port, target: host } },
+        { name: instance, type: 'TXT', ttl: otherTtl, flush: true, data: [] },
+      ],
+      hosts: options.addresses.map((address): Answer => ({ name: host, type: 'A', ttl: hostTtl, flush: true, data: address })),
+    };
+  };
 
   const answer = (question: Question): { answers: Answer[]; additionals: Answer[] } | undefined => {
-    const { pointer, unique, hosts } = records(HOST_TTL);
+    const { pointer, unique, hosts } = records();
     const name = question.name.toLowerCase().replace(/\.$/, '');
     // dns-packet's types leave out ANY (255), which queriers send.
     const asks = (type: string): boolean => (question.type as string) === type || (question.type as string) === 'ANY';
@@ -112,12 +117,12 @@ export async function advertiseWyoming(options: ZeroconfOptions): Promise<Zeroco
     );
   });
 
-  const announce = (ttl: number): Promise<void> => {
-    const { pointer, unique, hosts } = records(ttl);
+  const announce = (goodbye = false): Promise<void> => {
+    const { pointer, unique, hosts } = records(goodbye);
     return new Promise((resolve) => mdns.respond({ answers: [...pointer, ...unique, ...hosts] }, undefined, () => resolve()));
   };
-  await announce(HOST_TTL);
-  const again = setTimeout(() => void announce(HOST_TTL), REANNOUNCE_MS);
+  await announce();
+  const again = setTimeout(() => void announce(), REANNOUNCE_MS);
   again.unref();
 
   let closing: Promise<void> | undefined;
@@ -126,7 +131,7 @@ export async function advertiseWyoming(options: ZeroconfOptions): Promise<Zeroco
     close() {
       closing ??= (async () => {
         clearTimeout(again);
-        await announce(0);
+        await announce(true);
         await new Promise<void>((resolve) => mdns.destroy(() => resolve()));
       })();
       return closing;
